@@ -1,0 +1,13 @@
+"""Top-level URL map."""
+
+from django.urls import include, path
+
+from accounts.urls import auth_urlpatterns
+
+urlpatterns = [
+    path("", include("studio.urls")),
+    path("gallery/", include("gallery.urls")),
+    path("account/", include("accounts.urls")),
+    path("account/", include(auth_urlpatterns)),
+    path("api/v1/", include("studio.api_urls")),
+]

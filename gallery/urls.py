@@ -1,0 +1,14 @@
+from django.urls import path
+
+from gallery import views
+
+app_name = "gallery"
+urlpatterns = [
+    path("", views.grid, name="grid"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/image/", views.image_file, name="file"),
+    path("<int:pk>/thumbnail/", views.image_thumbnail, name="thumbnail"),
+    path("<int:pk>/download/", views.image_download, name="download"),
+    path("<int:pk>/delete/", views.image_delete, name="delete"),
+    path("<int:pk>/favourite/", views.favourite, name="favourite"),
+]

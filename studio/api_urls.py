@@ -1,0 +1,11 @@
+from django.urls import path
+
+from studio import api
+
+app_name = "api"
+urlpatterns = [
+    path("models", api.models, name="models"),
+    path("jobs", api.job_create, name="jobs"),
+    path("jobs/<int:pk>", api.job_detail, name="job"),
+    path("images", api.images, name="images"),
+]

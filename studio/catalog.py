@@ -1,0 +1,516 @@
+"""The catalog: every provider and model Atelier knows, as data.
+
+The prompt form, request validation, the API's model list and the docs table are all
+generated from here. Adding a model is a data change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Operation(StrEnum):
+    GENERATE = "generate"
+    EDIT = "edit"  # inpaint with a mask
+    OUTPAINT = "outpaint"
+    VARIATION = "variation"
+    REMIX = "remix"  # image-to-image with a strength
+    UPSCALE = "upscale"
+    CONTROL = "control"
+    STYLE = "style"
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str
+    label: str
+    # (key in settings.PROVIDER_SETTINGS[id], environment variable that sets it)
+    required: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Size:
+    aspect: str
+    width: int
+    height: int
+
+    @property
+    def value(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.aspect} · {self.width}×{self.height}"
+
+
+@dataclass(frozen=True)
+class Option:
+    """A model-specific parameter with its type and allowed values."""
+
+    name: str
+    label: str
+    kind: str  # "int", "float", "choice" or "bool"
+    default: int | float | str | bool
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    label: str
+    provider: str
+    operations: frozenset[Operation]
+    sizes: tuple[Size, ...]
+    qualities: tuple[str, ...]
+    default_quality: str
+    max_n: int = 1
+    options: tuple[Option, ...] = ()
+    # USD per image, keyed "quality" or "quality/WxH" (the more specific one wins).
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    negative_prompt: bool = False
+    seed: bool = False
+    max_prompt_chars: int = 4000
+    note: str = ""
+
+    def size(self, value: str) -> Size | None:
+        return next((s for s in self.sizes if s.value == value), None)
+
+    def size_for_aspect(self, aspect: str) -> Size | None:
+        return next((s for s in self.sizes if s.aspect == aspect), None)
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+    def price(self, quality: str, size: Size) -> Decimal | None:
+        return self.prices.get(f"{quality}/{size.value}", self.prices.get(quality))
+
+
+def _sizes(*specs: tuple[str, int, int]) -> tuple[Size, ...]:
+    return tuple(Size(aspect, w, h) for aspect, w, h in specs)
+
+
+def _ops(*names: Operation) -> frozenset[Operation]:
+    return frozenset(names)
+
+
+def _usd(**prices: str) -> dict[str, Decimal]:
+    return {key.replace("__", "/"): Decimal(value) for key, value in prices.items()}
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.id: p
+    for p in [
+        Provider("offline", "Offline (built-in)", ()),
+        Provider("openai", "OpenAI", (("api_key", "OPENAI_API_KEY"),)),
+        Provider("stability", "Stability AI", (("api_key", "STABILITY_API_KEY"),)),
+        Provider("replicate", "Replicate", (("api_key", "REPLICATE_API_TOKEN"),)),
+        Provider("midjourney", "Midjourney (midjourney-proxy)", (("base_url", "MIDJOURNEY_PROXY_URL"),)),
+    ]
+}
+
+# The nine sizes SDXL was trained on, labelled with the nearest common aspect ratio.
+SDXL_SIZES = _sizes(
+    ("1:1", 1024, 1024),
+    ("4:3", 1152, 896),
+    ("3:4", 896, 1152),
+    ("3:2", 1216, 832),
+    ("2:3", 832, 1216),
+    ("16:9", 1344, 768),
+    ("9:16", 768, 1344),
+    ("21:9", 1536, 640),
+    ("9:21", 640, 1536),
+)
+GPT_IMAGE_SIZES = _sizes(("1:1", 1024, 1024), ("3:2", 1536, 1024), ("2:3", 1024, 1536))
+# gpt-image-2 takes any WxH with sides multiple of 16, ratio 1:3..3:1, up to 3840x2160.
+GPT_IMAGE_2_SIZES = GPT_IMAGE_SIZES + _sizes(
+    ("16:9", 1536, 864),
+    ("9:16", 864, 1536),
+    ("4:3", 1024, 768),
+    ("3:4", 768, 1024),
+    ("21:9", 1680, 720),
+    ("16:9 4K", 3840, 2160),
+)
+# Stable Image and Flux take an aspect ratio and render about one megapixel.
+MEGAPIXEL_SIZES = _sizes(
+    ("1:1", 1024, 1024),
+    ("16:9", 1344, 768),
+    ("9:16", 768, 1344),
+    ("3:2", 1216, 832),
+    ("2:3", 832, 1216),
+    ("4:5", 896, 1088),
+    ("5:4", 1088, 896),
+    ("21:9", 1536, 640),
+    ("9:21", 640, 1536),
+)
+FLUX_SIZES = MEGAPIXEL_SIZES + _sizes(("4:3", 1152, 896), ("3:4", 896, 1152))
+MIDJOURNEY_SIZES = _sizes(
+    ("1:1", 1024, 1024),
+    ("16:9", 1456, 816),
+    ("9:16", 816, 1456),
+    ("3:2", 1344, 896),
+    ("2:3", 896, 1344),
+    ("4:3", 1232, 928),
+    ("3:4", 928, 1232),
+)
+
+GPT_IMAGE_OPTIONS = (
+    Option("background", "Background", "choice", "auto", choices=("auto", "opaque", "transparent")),
+    Option("output_format", "Output format", "choice", "png", choices=("png", "webp", "jpeg")),
+    Option("output_compression", "Compression", "int", 100, 0, 100, help="webp/jpeg only"),
+    Option("moderation", "Moderation", "choice", "auto", choices=("auto", "low")),
+)
+SDXL_SAMPLERS = (
+    "K_DPMPP_2M", "DDIM", "DDPM", "K_DPMPP_2S_ANCESTRAL", "K_DPM_2",
+    "K_DPM_2_ANCESTRAL", "K_EULER", "K_EULER_ANCESTRAL", "K_HEUN", "K_LMS",
+)  # fmt: skip
+STABILITY_STYLE_PRESETS = (
+    "none", "3d-model", "analog-film", "anime", "cinematic", "comic-book", "digital-art",
+    "enhance", "fantasy-art", "isometric", "line-art", "low-poly", "modeling-compound",
+    "neon-punk", "origami", "photographic", "pixel-art", "tile-texture",
+)  # fmt: skip
+STABLE_IMAGE_FORMAT = Option("output_format", "Output format", "choice", "png", choices=("png", "jpeg", "webp"))
+FLUX_FORMAT = Option("output_format", "Output format", "choice", "webp", choices=("webp", "jpg", "png"))
+FLUX_QUALITY = Option("output_quality", "Output quality", "int", 80, 0, 100, help="jpg/webp only")
+FLUX_PRO_OPTIONS = (
+    FLUX_FORMAT,
+    FLUX_QUALITY,
+    Option("safety_tolerance", "Safety tolerance", "int", 2, 1, 6, help="1 strictest, 6 most permissive"),
+    Option("prompt_upsampling", "Prompt upsampling", "bool", False),
+)
+MIDJOURNEY_OPTIONS = (
+    Option("stylize", "Stylize", "int", 100, 0, 1000, help="--stylize"),
+    Option("chaos", "Chaos", "int", 0, 0, 100, help="--chaos"),
+    Option("weird", "Weird", "int", 0, 0, 3000, help="--weird"),
+    Option("style_raw", "Raw style", "bool", False, help="--style raw"),
+    Option("tile", "Tile", "bool", False, help="--tile"),
+)
+GPT_IMAGE_QUALITIES = ("auto", "low", "medium", "high")
+STANDARD = ("standard",)
+
+MODELS: dict[str, Model] = {
+    m.id: m
+    for m in [
+        Model(
+            "offline",
+            "Offline sketch",
+            "offline",
+            _ops(
+                Operation.GENERATE,
+                Operation.EDIT,
+                Operation.OUTPAINT,
+                Operation.VARIATION,
+                Operation.REMIX,
+                Operation.UPSCALE,
+            ),
+            SDXL_SIZES,
+            ("draft", "standard", "high"),
+            "standard",
+            max_n=4,
+            prices=_usd(draft="0", standard="0", high="0"),
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=2000,
+            note="Offline sketch — not an AI model. A procedural renderer built into Atelier.",
+        ),
+        Model(
+            "gpt-image-2",
+            "GPT Image 2",
+            "openai",
+            _ops(Operation.GENERATE, Operation.EDIT),
+            GPT_IMAGE_2_SIZES,
+            GPT_IMAGE_QUALITIES,
+            "auto",
+            max_n=10,
+            options=GPT_IMAGE_OPTIONS,
+            max_prompt_chars=32000,
+        ),
+        Model(
+            "gpt-image-1.5",
+            "GPT Image 1.5",
+            "openai",
+            _ops(Operation.GENERATE, Operation.EDIT),
+            GPT_IMAGE_SIZES,
+            GPT_IMAGE_QUALITIES,
+            "auto",
+            max_n=10,
+            options=GPT_IMAGE_OPTIONS,
+            prices=_usd(low="0.009", medium="0.034", high="0.133"),
+            max_prompt_chars=32000,
+        ),
+        Model(
+            "gpt-image-1-mini",
+            "GPT Image 1 mini",
+            "openai",
+            _ops(Operation.GENERATE, Operation.EDIT),
+            GPT_IMAGE_SIZES,
+            GPT_IMAGE_QUALITIES,
+            "auto",
+            max_n=10,
+            options=GPT_IMAGE_OPTIONS,
+            prices=_usd(low="0.005", medium="0.011", high="0.036"),
+            max_prompt_chars=32000,
+        ),
+        Model(
+            "dall-e-3",
+            "DALL·E 3 (OpenAI-compatible servers)",
+            "openai",
+            _ops(Operation.GENERATE),
+            _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
+            ("standard", "hd"),
+            "standard",
+            options=(Option("style", "Style", "choice", "vivid", choices=("vivid", "natural")),),
+            prices=_usd(
+                standard="0.040",
+                hd="0.080",
+                standard__1792x1024="0.080",
+                standard__1024x1792="0.080",
+                hd__1792x1024="0.120",
+                hd__1024x1792="0.120",
+            ),
+            note="Retired from OpenAI's API in May 2026; served by OpenAI-compatible servers.",
+        ),
+        Model(
+            "dall-e-2",
+            "DALL·E 2 (OpenAI-compatible servers)",
+            "openai",
+            _ops(Operation.GENERATE, Operation.EDIT, Operation.VARIATION),
+            _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
+            STANDARD,
+            "standard",
+            max_n=10,
+            prices=_usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
+            max_prompt_chars=1000,
+            note="Retired from OpenAI's API in May 2026; served by OpenAI-compatible servers.",
+        ),
+        Model(
+            "sdxl-1.0",
+            "Stable Diffusion XL 1.0",
+            "stability",
+            _ops(Operation.GENERATE, Operation.REMIX, Operation.EDIT, Operation.UPSCALE),
+            SDXL_SIZES,
+            STANDARD,
+            "standard",
+            max_n=10,
+            options=(
+                Option("cfg_scale", "CFG scale", "float", 7.0, 0, 35),
+                Option("steps", "Steps", "int", 30, 10, 50),
+                Option("sampler", "Sampler", "choice", "K_DPMPP_2M", choices=SDXL_SAMPLERS),
+                Option("style_preset", "Style preset", "choice", "none", choices=STABILITY_STYLE_PRESETS),
+            ),
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=2000,
+        ),
+        Model(
+            "stable-image-ultra",
+            "Stable Image Ultra",
+            "stability",
+            _ops(Operation.GENERATE, Operation.REMIX),
+            MEGAPIXEL_SIZES,
+            STANDARD,
+            "standard",
+            options=(STABLE_IMAGE_FORMAT,),
+            prices=_usd(standard="0.08"),
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=10000,
+        ),
+        Model(
+            "stable-image-core",
+            "Stable Image Core",
+            "stability",
+            _ops(Operation.GENERATE),
+            MEGAPIXEL_SIZES,
+            STANDARD,
+            "standard",
+            options=(
+                STABLE_IMAGE_FORMAT,
+                Option("style_preset", "Style preset", "choice", "none", choices=STABILITY_STYLE_PRESETS),
+            ),
+            prices=_usd(standard="0.03"),
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=10000,
+        ),
+        Model(
+            "sd3.5-large",
+            "Stable Diffusion 3.5 Large",
+            "stability",
+            _ops(Operation.GENERATE, Operation.REMIX),
+            MEGAPIXEL_SIZES,
+            STANDARD,
+            "standard",
+            options=(STABLE_IMAGE_FORMAT,),
+            prices=_usd(standard="0.065"),
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=10000,
+        ),
+        Model(
+            "sd3.5-large-turbo",
+            "Stable Diffusion 3.5 Large Turbo",
+            "stability",
+            _ops(Operation.GENERATE, Operation.REMIX),
+            MEGAPIXEL_SIZES,
+            STANDARD,
+            "standard",
+            options=(STABLE_IMAGE_FORMAT,),
+            prices=_usd(standard="0.04"),
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=10000,
+        ),
+        Model(
+            "sd3.5-medium",
+            "Stable Diffusion 3.5 Medium",
+            "stability",
+            _ops(Operation.GENERATE, Operation.REMIX),
+            MEGAPIXEL_SIZES,
+            STANDARD,
+            "standard",
+            options=(STABLE_IMAGE_FORMAT,),
+            prices=_usd(standard="0.035"),
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=10000,
+        ),
+        Model(
+            "flux-schnell",
+            "FLUX.1 [schnell]",
+            "replicate",
+            _ops(Operation.GENERATE),
+            FLUX_SIZES,
+            STANDARD,
+            "standard",
+            max_n=4,
+            options=(
+                Option("num_inference_steps", "Steps", "int", 4, 1, 4),
+                FLUX_FORMAT,
+                FLUX_QUALITY,
+                Option("go_fast", "Go fast", "bool", True),
+                Option("megapixels", "Megapixels", "choice", "1", choices=("1", "0.25")),
+            ),
+            prices=_usd(standard="0.003"),
+            seed=True,
+        ),
+        Model(
+            "flux-dev",
+            "FLUX.1 [dev]",
+            "replicate",
+            _ops(Operation.GENERATE, Operation.REMIX),
+            FLUX_SIZES,
+            STANDARD,
+            "standard",
+            max_n=4,
+            options=(
+                Option("num_inference_steps", "Steps", "int", 28, 1, 50),
+                Option("guidance", "Guidance", "float", 3.0, 0, 10),
+                FLUX_FORMAT,
+                FLUX_QUALITY,
+            ),
+            prices=_usd(standard="0.025"),
+            seed=True,
+        ),
+        Model(
+            "flux-pro",
+            "FLUX.1 [pro]",
+            "replicate",
+            _ops(Operation.GENERATE),
+            FLUX_SIZES,
+            STANDARD,
+            "standard",
+            options=FLUX_PRO_OPTIONS,
+            prices=_usd(standard="0.055"),
+            seed=True,
+        ),
+        Model(
+            "flux-1.1-pro",
+            "FLUX1.1 [pro]",
+            "replicate",
+            _ops(Operation.GENERATE),
+            FLUX_SIZES,
+            STANDARD,
+            "standard",
+            options=FLUX_PRO_OPTIONS,
+            prices=_usd(standard="0.04"),
+            seed=True,
+        ),
+        Model(
+            "flux-1.1-pro-ultra",
+            "FLUX1.1 [pro] ultra",
+            "replicate",
+            _ops(Operation.GENERATE, Operation.REMIX),
+            FLUX_SIZES,
+            STANDARD,
+            "standard",
+            options=(*FLUX_PRO_OPTIONS, Option("raw", "Raw", "bool", False)),
+            prices=_usd(standard="0.06"),
+            seed=True,
+        ),
+        Model(
+            "midjourney-v7",
+            "Midjourney v7",
+            "midjourney",
+            _ops(Operation.GENERATE, Operation.VARIATION, Operation.UPSCALE),
+            MIDJOURNEY_SIZES,
+            ("1", "2", "4"),
+            "1",
+            options=MIDJOURNEY_OPTIONS,
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=6000,
+            note="Through your own midjourney-proxy server; renders a 2x2 grid.",
+        ),
+        Model(
+            "midjourney-v6.1",
+            "Midjourney v6.1",
+            "midjourney",
+            _ops(Operation.GENERATE, Operation.VARIATION, Operation.UPSCALE),
+            MIDJOURNEY_SIZES,
+            ("0.25", "0.5", "1", "2"),
+            "1",
+            options=MIDJOURNEY_OPTIONS,
+            negative_prompt=True,
+            seed=True,
+            max_prompt_chars=6000,
+            note="Through your own midjourney-proxy server; renders a 2x2 grid.",
+        ),
+    ]
+}
+
+SEED_MAX = 4_294_967_295
+
+
+def get_model(model_id: str) -> Model | None:
+    return MODELS.get(model_id)
+
+
+def aspect_of(size_value: str) -> str:
+    """The aspect ratio label of a size value such as "1344x768", from any model that offers it."""
+    return next((s.aspect for m in MODELS.values() for s in m.sizes if s.value == size_value), "")
+
+
+@dataclass(frozen=True)
+class Availability:
+    enabled: bool
+    reason: str = ""
+
+
+def availability(model: Model) -> Availability:
+    """Whether a model can take jobs here, and if not, what the user should do about it."""
+    from django.conf import settings
+
+    from studio import providers
+
+    if not providers.is_implemented(model.provider):
+        return Availability(False, "provider not implemented yet in this version of Atelier")
+    configured = settings.PROVIDER_SETTINGS.get(model.provider, {})
+    missing = [env_name for key, env_name in PROVIDERS[model.provider].required if not configured.get(key)]
+    if missing:
+        return Availability(False, "set " + " and ".join(missing))
+    return Availability(True)

@@ -1,0 +1,151 @@
+"""Services for jobs: submit, cancel, retry, and record a provider's result."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from gallery.models import Image
+from studio import imaging
+from studio.forms import JobSpec
+from studio.models import Job
+from studio.providers.base import ErrorKind, ProviderResult
+
+log = logging.getLogger(__name__)
+Status = Job.Status
+
+
+def _enqueue(job: Job) -> None:
+    job_id = job.pk
+    transaction.on_commit(lambda: async_task("studio.tasks.run_job", job_id, task_name=f"job-{job_id}"))
+
+
+@transaction.atomic
+def job_create(*, owner: AbstractBaseUser, spec: JobSpec, enqueue: bool = True) -> Job:
+    """A queued job for the spec; `enqueue=False` leaves running it to the caller (CLI --inline)."""
+    job = Job.objects.create(
+        owner=owner,
+        operation="generate",
+        model_id=spec.model.id,
+        prompt=spec.prompt,
+        negative_prompt=spec.negative_prompt,
+        params=spec.params,
+    )
+    if enqueue:
+        _enqueue(job)
+    return job
+
+
+def job_cancel(*, job: Job) -> bool:
+    """Cancel a queued or running job; a running one's result is discarded when it arrives."""
+    changed = Job.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
+        status=Status.CANCELED, finished_at=timezone.now(), error_message="Canceled by the user."
+    )
+    job.refresh_from_db()
+    return changed == 1
+
+
+@transaction.atomic
+def job_retry(*, job: Job, owner: AbstractBaseUser) -> Job:
+    """Run a failed or canceled job again, as a new job with the same settings."""
+    retry = Job.objects.create(
+        owner=owner,
+        operation=job.operation,
+        model_id=job.model_id,
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        params=job.params,
+    )
+    _enqueue(retry)
+    return retry
+
+
+def job_start(job_id: int) -> bool:
+    """Claim a queued job for this worker; False if it is gone or someone else has it."""
+    now = timezone.now()
+    return (
+        Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
+            status=Status.RUNNING, started_at=now, heartbeat_at=now
+        )
+        == 1
+    )
+
+
+def job_fail(job_id: int, kind: ErrorKind, message: str) -> None:
+    Job.objects.filter(pk=job_id, status=Status.RUNNING).update(
+        status=Status.FAILED, error_kind=kind.value, error_message=message, finished_at=timezone.now()
+    )
+
+
+def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
+    return {
+        "app": "Atelier",
+        "model": job.model_id,
+        "operation": job.operation,
+        "prompt": job.prompt,
+        "negative_prompt": job.negative_prompt,
+        "revised_prompt": revised_prompt,
+        "width": job.params.get("width"),
+        "height": job.params.get("height"),
+        "quality": job.params.get("quality"),
+        "seed": seed,
+        "options": job.params.get("options", {}),
+    }
+
+
+def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
+    """Write the files first, then record rows in one transaction; clean up on any failure."""
+    written: list[str] = []
+    try:
+        rows = []
+        for index, generated in enumerate(result.images):
+            processed = imaging.process(generated.data, _metadata(job, generated.seed, generated.revised_prompt))
+            stem = uuid.uuid4().hex
+            name = default_storage.save(f"images/{stem[:2]}/{stem}.{processed.extension}", ContentFile(processed.data))
+            written.append(name)
+            thumb = default_storage.save(f"thumbs/{stem[:2]}/{stem}.webp", ContentFile(processed.thumbnail))
+            written.append(thumb)
+            rows.append(
+                Image(
+                    job=job,
+                    owner_id=job.owner_id,
+                    index=index,
+                    file=name,
+                    thumbnail=thumb,
+                    width=processed.width,
+                    height=processed.height,
+                    seed=generated.seed,
+                    revised_prompt=generated.revised_prompt,
+                    content_hash=processed.sha256,
+                )
+            )
+        model = job.model
+        quality = job.params.get("quality", "")
+        size = model.size(f"{job.params.get('width')}x{job.params.get('height')}") if model else None
+        unit = model.price(quality, size) if model and size else None
+        with transaction.atomic():
+            updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+                status=Status.SUCCEEDED,
+                finished_at=timezone.now(),
+                provider_job_id=result.provider_job_id,
+                usage=result.usage,
+                cost=unit * len(rows) if unit is not None else None,
+            )
+            if updated != 1:
+                raise JobNoLongerRunning(job.pk)
+            return Image.objects.bulk_create(rows)
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
+
+
+class JobNoLongerRunning(Exception):
+    """The job was canceled or reaped while the provider worked; its result is discarded."""

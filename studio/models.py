@@ -1,0 +1,69 @@
+"""Jobs: one request to one model, and its life from queued to a final state."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from studio import catalog
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    operation = models.CharField(max_length=20, choices=[(op.value, op.value) for op in catalog.Operation])
+    model_id = models.CharField(max_length=64, db_index=True)
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    # width, height, aspect, quality, n, seed and the model's options: everything needed to rerun it.
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error_kind = models.CharField(max_length=20, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider_job_id = models.CharField(max_length=200, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-queued_at"])]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} {self.model_id} {self.status}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+    @property
+    def model(self) -> catalog.Model | None:
+        return catalog.get_model(self.model_id)
+
+    @property
+    def model_label(self) -> str:
+        return self.model.label if self.model else self.model_id
+
+    @property
+    def queue_seconds(self) -> float | None:
+        if self.started_at:
+            return (self.started_at - self.queued_at).total_seconds()
+        return None
+
+    @property
+    def run_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

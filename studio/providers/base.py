@@ -1,0 +1,67 @@
+"""The one interface every provider implements, and the values that cross it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from studio.catalog import Model, Operation
+
+
+class ErrorKind(StrEnum):
+    INVALID_REQUEST = "invalid_request"
+    CONTENT_POLICY = "content_policy"
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    INTERNAL = "internal"
+
+    @property
+    def retryable(self) -> bool:
+        return self in {ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT}
+
+
+class ProviderError(Exception):
+    """A provider refused or failed a request; `message` is shown to the user as is."""
+
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    operation: Operation
+    model: Model
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    quality: str
+    n: int
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+    image: bytes | None = None  # source image for edits, variations, upscales
+    mask: bytes | None = None  # PNG, white (or opaque) where the image may change
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    data: bytes
+    seed: int | None = None
+    revised_prompt: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    images: list[GeneratedImage]
+    provider_job_id: str = ""
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+class ImageProvider(Protocol):
+    def generate(self, request: GenerationRequest) -> ProviderResult: ...
