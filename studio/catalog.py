@@ -86,8 +86,9 @@ class Model:
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
 
-    def price(self, quality: str, size: Size) -> Decimal | None:
-        return self.prices.get(f"{quality}/{size.value}", self.prices.get(quality))
+    def price(self, quality: str, size: str) -> Decimal | None:
+        """USD per image at this quality and size ("WxH"), or None where unknown."""
+        return self.prices.get(f"{quality}/{size}", self.prices.get(quality))
 
 
 def _sizes(*specs: tuple[str, int, int]) -> tuple[Size, ...]:

@@ -126,10 +126,8 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
                     content_hash=processed.sha256,
                 )
             )
-        model = job.model
-        quality = job.params.get("quality", "")
-        size = model.size(f"{job.params.get('width')}x{job.params.get('height')}") if model else None
-        unit = model.price(quality, size) if model and size else None
+        size = f"{job.params.get('width')}x{job.params.get('height')}"
+        unit = job.model.price(job.params.get("quality", ""), size) if job.model else None
         with transaction.atomic():
             updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
                 status=Status.SUCCEEDED,

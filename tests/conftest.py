@@ -1,0 +1,67 @@
+"""Shared fixtures: isolated media, logged-in clients, jobs that run inline."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+from django_q.conf import Conf
+
+from tests.factories import make_user
+
+# Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def user(db):
+    return make_user(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return make_user(username="bob")
+
+
+@pytest.fixture
+def client_for():
+    def login(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def alice(user, client_for) -> Client:
+    return client_for(user)
+
+
+@pytest.fixture
+def run_jobs_inline(monkeypatch, django_capture_on_commit_callbacks):
+    """Enqueued jobs run in this process as soon as their transaction commits (django-q2 sync)."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+    return django_capture_on_commit_callbacks
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }

@@ -1,0 +1,60 @@
+"""Job cards poll until final; cancel and retry act on them; they are private to their owner."""
+
+import pytest
+from django.urls import reverse
+
+from studio.models import Job
+from tests.factories import make_job
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.mark.parametrize("status", [Job.Status.QUEUED, Job.Status.RUNNING])
+def test_unfinished_card_keeps_polling(alice, user, status):
+    job = make_job(owner=user, status=status)
+    html = alice.get(reverse("studio:job", args=[job.pk]), **HTMX).content.decode()
+    assert 'hx-trigger="every 1s"' in html and "Cancel" in html
+
+
+@pytest.mark.parametrize("status", Job.FINAL)
+def test_final_card_stops_polling(alice, user, status):
+    job = make_job(owner=user, status=status, error_message="The provider said no.")
+    html = alice.get(reverse("studio:job", args=[job.pk]), **HTMX).content.decode()
+    assert "hx-trigger" not in html
+    if status == Job.Status.FAILED:
+        assert "The provider said no." in html and "Retry" in html
+
+
+def test_cancel_a_queued_job(alice, user):
+    job = make_job(owner=user)
+    response = alice.post(reverse("studio:job_cancel", args=[job.pk]), **HTMX)
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELED and "hx-trigger" not in response.content.decode()
+
+
+def test_cancel_a_finished_job_changes_nothing(alice, user):
+    job = make_job(owner=user, status=Job.Status.SUCCEEDED)
+    alice.post(reverse("studio:job_cancel", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED
+
+
+def test_retry_a_failed_job_queues_a_copy(alice, user, run_jobs_inline):
+    job = make_job(owner=user, status=Job.Status.FAILED, error_kind="timeout")
+    with run_jobs_inline(execute=True):
+        response = alice.post(reverse("studio:job_retry", args=[job.pk]), **HTMX)
+    retry = Job.objects.exclude(pk=job.pk).get()
+    assert (retry.prompt, retry.params) == (job.prompt, job.params)
+    assert f'id="job-{retry.pk}"' in response.content.decode()
+    retry.refresh_from_db()
+    assert retry.status == Job.Status.SUCCEEDED
+
+
+def test_other_users_cannot_see_or_cancel_a_job(client_for, other_user, user):
+    job = make_job(owner=user)
+    bob = client_for(other_user)
+    assert bob.get(reverse("studio:job", args=[job.pk])).status_code == 404
+    assert bob.post(reverse("studio:job_cancel", args=[job.pk])).status_code == 404
+    job.refresh_from_db()
+    assert job.status == Job.Status.QUEUED
