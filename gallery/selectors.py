@@ -63,7 +63,9 @@ def image_page(*, viewer: AbstractBaseUser, filters: Filters, cursor: str = "", 
     after = decode_cursor(cursor) if cursor else None
     if after:
         created, pk = after
-        images = images.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+        # The leading `created_at <=` lets SQLite and PostgreSQL range-scan the (created_at, id)
+        # index; the OR alone makes them walk it from the top.
+        images = images.filter(Q(created_at__lte=created) & (Q(created_at__lt=created) | Q(id__lt=pk)))
     rows = list(images[: size + 1])
     next_cursor = encode_cursor(rows[size - 1]) if len(rows) > size else None
     return Page(images=rows[:size], next_cursor=next_cursor)

@@ -58,8 +58,8 @@ def test_prompt_to_gallery_with_a_real_worker(page: Page, live_server, worker, c
     expect(metadata).to_contain_text("1344×768 (16:9)")
     expect(metadata).to_contain_text("31337")
     expect(metadata).to_contain_text("carol")
-    natural_width = page.locator("figure img").evaluate("img => img.complete && img.naturalWidth")
-    assert natural_width == 1344
+    page.wait_for_function("() => document.querySelector('figure img').naturalWidth > 0")
+    assert page.locator("figure img").evaluate("img => img.naturalWidth") == 1344
     page.screenshot(path=ARTIFACTS / "detail.png", full_page=True)
     assert console_errors == []
 
