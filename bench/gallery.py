@@ -22,20 +22,35 @@ def seed(owners, target: int) -> None:
     from studio.models import Job
 
     have = Image.objects.count()
+    params = {"width": 1024, "height": 1024, "quality": "standard", "n": IMAGES_PER_JOB, "options": {}}
     jobs = [
-        Job(owner=owners[i % len(owners)], operation="generate", model_id=("offline", "dall-e-3", "sdxl-1.0")[i % 3],
-            prompt=f"bench prompt {i} lighthouse" if i % 10 == 0 else f"bench prompt {i}", status="succeeded",
-            params={"width": 1024, "height": 1024, "quality": "standard", "n": IMAGES_PER_JOB, "seed": i, "options": {}})
+        Job(
+            owner=owners[i % len(owners)],
+            operation="generate",
+            model_id=("offline", "dall-e-3", "sdxl-1.0")[i % 3],
+            prompt=f"bench prompt {i}",
+            status="succeeded",
+            params={**params, "seed": i},
+        )
         for i in range(have // IMAGES_PER_JOB, target // IMAGES_PER_JOB)
-    ]  # fmt: skip
+    ]
     with transaction.atomic():
         Job.objects.bulk_create(jobs, batch_size=2000)
         images = [
-            Image(job=job, owner_id=job.owner_id, index=k, file=f"images/x/{job.pk}-{k}.png",
-                  thumbnail=f"thumbs/x/{job.pk}-{k}.webp", width=1024, height=1024, seed=k, content_hash="0" * 64)
+            Image(
+                job=job,
+                owner_id=job.owner_id,
+                index=k,
+                file=f"images/x/{job.pk}-{k}.png",
+                thumbnail=f"thumbs/x/{job.pk}-{k}.webp",
+                width=1024,
+                height=1024,
+                seed=k,
+                content_hash="0" * 64,
+            )
             for job in jobs
             for k in range(IMAGES_PER_JOB)
-        ]  # fmt: skip
+        ]
         Image.objects.bulk_create(images, batch_size=2000)
         Favourite.objects.bulk_create(
             [Favourite(user=owners[0], image=image) for image in images[::50]], batch_size=2000
