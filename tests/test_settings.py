@@ -1,0 +1,50 @@
+"""Settings from the environment: a persisted generated secret key, and a clean deploy check."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(code_or_args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
+    environment.update(ATELIER_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="config.settings", **env)
+    return subprocess.run(
+        [sys.executable, *code_or_args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+PRINT_KEY = ["-c", "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"]
+
+
+def test_secret_key_is_generated_once_and_kept_private(tmp_path):
+    first = run(PRINT_KEY, tmp_path).stdout.strip()
+    second = run(PRINT_KEY, tmp_path).stdout.strip()
+    assert len(first) >= 50 and first == second
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_an_environment_secret_key_wins(tmp_path):
+    assert run(PRINT_KEY, tmp_path, SECRET_KEY="from-env").stdout.strip() == "from-env"
+
+
+def test_a_bad_broker_setting_is_refused(tmp_path):
+    result = run(PRINT_KEY, tmp_path, Q_BROKER="carrier-pigeon")
+    assert result.returncode != 0 and "Q_BROKER must be 'orm' or 'redis'" in result.stderr
+
+
+def test_deploy_check_is_clean_with_production_settings(tmp_path):
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        DEBUG="false",
+        ALLOWED_HOSTS="atelier.example.com",
+        SECURE_COOKIES="true",
+        SECURE_SSL_REDIRECT="true",
+        SECURE_HSTS_SECONDS="31536000",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
