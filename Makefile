@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py ensure_first_user
 	$(PY) manage.py runstudio
 

@@ -192,5 +192,7 @@ LOGGING = {
         # httpx/openai log request headers at DEBUG; keep them quiet so keys never reach logs.
         "httpx": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
+        # django-q2 logs every scheduled run at INFO; the console is for what needs attention.
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
     },
 }

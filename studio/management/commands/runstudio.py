@@ -39,16 +39,17 @@ class Command(BaseCommand):
             while not stopping and all(child.poll() is None for child in children.values()):
                 time.sleep(0.2)
         finally:
+            # SIGTERM, not SIGINT: a child started from a background shell ignores SIGINT.
             for child in children.values():
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    child.terminate()
             for name, child in children.items():
                 try:
                     child.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     self.stderr.write(f"{name} did not stop in 15 s; killing it.")
                     child.kill()
-        exited = [name for name, child in children.items() if child.returncode not in (0, -2, None)]
+        exited = [name for name, child in children.items() if child.returncode not in (0, -signal.SIGTERM, None)]
         if exited and not stopping:
             self.stderr.write(f"Stopped because the {', '.join(exited)} process exited.")
             sys.exit(1)
