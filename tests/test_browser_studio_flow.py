@@ -73,3 +73,41 @@ def test_validation_errors_show_next_to_the_field(page: Page, live_server, conso
     expect(page.locator(".job-card")).to_have_count(0)
     # htmx logs the 422 response as a failed resource load; nothing else may fail.
     assert [e for e in console_errors if "422" not in e] == []
+
+
+def test_dropping_an_atelier_png_restores_its_settings(page: Page, live_server, console_errors):
+    import base64
+
+    from studio import imaging
+    from tests.factories import png_bytes
+
+    metadata = {
+        "model": "offline",
+        "prompt": "a paper boat on a pond",
+        "width": 832,
+        "height": 1216,
+        "quality": "high",
+        "seed": 4242,
+        "options": {},
+    }
+    png = base64.b64encode(imaging.with_png_metadata(png_bytes(), metadata)).decode()
+    make_user(username="erin")
+    log_in(page, live_server, "erin")
+    page.evaluate(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const files = new DataTransfer();
+            files.items.add(new File([bytes], "boat.png", {type: "image/png"}));
+            const target = document.querySelector("#id_prompt");
+            for (const type of ["dragover", "drop"]) {
+                target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: files}));
+            }
+        }""",
+        png,
+    )
+    expect(page.get_by_role("status")).to_have_text("Settings restored from the image.")
+    expect(page.locator("#id_prompt")).to_have_value("a paper boat on a pond")
+    expect(page.locator("#id_size")).to_have_value("832x1216")
+    expect(page.locator("#id_quality")).to_have_value("high")
+    expect(page.locator("#id_seed")).to_have_value("4242")
+    assert console_errors == []
