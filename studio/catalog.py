@@ -193,6 +193,80 @@ MIDJOURNEY_OPTIONS = (
 GPT_IMAGE_QUALITIES = ("auto", "low", "medium", "high")
 STANDARD = ("standard",)
 
+
+def _gpt_image(model_id: str, label: str, sizes: tuple[Size, ...], prices: dict[str, Decimal]) -> Model:
+    return Model(
+        model_id,
+        label,
+        "openai",
+        _ops(Operation.GENERATE, Operation.EDIT),
+        sizes,
+        GPT_IMAGE_QUALITIES,
+        "auto",
+        max_n=10,
+        options=GPT_IMAGE_OPTIONS,
+        prices=prices,
+        max_prompt_chars=32000,
+    )
+
+
+def _stable_image(
+    model_id: str, label: str, usd: str, operations: frozenset[Operation], options: tuple[Option, ...]
+) -> Model:
+    return Model(
+        model_id,
+        label,
+        "stability",
+        operations,
+        MEGAPIXEL_SIZES,
+        STANDARD,
+        "standard",
+        options=options,
+        prices=_usd(standard=usd),
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=10000,
+    )
+
+
+def _flux(
+    model_id: str, label: str, usd: str, operations: frozenset[Operation], options: tuple[Option, ...], max_n: int = 1
+) -> Model:
+    return Model(
+        model_id,
+        label,
+        "replicate",
+        operations,
+        FLUX_SIZES,
+        STANDARD,
+        "standard",
+        max_n=max_n,
+        options=options,
+        prices=_usd(standard=usd),
+        seed=True,
+    )
+
+
+def _midjourney(model_id: str, label: str, qualities: tuple[str, ...]) -> Model:
+    return Model(
+        model_id,
+        label,
+        "midjourney",
+        _ops(Operation.GENERATE, Operation.VARIATION, Operation.UPSCALE),
+        MIDJOURNEY_SIZES,
+        qualities,
+        "1",
+        options=MIDJOURNEY_OPTIONS,
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=6000,
+        note="Through your own midjourney-proxy server; renders a 2x2 grid.",
+    )
+
+
+RETIRED_NOTE = "Retired from OpenAI's API in May 2026; served by OpenAI-compatible servers."
+GENERATE_REMIX = _ops(Operation.GENERATE, Operation.REMIX)
+
 MODELS: dict[str, Model] = {
     m.id: m
     for m in [
@@ -218,43 +292,10 @@ MODELS: dict[str, Model] = {
             max_prompt_chars=2000,
             note="Offline sketch — not an AI model. A procedural renderer built into Atelier.",
         ),
-        Model(
-            "gpt-image-2",
-            "GPT Image 2",
-            "openai",
-            _ops(Operation.GENERATE, Operation.EDIT),
-            GPT_IMAGE_2_SIZES,
-            GPT_IMAGE_QUALITIES,
-            "auto",
-            max_n=10,
-            options=GPT_IMAGE_OPTIONS,
-            max_prompt_chars=32000,
-        ),
-        Model(
-            "gpt-image-1.5",
-            "GPT Image 1.5",
-            "openai",
-            _ops(Operation.GENERATE, Operation.EDIT),
-            GPT_IMAGE_SIZES,
-            GPT_IMAGE_QUALITIES,
-            "auto",
-            max_n=10,
-            options=GPT_IMAGE_OPTIONS,
-            prices=_usd(low="0.009", medium="0.034", high="0.133"),
-            max_prompt_chars=32000,
-        ),
-        Model(
-            "gpt-image-1-mini",
-            "GPT Image 1 mini",
-            "openai",
-            _ops(Operation.GENERATE, Operation.EDIT),
-            GPT_IMAGE_SIZES,
-            GPT_IMAGE_QUALITIES,
-            "auto",
-            max_n=10,
-            options=GPT_IMAGE_OPTIONS,
-            prices=_usd(low="0.005", medium="0.011", high="0.036"),
-            max_prompt_chars=32000,
+        _gpt_image("gpt-image-2", "GPT Image 2", GPT_IMAGE_2_SIZES, {}),
+        _gpt_image("gpt-image-1.5", "GPT Image 1.5", GPT_IMAGE_SIZES, _usd(low="0.009", medium="0.034", high="0.133")),
+        _gpt_image(
+            "gpt-image-1-mini", "GPT Image 1 mini", GPT_IMAGE_SIZES, _usd(low="0.005", medium="0.011", high="0.036")
         ),
         Model(
             "dall-e-3",
@@ -273,7 +314,7 @@ MODELS: dict[str, Model] = {
                 hd__1792x1024="0.120",
                 hd__1024x1792="0.120",
             ),
-            note="Retired from OpenAI's API in May 2026; served by OpenAI-compatible servers.",
+            note=RETIRED_NOTE,
         ),
         Model(
             "dall-e-2",
@@ -286,7 +327,7 @@ MODELS: dict[str, Model] = {
             max_n=10,
             prices=_usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
             max_prompt_chars=1000,
-            note="Retired from OpenAI's API in May 2026; served by OpenAI-compatible servers.",
+            note=RETIRED_NOTE,
         ),
         Model(
             "sdxl-1.0",
@@ -307,180 +348,60 @@ MODELS: dict[str, Model] = {
             seed=True,
             max_prompt_chars=2000,
         ),
-        Model(
-            "stable-image-ultra",
-            "Stable Image Ultra",
-            "stability",
-            _ops(Operation.GENERATE, Operation.REMIX),
-            MEGAPIXEL_SIZES,
-            STANDARD,
-            "standard",
-            options=(STABLE_IMAGE_FORMAT,),
-            prices=_usd(standard="0.08"),
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=10000,
-        ),
-        Model(
+        _stable_image("stable-image-ultra", "Stable Image Ultra", "0.08", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)),
+        _stable_image(
             "stable-image-core",
             "Stable Image Core",
-            "stability",
+            "0.03",
             _ops(Operation.GENERATE),
-            MEGAPIXEL_SIZES,
-            STANDARD,
-            "standard",
-            options=(
+            (
                 STABLE_IMAGE_FORMAT,
                 Option("style_preset", "Style preset", "choice", "none", choices=STABILITY_STYLE_PRESETS),
             ),
-            prices=_usd(standard="0.03"),
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=10000,
         ),
-        Model(
-            "sd3.5-large",
-            "Stable Diffusion 3.5 Large",
-            "stability",
-            _ops(Operation.GENERATE, Operation.REMIX),
-            MEGAPIXEL_SIZES,
-            STANDARD,
-            "standard",
-            options=(STABLE_IMAGE_FORMAT,),
-            prices=_usd(standard="0.065"),
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=10000,
+        _stable_image("sd3.5-large", "Stable Diffusion 3.5 Large", "0.065", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)),
+        _stable_image(
+            "sd3.5-large-turbo", "Stable Diffusion 3.5 Large Turbo", "0.04", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)
         ),
-        Model(
-            "sd3.5-large-turbo",
-            "Stable Diffusion 3.5 Large Turbo",
-            "stability",
-            _ops(Operation.GENERATE, Operation.REMIX),
-            MEGAPIXEL_SIZES,
-            STANDARD,
-            "standard",
-            options=(STABLE_IMAGE_FORMAT,),
-            prices=_usd(standard="0.04"),
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=10000,
-        ),
-        Model(
-            "sd3.5-medium",
-            "Stable Diffusion 3.5 Medium",
-            "stability",
-            _ops(Operation.GENERATE, Operation.REMIX),
-            MEGAPIXEL_SIZES,
-            STANDARD,
-            "standard",
-            options=(STABLE_IMAGE_FORMAT,),
-            prices=_usd(standard="0.035"),
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=10000,
-        ),
-        Model(
+        _stable_image("sd3.5-medium", "Stable Diffusion 3.5 Medium", "0.035", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)),
+        _flux(
             "flux-schnell",
             "FLUX.1 [schnell]",
-            "replicate",
+            "0.003",
             _ops(Operation.GENERATE),
-            FLUX_SIZES,
-            STANDARD,
-            "standard",
-            max_n=4,
-            options=(
+            (
                 Option("num_inference_steps", "Steps", "int", 4, 1, 4),
                 FLUX_FORMAT,
                 FLUX_QUALITY,
                 Option("go_fast", "Go fast", "bool", True),
                 Option("megapixels", "Megapixels", "choice", "1", choices=("1", "0.25")),
             ),
-            prices=_usd(standard="0.003"),
-            seed=True,
+            max_n=4,
         ),
-        Model(
+        _flux(
             "flux-dev",
             "FLUX.1 [dev]",
-            "replicate",
-            _ops(Operation.GENERATE, Operation.REMIX),
-            FLUX_SIZES,
-            STANDARD,
-            "standard",
-            max_n=4,
-            options=(
+            "0.025",
+            GENERATE_REMIX,
+            (
                 Option("num_inference_steps", "Steps", "int", 28, 1, 50),
                 Option("guidance", "Guidance", "float", 3.0, 0, 10),
                 FLUX_FORMAT,
                 FLUX_QUALITY,
             ),
-            prices=_usd(standard="0.025"),
-            seed=True,
+            max_n=4,
         ),
-        Model(
-            "flux-pro",
-            "FLUX.1 [pro]",
-            "replicate",
-            _ops(Operation.GENERATE),
-            FLUX_SIZES,
-            STANDARD,
-            "standard",
-            options=FLUX_PRO_OPTIONS,
-            prices=_usd(standard="0.055"),
-            seed=True,
-        ),
-        Model(
-            "flux-1.1-pro",
-            "FLUX1.1 [pro]",
-            "replicate",
-            _ops(Operation.GENERATE),
-            FLUX_SIZES,
-            STANDARD,
-            "standard",
-            options=FLUX_PRO_OPTIONS,
-            prices=_usd(standard="0.04"),
-            seed=True,
-        ),
-        Model(
+        _flux("flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS),
+        _flux("flux-1.1-pro", "FLUX1.1 [pro]", "0.04", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS),
+        _flux(
             "flux-1.1-pro-ultra",
             "FLUX1.1 [pro] ultra",
-            "replicate",
-            _ops(Operation.GENERATE, Operation.REMIX),
-            FLUX_SIZES,
-            STANDARD,
-            "standard",
-            options=(*FLUX_PRO_OPTIONS, Option("raw", "Raw", "bool", False)),
-            prices=_usd(standard="0.06"),
-            seed=True,
+            "0.06",
+            GENERATE_REMIX,
+            (*FLUX_PRO_OPTIONS, Option("raw", "Raw", "bool", False)),
         ),
-        Model(
-            "midjourney-v7",
-            "Midjourney v7",
-            "midjourney",
-            _ops(Operation.GENERATE, Operation.VARIATION, Operation.UPSCALE),
-            MIDJOURNEY_SIZES,
-            ("1", "2", "4"),
-            "1",
-            options=MIDJOURNEY_OPTIONS,
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=6000,
-            note="Through your own midjourney-proxy server; renders a 2x2 grid.",
-        ),
-        Model(
-            "midjourney-v6.1",
-            "Midjourney v6.1",
-            "midjourney",
-            _ops(Operation.GENERATE, Operation.VARIATION, Operation.UPSCALE),
-            MIDJOURNEY_SIZES,
-            ("0.25", "0.5", "1", "2"),
-            "1",
-            options=MIDJOURNEY_OPTIONS,
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=6000,
-            note="Through your own midjourney-proxy server; renders a 2x2 grid.",
-        ),
+        _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4")),
+        _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2")),
     ]
 }
 

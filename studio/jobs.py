@@ -55,14 +55,8 @@ def job_cancel(*, job: Job) -> bool:
 @transaction.atomic
 def job_retry(*, job: Job, owner: AbstractBaseUser) -> Job:
     """Run a failed or canceled job again, as a new job with the same settings."""
-    retry = Job.objects.create(
-        owner=owner,
-        operation=job.operation,
-        model_id=job.model_id,
-        prompt=job.prompt,
-        negative_prompt=job.negative_prompt,
-        params=job.params,
-    )
+    copied = ("operation", "model_id", "prompt", "negative_prompt", "params")
+    retry = Job.objects.create(owner=owner, **{field: getattr(job, field) for field in copied})
     _enqueue(retry)
     return retry
 
