@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/image/", views.image_file, name="file"),
     path("<int:pk>/thumbnail/", views.image_thumbnail, name="thumbnail"),
     path("<int:pk>/download/", views.image_download, name="download"),
+    path("<int:pk>/mask/", views.image_mask, name="mask"),
     path("<int:pk>/delete/", views.image_delete, name="delete"),
     path("<int:pk>/favourite/", views.favourite, name="favourite"),
 ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery import selectors, services
 from gallery.models import Favourite, Image
 from studio import catalog
+from studio.editor import default_model
 
 GRID = "gallery/grid.html"
 DETAIL = "gallery/detail.html"
@@ -19,7 +20,7 @@ DETAIL = "gallery/detail.html"
 
 def get_image_for_user(request: HttpRequest, pk: int, *, to_change: bool = False) -> Image:
     """Any team member may see an image; only its owner or staff may delete it."""
-    image = get_object_or_404(Image.objects.select_related("job", "owner"), pk=pk)
+    image = get_object_or_404(Image.objects.select_related("job__source_image", "owner"), pk=pk)
     if to_change and image.owner_id != request.user.pk and not request.user.is_staff:
         raise PermissionDenied("Only the person who made this image can delete it.")
     return image
@@ -48,17 +49,29 @@ def grid(request: HttpRequest) -> HttpResponse:
     return render(request, GRID, context)
 
 
+QUICK_ACTIONS = (("variation", "Vary"), ("upscale", "Upscale"))
+
+
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     image = get_image_for_user(request, pk)
-    siblings = image.job.images.exclude(pk=image.pk).order_by("index")
-    is_favourite = Favourite.objects.filter(user=request.user, image=image).exists()
-    model = catalog.get_model(image.job.model_id)
-    return render(
-        request,
-        DETAIL,
-        {"image": image, "job": image.job, "model": model, "siblings": siblings, "is_favourite": is_favourite},
-    )
+    job = image.job
+    quick_actions = [
+        (operation, label, model_id)
+        for operation, label in QUICK_ACTIONS
+        if (model_id := default_model(operation, job.model_id))
+    ]
+    context = {
+        "image": image,
+        "job": job,
+        "model": catalog.get_model(job.model_id),
+        "siblings": job.images.exclude(pk=image.pk).order_by("index"),
+        "parent": job.source_image,
+        "children": Image.objects.filter(job__source_image=image).select_related("job")[:48],
+        "is_favourite": Favourite.objects.filter(user=request.user, image=image).exists(),
+        "quick_actions": quick_actions,
+    }
+    return render(request, DETAIL, context)
 
 
 def _file_response(name: str, *, download_as: str = "") -> FileResponse:
@@ -76,6 +89,15 @@ def image_file(request: HttpRequest, pk: int) -> FileResponse:
 @require_GET
 def image_thumbnail(request: HttpRequest, pk: int) -> FileResponse:
     return _file_response(get_image_for_user(request, pk).thumbnail)
+
+
+@require_GET
+def image_mask(request: HttpRequest, pk: int) -> FileResponse:
+    """The mask the provider received for the job that made this image (white = changed)."""
+    image = get_image_for_user(request, pk)
+    if not image.job.mask_file:
+        raise Http404("This image was not made with a mask.")
+    return _file_response(image.job.mask_file)
 
 
 @require_GET

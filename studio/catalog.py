@@ -6,6 +6,7 @@ generated from here. Adding a model is a data change.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -76,6 +77,11 @@ class Model:
     seed: bool = False
     max_prompt_chars: int = 4000
     note: str = ""
+    upscale_factors: tuple[int, ...] = ()
+    # Sizes for edits: a model with size_step takes any WxH whose sides are multiples of it, up to
+    # max_edge; one without takes only its listed sizes, and inputs are fitted to the nearest.
+    size_step: int | None = None
+    max_edge: int = 2048
 
     def size(self, value: str) -> Size | None:
         return next((s for s in self.sizes if s.value == value), None)
@@ -85,6 +91,18 @@ class Model:
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
+
+    def edit_size(self, width: int, height: int) -> Size | None:
+        """The size an edit of a WxH input is made at, or None when it is past the model's limit."""
+        if max(width, height) > self.max_edge:
+            return None
+        if self.size_step:
+            step = self.size_step
+            w, h = max(step, round(width / step) * step), max(step, round(height / step) * step)
+            divisor = math.gcd(w, h)
+            return Size(aspect_of(f"{w}x{h}") or f"{w // divisor}:{h // divisor}", w, h)
+        ratio = width / height
+        return min(self.sizes, key=lambda s: abs(math.log((s.width / s.height) / ratio)))
 
     def price(self, quality: str, size: str) -> Decimal | None:
         """USD per image at this quality and size ("WxH"), or None where unknown."""
@@ -195,6 +213,7 @@ STANDARD = ("standard",)
 
 
 def _gpt_image(model_id: str, label: str, sizes: tuple[Size, ...], prices: dict[str, Decimal]) -> Model:
+    any_size = sizes is GPT_IMAGE_2_SIZES
     return Model(
         model_id,
         label,
@@ -207,6 +226,8 @@ def _gpt_image(model_id: str, label: str, sizes: tuple[Size, ...], prices: dict[
         options=GPT_IMAGE_OPTIONS,
         prices=prices,
         max_prompt_chars=32000,
+        size_step=16 if any_size else None,
+        max_edge=3840 if any_size else 1536,
     )
 
 
@@ -291,6 +312,9 @@ MODELS: dict[str, Model] = {
             seed=True,
             max_prompt_chars=2000,
             note="Offline sketch — not an AI model. A procedural renderer built into Atelier.",
+            upscale_factors=(2, 4),
+            size_step=8,
+            max_edge=4096,
         ),
         _gpt_image("gpt-image-2", "GPT Image 2", GPT_IMAGE_2_SIZES, {}),
         _gpt_image("gpt-image-1.5", "GPT Image 1.5", GPT_IMAGE_SIZES, _usd(low="0.009", medium="0.034", high="0.133")),
@@ -347,6 +371,7 @@ MODELS: dict[str, Model] = {
             negative_prompt=True,
             seed=True,
             max_prompt_chars=2000,
+            upscale_factors=(2,),
         ),
         _stable_image("stable-image-ultra", "Stable Image Ultra", "0.08", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)),
         _stable_image(

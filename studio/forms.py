@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.files.storage import default_storage
+from PIL import Image, ImageChops
 
-from studio import catalog
+from studio import catalog, imaging
 
 OPTION_PREFIX = "opt_"
 DEFAULT_MODEL = "offline"
@@ -59,18 +63,19 @@ def _option_field(option: catalog.Option) -> forms.Field:
     return forms.ChoiceField(choices=[(c, c) for c in option.choices], **common)
 
 
-class JobForm(forms.Form):
+class ModelRequestForm(forms.Form):
+    """What every job has: a model, its prompt, quality, count, seed and model-specific options."""
+
     model = forms.CharField(label="Model")
     prompt = forms.CharField(
         label="Prompt",
+        required=False,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A lighthouse on a cliff at sunset, oil painting"}),
-        error_messages={"required": "Write a prompt: describe the image you want."},
     )
     negative_prompt = forms.CharField(
         label="Negative prompt", required=False, strip=True, widget=forms.Textarea(attrs={"rows": 2})
     )
-    size = forms.CharField(label="Aspect ratio")
     quality = forms.CharField(label="Quality")
     n = forms.IntegerField(label="Count", initial=1)
     seed = forms.IntegerField(
@@ -86,12 +91,10 @@ class JobForm(forms.Form):
         source = self.data if self.is_bound else self.initial
         self.catalog_model = catalog.get_model(str(source.get("model") or DEFAULT_MODEL))
         model = self.catalog_model or catalog.MODELS[DEFAULT_MODEL]
-        self.fields["size"].widget = forms.Select(choices=[(s.value, s.label) for s in model.sizes])
         self.fields["quality"].widget = forms.Select(choices=[(q, q) for q in model.qualities])
         self.fields["n"].widget = forms.NumberInput(attrs={"min": 1, "max": model.max_n})
         self.fields["prompt"].widget.attrs["maxlength"] = model.max_prompt_chars
         if not self.is_bound:
-            self.initial.setdefault("size", model.sizes[0].value)
             self.initial.setdefault("quality", model.default_quality)
         for option in model.options:
             self.fields[OPTION_PREFIX + option.name] = _option_field(option)
@@ -99,6 +102,9 @@ class JobForm(forms.Form):
     @property
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith(OPTION_PREFIX)]
+
+    def prompt_required(self) -> bool:
+        return True
 
     def clean_model(self) -> str:
         model_id = self.cleaned_data["model"]
@@ -112,10 +118,12 @@ class JobForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        prompt = cleaned.get("prompt", "")
+        if not prompt and "prompt" not in self.errors and self.prompt_required():
+            self.add_error("prompt", "Write a prompt: describe the image you want.")
         model = self.catalog_model
         if model is None or "model" not in cleaned:
             return cleaned
-        prompt = cleaned.get("prompt", "")
         if len(prompt) > model.max_prompt_chars:
             self.add_error(
                 "prompt",
@@ -123,10 +131,6 @@ class JobForm(forms.Form):
             )
         if cleaned.get("negative_prompt") and not model.negative_prompt:
             self.add_error("negative_prompt", f"{model.label} does not take a negative prompt.")
-        size = cleaned.get("size")
-        if size and model.size(size) is None:
-            allowed = ", ".join(s.value for s in model.sizes)
-            self.add_error("size", f"{model.label} does not offer {size}. Choose one of: {allowed}.")
         quality = cleaned.get("quality")
         if quality and quality not in model.qualities:
             allowed = ", ".join(model.qualities)
@@ -143,21 +147,223 @@ class JobForm(forms.Form):
             self.add_error(None, f"{model.label} has no option {', '.join(unknown)}.")
         return cleaned
 
-    def spec(self) -> JobSpec:
-        """The validated request; call only after is_valid()."""
+    def _common(self) -> dict[str, Any]:
+        """The validated fields shared by every spec; call only after is_valid()."""
         data = self.cleaned_data
         model = self.catalog_model
         assert model is not None
         seed = data.get("seed")
-        return JobSpec(
-            model=model,
-            prompt=data["prompt"],
-            negative_prompt=data.get("negative_prompt", "") if model.negative_prompt else "",
-            size=model.size(data["size"]),  # type: ignore[arg-type]
-            quality=data["quality"],
-            n=data["n"],
-            seed=seed if seed is not None else secrets.randbelow(catalog.SEED_MAX + 1),
-            options={o.name: data[OPTION_PREFIX + o.name] for o in model.options},
+        return {
+            "model": model,
+            "prompt": data.get("prompt", ""),
+            "negative_prompt": data.get("negative_prompt", "") if model.negative_prompt else "",
+            "quality": data["quality"],
+            "n": data["n"],
+            "seed": seed if seed is not None else secrets.randbelow(catalog.SEED_MAX + 1),
+            "options": {o.name: data[OPTION_PREFIX + o.name] for o in model.options},
+        }
+
+
+class JobForm(ModelRequestForm):
+    """The studio's prompt form: generate a new image at one of the model's sizes."""
+
+    size = forms.CharField(label="Aspect ratio")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        model = self.catalog_model or catalog.MODELS[DEFAULT_MODEL]
+        self.fields["size"].widget = forms.Select(choices=[(s.value, s.label) for s in model.sizes])
+        if not self.is_bound:
+            self.initial.setdefault("size", model.sizes[0].value)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        model = self.catalog_model
+        size = cleaned.get("size")
+        if model and size and model.size(size) is None:
+            allowed = ", ".join(s.value for s in model.sizes)
+            self.add_error("size", f"{model.label} does not offer {size}. Choose one of: {allowed}.")
+        return cleaned
+
+    def spec(self) -> JobSpec:
+        """The validated request; call only after is_valid()."""
+        common = self._common()
+        return JobSpec(size=common["model"].size(self.cleaned_data["size"]), **common)
+
+
+EDIT_OPERATIONS = {
+    catalog.Operation.EDIT: "Inpaint",
+    catalog.Operation.OUTPAINT: "Outpaint",
+    catalog.Operation.REMIX: "Remix",
+    catalog.Operation.VARIATION: "Variation",
+    catalog.Operation.UPSCALE: "Upscale",
+}
+NEEDS_PROMPT = {catalog.Operation.EDIT, catalog.Operation.OUTPAINT, catalog.Operation.REMIX}
+MAX_EXTEND = 4096
+
+
+@dataclass(frozen=True)
+class EditSpec:
+    """A validated edit: the exact input pixels (resized to a size the model takes) and mask."""
+
+    operation: catalog.Operation
+    model: catalog.Model
+    prompt: str
+    negative_prompt: str
+    quality: str
+    n: int
+    seed: int
+    options: dict[str, Any]
+    canvas: Image.Image
+    mask: Image.Image | None
+    result_size: catalog.Size
+    source_image: Any  # gallery.Image or None: the parent in the image's lineage
+    extra: dict[str, Any]  # strength, factor or extension
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {
+            "width": self.result_size.width,
+            "height": self.result_size.height,
+            "aspect_ratio": self.result_size.aspect,
+            "quality": self.quality,
+            "n": self.n,
+            "seed": self.seed,
+            "options": self.options,
+            **self.extra,
+        }
+
+
+def models_for(operation: str) -> list[catalog.Model]:
+    return [m for m in catalog.MODELS.values() if operation in m.operations]
+
+
+class EditForm(ModelRequestForm):
+    """The editor: inpaint, outpaint, remix, vary or upscale a gallery image or an upload."""
+
+    operation = forms.ChoiceField(choices=[(op.value, label) for op, label in EDIT_OPERATIONS.items()])
+    source = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    image = forms.FileField(required=False, label="Image")
+    mask = forms.FileField(required=False)
+    strength = forms.FloatField(
+        label="Strength", min_value=0, max_value=1, initial=0.6, required=False,
+        help_text="0 keeps the source, 1 ignores it.",
+    )  # fmt: skip
+    factor = forms.TypedChoiceField(label="Scale", coerce=int, required=False, choices=[(2, "2×"), (4, "4×")])
+    extend_left = forms.IntegerField(label="Left", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
+    extend_top = forms.IntegerField(label="Top", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
+    extend_right = forms.IntegerField(label="Right", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
+    extend_bottom = forms.IntegerField(label="Bottom", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
+    extend_aspect = forms.CharField(label="or to aspect ratio", required=False)
+
+    def prompt_required(self) -> bool:
+        return self.data.get("operation") in NEEDS_PROMPT
+
+    def clean(self) -> dict[str, Any]:
+        from gallery.models import Image as GalleryImage
+
+        cleaned = super().clean()
+        model, operation = self.catalog_model, cleaned.get("operation")
+        if model is None or "model" not in cleaned or not operation:
+            return cleaned
+        if operation not in model.operations:
+            self.add_error("model", f"{model.label} cannot {EDIT_OPERATIONS[operation].lower()}. Pick another model.")
+            return cleaned
+        source_id, upload = cleaned.get("source"), cleaned.get("image")
+        self.source_image = None
+        if source_id:
+            self.source_image = GalleryImage.objects.filter(pk=source_id).first()
+            if self.source_image is None:
+                self.add_error("source", "That gallery image no longer exists.")
+                return cleaned
+            data = default_storage.open(self.source_image.file).read()
+        elif upload:
+            data = upload.read(settings.UPLOAD_MAX_BYTES + 1)
+        else:
+            self.add_error("image", "Choose an image to edit.")
+            return cleaned
+        try:
+            source = imaging.decode(data).convert("RGB")
+        except imaging.ImageRejected as exc:
+            self.add_error("image", str(exc))
+            return cleaned
+        try:
+            self.prepared = self._prepare(model, operation, source, cleaned)
+        except imaging.MaskRejected as exc:
+            self.add_error("mask", str(exc))
+        except forms.ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+    def _prepare(self, model: catalog.Model, operation: str, source: Image.Image, cleaned: dict[str, Any]):
+        """(canvas, mask, result size, extra params) for the operation; raises on unusable input."""
+        mask = None
+        extra: dict[str, Any] = {}
+        canvas = source
+        if operation == catalog.Operation.UPSCALE:
+            factor = cleaned.get("factor") or (model.upscale_factors[0] if model.upscale_factors else None)
+            if factor not in model.upscale_factors:
+                allowed = " or ".join(f"{f}×" for f in model.upscale_factors) or "no factor"
+                raise forms.ValidationError(f"{model.label} upscales by {allowed}.")
+            result = model.edit_size(source.width * factor, source.height * factor)
+            if result is None or (result.width, result.height) != (source.width * factor, source.height * factor):
+                raise forms.ValidationError(
+                    f"{factor}× would make {source.width * factor}×{source.height * factor}; "
+                    f"{model.label} handles at most {model.max_edge} pixels a side."
+                )
+            return canvas, None, result, {"factor": factor}
+        if operation == catalog.Operation.OUTPAINT:
+            sides = self._extension(source, cleaned)
+            canvas, mask = imaging.extend_canvas(source, **sides)
+            extra["extend"] = sides
+            painted = self.files.get("mask")
+            if painted:
+                # Anything the user painted too (in the extended canvas's coordinates) is repainted.
+                painted_mask = imaging.read_mask(painted.read(settings.UPLOAD_MAX_BYTES + 1), canvas.size)
+                mask = ImageChops.lighter(mask, painted_mask)
+        elif operation == catalog.Operation.EDIT:
+            upload = self.files.get("mask")
+            if not upload:
+                raise imaging.MaskRejected("Paint a mask over the part of the image you want to change.")
+            mask = imaging.read_mask(upload.read(settings.UPLOAD_MAX_BYTES + 1), source.size)
+            imaging.check_mask_coverage(mask)
+        elif operation == catalog.Operation.REMIX:
+            extra["strength"] = cleaned.get("strength") if cleaned.get("strength") is not None else 0.6
+        result = model.edit_size(canvas.width, canvas.height)
+        if result is None:
+            raise forms.ValidationError(
+                f"The image would be {canvas.width}×{canvas.height}; {model.label} handles at most "
+                f"{model.max_edge} pixels a side."
+            )
+        if (result.width, result.height) != canvas.size:
+            canvas = canvas.resize((result.width, result.height), Image.Resampling.LANCZOS)
+            mask = mask.resize(canvas.size, Image.Resampling.BILINEAR) if mask else None
+        return canvas, mask, result, extra
+
+    def _extension(self, source: Image.Image, cleaned: dict[str, Any]) -> dict[str, int]:
+        aspect = (cleaned.get("extend_aspect") or "").strip()
+        if aspect:
+            if not re.fullmatch(r"\d{1,2}:\d{1,2}", aspect) or "0" in aspect.split(":"):
+                raise forms.ValidationError(f"“{aspect}” is not an aspect ratio such as 16:9.")
+            left, top, right, bottom = imaging.extension_for_aspect(source.width, source.height, aspect)
+        else:
+            sides = ("left", "top", "right", "bottom")
+            left, top, right, bottom = (cleaned.get(f"extend_{side}") or 0 for side in sides)
+        if not any((left, top, right, bottom)):
+            raise forms.ValidationError("Say how far to extend the image: pixels on a side, or a target aspect ratio.")
+        return {"left": left, "top": top, "right": right, "bottom": bottom}
+
+    def edit_spec(self) -> EditSpec:
+        """The validated edit; call only after is_valid()."""
+        canvas, mask, result, extra = self.prepared
+        return EditSpec(
+            operation=catalog.Operation(self.cleaned_data["operation"]),
+            canvas=canvas,
+            mask=mask,
+            result_size=result,
+            source_image=self.source_image,
+            extra=extra,
+            **self._common(),
         )
 
 

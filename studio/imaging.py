@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import struct
 import warnings
 import zlib
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 
 THUMBNAIL_EDGE = 512
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -129,3 +130,107 @@ def process(data: bytes, metadata: dict[str, Any]) -> ProcessedImage:
         height=img.height,
         sha256=hashlib.sha256(stored).hexdigest(),
     )
+
+
+# --- Masks -------------------------------------------------------------------------------------
+# Inside Atelier a mask is an 8-bit greyscale image the size of its source: 255 where the image
+# may change, 0 where it must stay, values between for a feathered edge. Each provider's
+# convention is derived here and nowhere else.
+
+OUTPAINT_OVERLAP = 32  # pixels of the original that an outpaint may repaint, so seams blend
+DALL_E_2_MAX_BYTES = 4 * 1024 * 1024
+
+
+class MaskRejected(ValueError):
+    """A mask that cannot be used; the message is for the user."""
+
+
+def read_mask(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """Decode an uploaded mask (white or opaque = change) into Atelier's form, checking it."""
+    img = decode(data)
+    if img.size != size:
+        raise MaskRejected(
+            f"The mask is {img.width}×{img.height} but the image is {size[0]}×{size[1]}; they must match."
+        )
+    if "A" in img.getbands() and img.getchannel("A").getextrema()[0] < 255:
+        # A painted-on-transparent mask: opaque pixels are the painted ones.
+        return img.getchannel("A")
+    return img.convert("L")
+
+
+def check_mask_coverage(mask: Image.Image) -> None:
+    low, high = mask.getextrema()
+    if high == 0:
+        raise MaskRejected("The mask is empty: paint over the part of the image you want to change.")
+    if low == 255:
+        raise MaskRejected("The mask covers the whole image: leave some of it unpainted, or generate a new image.")
+
+
+def extend_canvas(
+    image: Image.Image, *, left: int, top: int, right: int, bottom: int, overlap: int = OUTPAINT_OVERLAP
+) -> tuple[Image.Image, Image.Image]:
+    """The image on a larger canvas and the outpaint mask: the new area plus `overlap` into the old."""
+    width, height = image.width + left + right, image.height + top + bottom
+    canvas = Image.new("RGB", (width, height), (127, 127, 127))
+    canvas.paste(image.convert("RGB"), (left, top))
+    mask = Image.new("L", (width, height), 255)
+    keep = (
+        left + (overlap if left else 0),
+        top + (overlap if top else 0),
+        left + image.width - (overlap if right else 0),
+        top + image.height - (overlap if bottom else 0),
+    )
+    if keep[0] < keep[2] and keep[1] < keep[3]:
+        mask.paste(0, keep)
+    return canvas, mask
+
+
+def extension_for_aspect(width: int, height: int, aspect: str) -> tuple[int, int, int, int]:
+    """Pixels to add (left, top, right, bottom), split evenly, to reach an aspect ratio such as 16:9."""
+    w_part, h_part = (int(x) for x in aspect.split(":"))
+    # Rounds half up, exactly as the editor's extensionForAspect does, so both agree on the size.
+    if width * h_part >= height * w_part:  # too wide already: grow the height
+        extra = math.floor(width * h_part / w_part + 0.5) - height
+        return 0, extra // 2, 0, extra - extra // 2
+    extra = math.floor(height * w_part / h_part + 0.5) - width
+    return extra // 2, 0, extra - extra // 2, 0
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def mask_for_openai(mask: Image.Image) -> bytes:
+    """OpenAI images.edit: an RGBA PNG the size of the image; alpha 0 marks where to change."""
+    rgba = Image.new("RGBA", mask.size, (0, 0, 0, 255))
+    rgba.putalpha(ImageChops.invert(mask))
+    return png_bytes(rgba)
+
+
+def mask_for_stability_v1(mask: Image.Image, mask_source: str = "MASK_IMAGE_WHITE") -> tuple[bytes, str]:
+    """Stability v1 masking: the mask image and its `mask_source` (white or black pixels change)."""
+    if mask_source == "MASK_IMAGE_WHITE":
+        return png_bytes(mask), mask_source
+    if mask_source == "MASK_IMAGE_BLACK":
+        return png_bytes(ImageChops.invert(mask)), mask_source
+    raise ValueError(f"unsupported mask_source {mask_source!r}")
+
+
+def mask_white_changes(mask: Image.Image) -> bytes:
+    """Stability v2beta inpaint and Flux fill: a greyscale PNG, white where the image changes."""
+    return png_bytes(mask)
+
+
+def dall_e_2_edit(image: Image.Image, mask: Image.Image) -> tuple[bytes, bytes]:
+    """DALL-E 2 edits: a square RGBA image and RGBA mask (transparent = change), each under 4 MB."""
+    if image.width != image.height:
+        raise MaskRejected(f"DALL·E 2 edits need a square image; this one is {image.width}×{image.height}.")
+    side = min(image.width, 1024)
+    rgba = image.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS)
+    small_mask = mask.resize((side, side), Image.Resampling.BILINEAR)
+    image_png = png_bytes(rgba)
+    if len(image_png) > DALL_E_2_MAX_BYTES:
+        raise MaskRejected("The image is over DALL·E 2's 4 MB limit even at 1024×1024.")
+    return image_png, mask_for_openai(small_mask)

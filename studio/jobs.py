@@ -14,7 +14,7 @@ from django_q.tasks import async_task
 
 from gallery.models import Image
 from studio import imaging
-from studio.forms import JobSpec
+from studio.forms import EditSpec, JobSpec
 from studio.models import Job
 from studio.providers.base import ErrorKind, ProviderResult
 
@@ -25,6 +25,12 @@ Status = Job.Status
 def _enqueue(job: Job) -> None:
     job_id = job.pk
     transaction.on_commit(lambda: async_task("studio.tasks.run_job", job_id, task_name=f"job-{job_id}"))
+
+
+def _store(folder: str, extension: str, data: bytes) -> str:
+    """Save bytes under a new uuid name (sharded by its first two characters); returns the name."""
+    stem = uuid.uuid4().hex
+    return default_storage.save(f"{folder}/{stem[:2]}/{stem}.{extension}", ContentFile(data))
 
 
 @transaction.atomic
@@ -40,6 +46,32 @@ def job_create(*, owner: AbstractBaseUser, spec: JobSpec, enqueue: bool = True) 
     )
     if enqueue:
         _enqueue(job)
+    return job
+
+
+def job_create_edit(*, owner: AbstractBaseUser, spec: EditSpec) -> Job:
+    """Store the edit's input pixels and mask, then queue the job; the files go if the row does not."""
+    written = [_store("inputs", "png", imaging.png_bytes(spec.canvas))]
+    if spec.mask is not None:
+        written.append(_store("masks", "png", imaging.png_bytes(spec.mask)))
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                owner=owner,
+                operation=spec.operation.value,
+                model_id=spec.model.id,
+                prompt=spec.prompt,
+                negative_prompt=spec.negative_prompt,
+                params=spec.params,
+                source_image=spec.source_image,
+                source_file=written[0],
+                mask_file=written[1] if len(written) > 1 else "",
+            )
+            _enqueue(job)
+    except BaseException:
+        for name in written:
+            default_storage.delete(name)
+        raise
     return job
 
 
@@ -91,6 +123,7 @@ def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
         "quality": job.params.get("quality"),
         "seed": seed,
         "options": job.params.get("options", {}),
+        "parent_image": job.source_image_id,
     }
 
 
@@ -101,10 +134,9 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
         rows = []
         for index, generated in enumerate(result.images):
             processed = imaging.process(generated.data, _metadata(job, generated.seed, generated.revised_prompt))
-            stem = uuid.uuid4().hex
-            name = default_storage.save(f"images/{stem[:2]}/{stem}.{processed.extension}", ContentFile(processed.data))
+            name = _store("images", processed.extension, processed.data)
             written.append(name)
-            thumb = default_storage.save(f"thumbs/{stem[:2]}/{stem}.webp", ContentFile(processed.thumbnail))
+            thumb = _store("thumbs", "webp", processed.thumbnail)
             written.append(thumb)
             rows.append(
                 Image(

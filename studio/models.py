@@ -23,8 +23,16 @@ class Job(models.Model):
     model_id = models.CharField(max_length=64, db_index=True)
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
-    # width, height, aspect, quality, n, seed and the model's options: everything needed to rerun it.
+    # width, height, aspect, quality, n, seed, the model's options, and for edits strength, factor
+    # or extension: everything needed to rerun it.
     params = models.JSONField(default=dict)
+    # Lineage of edits: the gallery image it started from (if any), and the exact input pixels and
+    # mask the provider received (storage names; the mask is white where the image may change).
+    source_image = models.ForeignKey(
+        "gallery.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_jobs"
+    )
+    source_file = models.CharField(max_length=255, blank=True)
+    mask_file = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error_kind = models.CharField(max_length=20, blank=True)
     error_message = models.TextField(blank=True)

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -48,6 +49,13 @@ def heartbeat(job_id: int) -> Iterator[None]:
         thread.join()
 
 
+def _read(name: str) -> bytes | None:
+    if not name:
+        return None
+    with default_storage.open(name) as file:
+        return file.read()
+
+
 def _request(job: Job) -> GenerationRequest:
     params = job.params
     return GenerationRequest(
@@ -61,6 +69,10 @@ def _request(job: Job) -> GenerationRequest:
         n=params["n"],
         seed=params["seed"],
         options=params.get("options", {}),
+        image=_read(job.source_file),
+        mask=_read(job.mask_file),
+        strength=params.get("strength"),
+        factor=params.get("factor"),
     )
 
 

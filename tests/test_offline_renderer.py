@@ -122,9 +122,7 @@ def test_remix_strength_controls_distance_from_source():
     source = Image.new("RGB", (64, 64), (128, 128, 128))
 
     def remix(strength):
-        data = (
-            offline.generate(request(Operation.REMIX, image=png(source), options={"strength": strength})).images[0].data
-        )
+        data = offline.generate(request(Operation.REMIX, image=png(source), strength=strength)).images[0].data
         return np.abs(pixels(Image.open(io.BytesIO(data))) - pixels(source)).mean()
 
     assert remix(0.0) == 0

@@ -3,7 +3,7 @@
 
 document.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-    const form = event.target.closest?.("#job-form form[hx-post]");
+    const form = event.target.closest?.("form[data-ctrl-enter]") ?? document.querySelector("form[data-ctrl-enter]");
     if (form) {
       event.preventDefault();
       form.requestSubmit();

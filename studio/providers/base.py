@@ -45,8 +45,10 @@ class GenerationRequest:
     n: int
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
-    image: bytes | None = None  # source image for edits, variations, upscales
-    mask: bytes | None = None  # PNG, white (or opaque) where the image may change
+    image: bytes | None = None  # source image for edits, variations, upscales (PNG)
+    mask: bytes | None = None  # greyscale PNG the size of `image`, white where the image may change
+    strength: float | None = None  # remix: 0 keeps the source, 1 ignores it
+    factor: int | None = None  # upscale
 
 
 @dataclass(frozen=True)

@@ -239,12 +239,9 @@ def render(prompt: str, negative_prompt: str, width: int, height: int, seed: int
 def inpaint(
     source: Image.Image, mask: Image.Image, prompt: str, negative_prompt: str, seed: int, quality: str
 ) -> Image.Image:
-    """Repaint where the mask is white; pixels under black mask stay exactly as they were."""
+    """Repaint where the mask is white, blend where it is grey; under black nothing changes."""
     fresh = render(prompt, negative_prompt, source.width, source.height, seed, quality)
-    hard = mask.convert("L").point(lambda v: 255 if v >= 128 else 0)
-    # Feather inwards only, so the blend softens the seam without touching unmasked pixels.
-    soft = np.minimum(np.asarray(hard.filter(ImageFilter.GaussianBlur(3))), np.asarray(hard))
-    return Image.composite(fresh, source.convert("RGB"), Image.fromarray(soft, "L"))
+    return Image.composite(fresh, source.convert("RGB"), mask.convert("L"))
 
 
 def vary(source: Image.Image, seed: int) -> Image.Image:
@@ -302,11 +299,11 @@ def generate(request: GenerationRequest) -> ProviderResult:
         elif op == Operation.VARIATION:
             img = vary(_open(request.image, "source image"), seed)
         elif op == Operation.REMIX:
-            strength = float(request.options.get("strength", 0.6))
+            strength = request.strength if request.strength is not None else 0.6
             img = remix(_open(request.image, "source image"), request.prompt, request.negative_prompt,
                         seed, request.quality, strength)  # fmt: skip
         elif op == Operation.UPSCALE:
-            img = upscale(_open(request.image, "source image"), int(request.options.get("factor", 2)))
+            img = upscale(_open(request.image, "source image"), request.factor or 2)
         else:
             raise ProviderError(ErrorKind.INVALID_REQUEST, f"The offline renderer cannot {op}.")
         images.append(GeneratedImage(data=_png(img), seed=seed))

@@ -1,0 +1,79 @@
+"""The image editor: inpaint, outpaint, remix, vary and upscale a gallery image or an upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from gallery.models import Image
+from studio import catalog, imaging, jobs
+from studio.forms import EDIT_OPERATIONS, EditForm, models_for
+
+EDITOR = "studio/editor.html"
+OUTPAINT_ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
+
+
+def default_model(operation: str, preferred: str = "") -> str:
+    """The preferred model if it can do the operation here, else the first one that can."""
+    candidates = [m for m in models_for(operation) if catalog.availability(m).enabled]
+    ids = [m.id for m in candidates]
+    return preferred if preferred in ids else (ids[0] if ids else "")
+
+
+def _context(form: EditForm, **extra: Any) -> dict[str, Any]:
+    operation = form["operation"].value() or "edit"
+    return {
+        "form": form,
+        "model": form.catalog_model,
+        "operation": operation,
+        "operations": EDIT_OPERATIONS,
+        "model_choices": [(m, catalog.availability(m)) for m in models_for(operation)],
+        "aspects": OUTPAINT_ASPECTS,
+        "overlap": imaging.OUTPAINT_OVERLAP,
+        **extra,
+    }
+
+
+@require_GET
+def editor(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    image = get_object_or_404(Image.objects.select_related("job"), pk=pk) if pk else None
+    operation = request.GET.get("operation", "edit")
+    if operation not in EDIT_OPERATIONS:
+        operation = "edit"
+    preferred = image.job.model_id if image else ""
+    initial = {"operation": operation, "source": pk, "model": default_model(operation, preferred)}
+    if image:
+        initial.update(prompt=image.job.prompt, negative_prompt=image.job.negative_prompt)
+    return render(request, EDITOR, _context(EditForm(initial=initial), image=image))
+
+
+@require_GET
+def editor_fields(request: HttpRequest) -> HttpResponse:
+    """The operation- and model-specific part of the editor form, after either one changes."""
+    initial = {key: value for key, value in request.GET.items() if value != ""}
+    operation = initial.get("operation", "edit")
+    initial["model"] = default_model(operation, initial.get("model", ""))
+    form = EditForm(initial=initial)
+    if form.catalog_model and initial.get("quality") not in form.catalog_model.qualities:
+        form.initial["quality"] = form.catalog_model.default_quality
+    return render(request, f"{EDITOR}#edit_fields", _context(form))
+
+
+@require_POST
+def editor_submit(request: HttpRequest) -> HttpResponse:
+    form = EditForm(request.POST, request.FILES)
+    if not form.is_valid():
+        if request.htmx:
+            response = render(request, f"{EDITOR}#edit_fields", _context(form), status=422)
+            return reswap(retarget(response, "#edit-fields"), "outerHTML")
+        image = Image.objects.filter(pk=form["source"].value() or 0).first()
+        return render(request, EDITOR, _context(form, image=image), status=422)
+    job = jobs.job_create_edit(owner=request.user, spec=form.edit_spec())
+    if request.htmx:
+        refreshed = EditForm(initial=request.POST.dict())
+        return render(request, f"{EDITOR}#new_edit_job", {"job": job, **_context(refreshed)})
+    return redirect("studio:job", pk=job.pk)
