@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -16,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from gallery import selectors
 from gallery.models import Image
 from studio import catalog, jobs
-from studio.forms import OPTION_PREFIX, JobForm, form_data_from_api
+from studio.forms import OPTION_PREFIX, EditForm, JobForm, form_data_from_api
 from studio.models import Job
 
 View = Callable[..., JsonResponse]
@@ -115,6 +118,7 @@ def job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "images": [image_json(request, image) for image in job.images.all()],
+        "source_image": job.source_image_id,
     }
 
 
@@ -142,10 +146,44 @@ def job_create(request: HttpRequest) -> JsonResponse:
         return error(400, "The body must be JSON.")
     if not isinstance(payload, dict):
         return error(400, "The body must be a JSON object.")
+    if payload.get("operation", "generate") != "generate":
+        return _edit_job_create(request, payload)
     form = JobForm(form_data_from_api(payload))
     if not form.is_valid():
         return error(400, "The request is not valid.", fields=_form_errors(form))
     job = jobs.job_create(owner=request.user, spec=form.spec())
+    return _created(request, job)
+
+
+def _edit_job_create(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
+    """Edits take the source as `source_image` (a gallery id) or `image`, and `mask`, in base64."""
+    files = {}
+    for name in ("image", "mask"):
+        value = payload.pop(name, None)
+        if value is None:
+            continue
+        try:
+            data = base64.b64decode(str(value).split(",", 1)[-1], validate=True)
+        except (binascii.Error, ValueError):
+            return error(
+                400, "The request is not valid.", fields={name: ["Send the file as base64 (a data URL works too)."]}
+            )
+        files[name] = SimpleUploadedFile(f"{name}.png", data)
+    extend = payload.get("extend") or {}
+    if not isinstance(extend, dict):
+        return error(400, "The request is not valid.", fields={"extend": ["Give {left, top, right, bottom} pixels."]})
+    data = form_data_from_api({k: v for k, v in payload.items() if k not in ("source_image", "extend")})
+    data.pop("size", None)
+    data["source"] = payload.get("source_image")
+    for side, value in extend.items():
+        data[f"extend_{side}"] = value
+    form = EditForm(data, files)
+    if not form.is_valid():
+        return error(400, "The request is not valid.", fields=_form_errors(form))
+    return _created(request, jobs.job_create_edit(owner=request.user, spec=form.edit_spec()))
+
+
+def _created(request: HttpRequest, job: Job) -> JsonResponse:
     response = JsonResponse(job_json(request, job), status=201)
     response["Location"] = request.build_absolute_uri(reverse("api:job", args=[job.pk]))
     return response

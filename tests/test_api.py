@@ -113,3 +113,60 @@ def test_images_are_cursor_paginated(api, user):
     assert len(second["images"]) == 2 and second["next_cursor"] is None
     assert api.get("/api/v1/images", {"cursor": "???"}).status_code == 400
     assert api.get("/api/v1/images", {"model": "nope"}).status_code == 400
+
+
+def b64(data: bytes) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def test_edit_jobs_through_the_api(api, user, run_jobs_inline):
+    from PIL import Image as PILImage
+
+    from studio import imaging
+    from tests.factories import png_bytes
+
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 32))
+    with run_jobs_inline(execute=True):
+        response = post_job(api, {"operation": "edit", "model": "offline", "prompt": "p", "quality": "draft",
+                                  "image": b64(png_bytes()), "mask": b64(imaging.png_bytes(mask))})  # fmt: skip
+    assert response.status_code == 201, response.json()
+    job = api.get(f"/api/v1/jobs/{response.json()['id']}").json()
+    assert job["operation"] == "edit" and job["status"] == "succeeded"
+    parent = job["images"][0]["id"]
+    with run_jobs_inline(execute=True):
+        outpaint = post_job(api, {"operation": "outpaint", "model": "offline", "prompt": "p", "quality": "draft",
+                                  "source_image": parent, "extend": {"right": 16}})  # fmt: skip
+    assert outpaint.status_code == 201 and outpaint.json()["source_image"] == parent
+    assert outpaint.json()["params"]["width"] == 80
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "text"),
+    [
+        ({"operation": "edit", "image": "%%%"}, "image", "base64"),
+        ({"operation": "edit"}, "image", "Choose an image"),
+        ({"operation": "edit", "image": "IMG", "mask": "SMALL"}, "mask", "must match"),
+        ({"operation": "outpaint", "image": "IMG", "extend": [1]}, "extend", "left, top"),
+        ({"operation": "sharpen", "image": "IMG"}, "operation", "valid choice"),
+    ],
+)
+def test_bad_edit_requests_are_400(api, payload, field, text):
+    from studio import imaging
+    from tests.factories import png_bytes
+
+    replacements = {
+        "IMG": b64(png_bytes()),
+        "SMALL": b64(imaging.png_bytes(__import__("PIL.Image").Image.new("L", (8, 8), 255))),
+    }
+    payload = {
+        "model": "offline",
+        "prompt": "p",
+        **{k: replacements.get(v, v) if isinstance(v, str) else v for k, v in payload.items()},
+    }
+    response = post_job(api, payload)
+    assert response.status_code == 400
+    assert text in " ".join(response.json()["error"]["fields"][field])
+    assert not Job.objects.exists()

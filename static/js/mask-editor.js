@@ -432,7 +432,12 @@ function start(root) {
 
   function operationChanged() {
     root.dataset.operation = operation();
-    if (state.source) resize(readExtension(), { keepMask: true });
+    if (state.source) extensionChanged();
+  }
+
+  function extensionChanged() {
+    resize(readExtension(), { keepMask: true });
+    fit();
   }
 
   form.addEventListener("change", (event) => {
@@ -442,7 +447,7 @@ function start(root) {
     }
   });
   form.addEventListener("input", (event) => {
-    if (event.target.name?.startsWith("extend_") && state.source) resize(readExtension(), { keepMask: true });
+    if (event.target.name?.startsWith("extend_") && state.source) extensionChanged();
     if (event.target.name === "strength") {
       const output = form.querySelector("[data-strength-output]");
       if (output) output.textContent = event.target.value;

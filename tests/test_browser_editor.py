@@ -1,0 +1,137 @@
+"""In headless Chromium: paint a mask with the mouse, undo/redo, outpaint; check what the renderer got."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django_q.conf import Conf
+from PIL import Image as PILImage
+from playwright.sync_api import Page, expect
+
+from studio import imaging
+from studio.models import Job
+from tests.conftest import wait_for
+from tests.factories import make_image, make_job, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+W, H = 512, 384
+
+
+@pytest.fixture
+def editor(page: Page, live_server, monkeypatch):
+    """Logged in as frank, the editor open on a 512x384 gallery image; jobs run as they are queued."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+    user = make_user(username="frank")
+    source = PILImage.new("RGB", (W, H), (40, 120, 200))
+    name = default_storage.save("images/t/source.png", ContentFile(imaging.png_bytes(source)))
+    image = make_image(make_job(owner=user, status="succeeded"), file=name, width=W, height=H)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "422" not in m.text else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_viewport_size({"width": 1400, "height": 950})
+    page.goto(f"{live_server.url}/account/login/?next=/edit/{image.pk}/")
+    page.fill("#id_username", "frank")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("button.primary")
+    expect(page.locator("[data-empty]")).to_be_hidden()
+    page.errors = errors
+    return page
+
+
+def drag(page: Page, points: list[tuple[float, float]]) -> None:
+    """Drag the mouse through image-pixel points, converting them to screen coordinates."""
+    box = page.locator("[data-overlay-canvas]").bounding_box()
+
+    def screen(x, y):
+        return box["x"] + x * box["width"] / W, box["y"] + y * box["height"] / H
+
+    page.mouse.move(*screen(*points[0]))
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*screen(*point), steps=12)
+    page.mouse.up()
+
+
+def stored_mask(job: Job) -> np.ndarray:
+    with default_storage.open(job.mask_file) as f:
+        return np.asarray(PILImage.open(io.BytesIO(f.read())).convert("L"))
+
+
+def finished_job(operation: str) -> Job:
+    job = wait_for(lambda: Job.objects.filter(operation=operation).first(), timeout=15)
+    assert job, f"no {operation} job was created"
+    assert wait_for(lambda: Job.objects.get(pk=job.pk).is_final, timeout=15)
+    return Job.objects.get(pk=job.pk)
+
+
+def test_painted_stroke_undo_redo_reaches_the_renderer_as_the_mask(editor: Page):
+    page = editor
+    page.locator("[data-viewport]").focus()
+    page.keyboard.press("[")  # 48 -> 41 px brush
+    expect(page.locator("[data-size-output]")).to_have_text("41")
+    drag(page, [(100, 100), (400, 100)])  # stroke 1: horizontal
+    drag(page, [(250, 160), (250, 340)])  # stroke 2: vertical
+    undo, redo = page.locator('[data-action="undo"]'), page.locator('[data-action="redo"]')
+    expect(redo).to_be_disabled()
+    page.keyboard.press("Control+z")  # removes stroke 2
+    expect(redo).to_be_enabled()
+    page.keyboard.press("Control+Shift+z")  # stroke 2 back
+    expect(redo).to_be_disabled()
+    page.keyboard.press("Control+z")  # and gone again: only stroke 1 is sent
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "editor.png")
+    page.fill("#id_prompt", "a red balloon")
+    page.click("#edit-form button.primary")
+    job = finished_job("edit")
+    assert job.status == "succeeded", job.error_message
+    mask = stored_mask(job)
+    assert mask.shape == (H, W)
+    for x in (100, 175, 250, 325, 400):
+        assert mask[100, x] == 255, f"stroke pixel ({x}, 100) not painted"
+    assert mask[300, 250] == 0, "the undone stroke was sent"
+    painted = np.argwhere(mask > 127)
+    (y0, x0), (y1, x1) = painted.min(axis=0), painted.max(axis=0)
+    radius = 41 / 2
+    assert abs(x0 - (100 - radius)) <= 3 and abs(x1 - (400 + radius)) <= 3
+    assert abs(y0 - (100 - radius)) <= 3 and abs(y1 - (100 + radius)) <= 3
+    expect(page.locator("#edit-jobs .job-card .badge").first).to_have_text("Succeeded")
+    expect(undo).to_be_enabled()  # the painting is still there to refine and run again
+    assert page.errors == []
+
+
+def test_outpaint_sends_an_extended_canvas_with_the_strip_masked(editor: Page):
+    page = editor
+    page.get_by_label("Outpaint").check()
+    expect(page.get_by_text("Extend by pixels")).to_be_visible()
+    page.fill("#id_extend_right", "128")
+    expect(page.locator("[data-status]")).to_contain_text(f"{W + 128}×{H}")
+    page.fill("#id_prompt", "more sky")
+    page.screenshot(path=ARTIFACTS / "editor-outpaint.png")
+    page.click("#edit-form button.primary")
+    job = finished_job("outpaint")
+    assert job.status == "succeeded", job.error_message
+    with default_storage.open(job.source_file) as f:
+        assert PILImage.open(io.BytesIO(f.read())).size == (W + 128, H)
+    mask = stored_mask(job)
+    assert (mask[:, W - imaging.OUTPAINT_OVERLAP :] == 255).all()
+    assert (mask[:, : W - imaging.OUTPAINT_OVERLAP] == 0).all()
+    assert page.errors == []
+
+
+def test_errors_show_in_the_editor_and_the_painting_survives(editor: Page):
+    page = editor
+    page.click("#edit-form button.primary")
+    expect(page.locator("#mask-error")).to_contain_text("The mask is empty")
+    drag(page, [(60, 60), (200, 60)])
+    page.fill("#id_prompt", "")  # it starts with the source image's prompt
+    page.click("#edit-form button.primary")
+    expect(page.locator("#prompt-error")).to_contain_text("Write a prompt")
+    page.fill("#id_prompt", "a kite")
+    page.click("#edit-form button.primary")
+    job = finished_job("edit")
+    assert stored_mask(job)[60, 130] == 255
+    assert page.errors == []

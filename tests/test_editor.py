@@ -1,0 +1,188 @@
+"""The editor's server side: operations, lineage, and every bad input as a clear 4xx."""
+
+import io
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image as PILImage
+
+from studio import imaging, providers
+from studio.models import Job
+from tests.factories import make_image, make_job, png_bytes
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def source(user):
+    image = make_image(make_job(owner=user, status="succeeded"))  # a 64x64 PNG
+    return image
+
+
+def mask_file(size=(64, 64), box=(16, 16, 48, 48), name="mask.png"):
+    mask = PILImage.new("L", size, 0)
+    if box:
+        mask.paste(255, box)
+    return SimpleUploadedFile(name, imaging.png_bytes(mask), content_type="image/png")
+
+
+def submit(client, **fields):
+    data = {"model": "offline", "quality": "draft", "n": "1", "prompt": "a red balloon"}
+    data.update(fields)
+    return client.post(reverse("studio:editor_submit"), data, **HTMX)
+
+
+def stored(name):
+    with default_storage.open(name) as f:
+        return PILImage.open(io.BytesIO(f.read())).copy()
+
+
+def test_editor_opens_on_a_gallery_image_with_the_operations(alice, source):
+    html = alice.get(reverse("studio:editor_image", args=[source.pk])).content.decode()
+    assert f'data-src="/gallery/{source.pk}/image/"' in html
+    for label in ("Inpaint", "Outpaint", "Remix", "Variation", "Upscale"):
+        assert label in html
+    assert "mask-editor.js" in html
+
+
+def test_editor_without_an_image_asks_for_an_upload(alice):
+    html = alice.get(reverse("studio:editor")).content.decode()
+    assert 'type="file" name="image"' in html and "Choose an image" in html
+
+
+def test_only_models_that_can_do_the_operation_are_offered(alice):
+    html = alice.get(reverse("studio:editor_fields"), {"operation": "upscale"}, **HTMX).content.decode()
+    assert 'value="offline"' in html and 'value="sdxl-1.0"' in html and 'value="dall-e-3"' not in html
+    assert '<option value="4">4×</option>' in html
+    html = alice.get(reverse("studio:editor_fields"), {"operation": "outpaint"}, **HTMX).content.decode()
+    assert 'value="sdxl-1.0"' not in html and "Extend by pixels" in html
+
+
+def test_inpaint_stores_lineage_and_changes_only_the_mask(alice, user, source, run_jobs_inline):
+    with run_jobs_inline(execute=True):
+        response = submit(alice, operation="edit", source=source.pk, mask=mask_file())
+    assert response.status_code == 200
+    job = Job.objects.get(operation="edit")
+    assert job.source_image == source and job.mask_file and job.source_file
+    assert np.asarray(stored(job.mask_file))[16:48, 16:48].min() == 255
+    assert job.status == "succeeded", job.error_message
+    result = np.asarray(stored(job.images.get().file).convert("RGB"), dtype=int)
+    original = np.asarray(stored(source.file).convert("RGB"), dtype=int)
+    outside = np.ones((64, 64), bool)
+    outside[16:48, 16:48] = False
+    assert (result[outside] == original[outside]).all() and (result[~outside] != original[~outside]).any()
+    detail = alice.get(reverse("gallery:detail", args=[source.pk])).content.decode()
+    assert "Made from this image" in detail and f"/gallery/{job.images.get().pk}/" in detail
+    child = alice.get(reverse("gallery:detail", args=[job.images.get().pk])).content.decode()
+    assert "Made from" in child and f"/gallery/{source.pk}/thumbnail/" in child
+    assert alice.get(reverse("gallery:mask", args=[job.images.get().pk])).status_code == 200
+
+
+def test_outpaint_sends_the_extended_canvas_with_the_new_strip_masked(alice, source, run_jobs_inline):
+    with run_jobs_inline(execute=True):
+        submit(alice, operation="outpaint", source=source.pk, extend_right="40", extend_top="8")
+    job = Job.objects.get(operation="outpaint")
+    assert (job.params["width"], job.params["height"]) == (104, 72)
+    assert stored(job.source_file).size == (104, 72)
+    mask = np.asarray(stored(job.mask_file))
+    overlap = imaging.OUTPAINT_OVERLAP
+    assert (mask[:, 64 - overlap :] == 255).all() and (mask[: 8 + overlap, :] == 255).all()
+    assert (mask[8 + overlap :, : 64 - overlap] == 0).all()
+    assert job.images.get().width == 104
+
+
+def test_outpaint_to_an_aspect_ratio(alice, source, run_jobs_inline):
+    with run_jobs_inline(execute=True):
+        submit(alice, operation="outpaint", source=source.pk, extend_aspect="16:9")
+    assert Job.objects.get(operation="outpaint").params["extend"] == {"left": 25, "top": 0, "right": 25, "bottom": 0}
+
+
+def test_remix_variation_and_upscale(alice, source, run_jobs_inline):
+    with run_jobs_inline(execute=True):
+        submit(alice, operation="remix", source=source.pk, strength="0.3")
+        submit(alice, operation="variation", source=source.pk, prompt="")
+        submit(alice, operation="upscale", source=source.pk, prompt="", factor="4")
+    jobs = {job.operation: job for job in Job.objects.all()}
+    assert jobs["remix"].params["strength"] == 0.3
+    assert all(job.status == "succeeded" for job in jobs.values()), [j.error_message for j in jobs.values()]
+    assert jobs["upscale"].images.get().width == 256 and not jobs["upscale"].mask_file
+
+
+def test_an_upload_can_be_edited(alice, run_jobs_inline):
+    upload = SimpleUploadedFile("mine.png", png_bytes(64, 64), content_type="image/png")
+    with run_jobs_inline(execute=True):
+        submit(alice, operation="edit", image=upload, mask=mask_file())
+    job = Job.objects.get()
+    assert job.source_image is None and job.status == "succeeded"
+
+
+def test_fixed_size_models_get_the_nearest_size(settings, monkeypatch):
+    from studio import catalog
+
+    assert catalog.MODELS["sdxl-1.0"].edit_size(1000, 560).value == "1344x768"
+    assert catalog.MODELS["offline"].edit_size(1001, 559).value == "1000x560"
+    assert catalog.MODELS["offline"].edit_size(5000, 100) is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"operation": "edit", "mask": "WRONG_SIZE"}, "mask is 32×32 but the image is 64×64"),
+        ({"operation": "edit", "mask": "EMPTY"}, "The mask is empty"),
+        ({"operation": "edit", "mask": "FULL"}, "covers the whole image"),
+        ({"operation": "edit"}, "Paint a mask"),
+        ({"operation": "edit", "mask": "OK", "prompt": ""}, "Write a prompt"),
+        ({"operation": "outpaint"}, "Say how far to extend"),
+        ({"operation": "outpaint", "extend_right": "4090"}, "handles at most 4096 pixels a side"),
+        ({"operation": "upscale", "factor": "3"}, "Select a valid choice"),
+        ({"operation": "outpaint", "extend_aspect": "wide"}, "is not an aspect ratio"),
+    ],
+)
+def test_bad_input_is_422_with_a_message_and_no_job(alice, source, fields, message):
+    masks = {
+        "WRONG_SIZE": mask_file((32, 32)),
+        "EMPTY": mask_file(box=None),
+        "FULL": mask_file(box=(0, 0, 64, 64)),
+        "OK": mask_file(),
+    }
+    if "mask" in fields:
+        fields["mask"] = masks[fields["mask"]]
+    response = submit(alice, source=source.pk, **fields)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert response["HX-Retarget"] == "#edit-fields"
+    assert not Job.objects.exclude(pk=source.job_id).exists()
+
+
+def test_an_upload_that_is_not_an_image_or_too_large(alice, settings):
+    response = submit(alice, operation="variation", image=SimpleUploadedFile("x.png", b"nope"))
+    assert response.status_code == 422 and "not an image Atelier can read" in response.content.decode()
+    settings.UPLOAD_MAX_BYTES = 100
+    response = submit(alice, operation="variation", image=SimpleUploadedFile("x.png", png_bytes(64, 64)))
+    assert response.status_code == 422 and "the limit is" in response.content.decode()
+
+
+def test_an_operation_the_model_cannot_do(alice, source, settings, monkeypatch):
+    monkeypatch.setitem(providers._IMPLEMENTED, "stability", object())
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "stability": {"api_key": "k", "base_url": "x"}}
+    response = submit(alice, operation="outpaint", source=source.pk, model="sdxl-1.0", extend_right="8")
+    assert response.status_code == 422 and "Stable Diffusion XL 1.0 cannot outpaint" in response.content.decode()
+
+
+def test_detail_page_offers_editing_actions(alice, source):
+    html = alice.get(reverse("gallery:detail", args=[source.pk])).content.decode()
+    assert "Open in editor" in html and "Upscale 2×" in html and "Vary" in html and "Outpaint…" in html
+
+
+def test_quick_actions_work_without_javascript(alice, source, run_jobs_inline):
+    with run_jobs_inline(execute=True):
+        response = alice.post(
+            reverse("studio:editor_submit"),
+            {"source": source.pk, "operation": "variation", "model": "offline", "n": "1", "quality": "draft"},
+        )
+    job = Job.objects.get(operation="variation")
+    assert response.status_code == 302 and response["Location"] == reverse("studio:job", args=[job.pk])
