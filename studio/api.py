@@ -151,8 +151,7 @@ def job_create(request: HttpRequest) -> JsonResponse:
     form = JobForm(form_data_from_api(payload))
     if not form.is_valid():
         return error(400, "The request is not valid.", fields=_form_errors(form))
-    job = jobs.job_create(owner=request.user, spec=form.spec())
-    return _created(request, job)
+    return _queue(request, lambda: jobs.job_create(owner=request.user, spec=form.spec()))
 
 
 def _edit_job_create(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
@@ -180,10 +179,14 @@ def _edit_job_create(request: HttpRequest, payload: dict[str, Any]) -> JsonRespo
     form = EditForm(data, files)
     if not form.is_valid():
         return error(400, "The request is not valid.", fields=_form_errors(form))
-    return _created(request, jobs.job_create_edit(owner=request.user, spec=form.edit_spec()))
+    return _queue(request, lambda: jobs.job_create_edit(owner=request.user, spec=form.edit_spec()))
 
 
-def _created(request: HttpRequest, job: Job) -> JsonResponse:
+def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
+    try:
+        job = create()
+    except jobs.BudgetExceeded as exc:
+        return error(403, str(exc), kind="budget_exceeded")
     response = JsonResponse(job_json(request, job), status=201)
     response["Location"] = request.build_absolute_uri(reverse("api:job", args=[job.pk]))
     return response

@@ -82,6 +82,8 @@ class Model:
     # max_edge; one without takes only its listed sizes, and inputs are fitted to the nearest.
     size_step: int | None = None
     max_edge: int = 2048
+    # Fixed settings the provider applies for this model (the offline renderer's style).
+    provider_params: dict[str, str] = field(default_factory=dict)
 
     def size(self, value: str) -> Size | None:
         return next((s for s in self.sizes if s.value == value), None)
@@ -101,7 +103,10 @@ class Model:
             w, h = max(step, round(width / step) * step), max(step, round(height / step) * step)
             divisor = math.gcd(w, h)
             return Size(aspect_of(f"{w}x{h}") or f"{w // divisor}:{h // divisor}", w, h)
-        ratio = width / height
+        return self.nearest_size(width / height)
+
+    def nearest_size(self, ratio: float) -> Size:
+        """The listed size whose aspect ratio is closest to `ratio` (width / height)."""
         return min(self.sizes, key=lambda s: abs(math.log((s.width / s.height) / ratio)))
 
     def price(self, quality: str, size: str) -> Decimal | None:
@@ -285,37 +290,44 @@ def _midjourney(model_id: str, label: str, qualities: tuple[str, ...]) -> Model:
     )
 
 
+def _offline(model_id: str, label: str, style: str) -> Model:
+    return Model(
+        model_id,
+        label,
+        "offline",
+        _ops(
+            Operation.GENERATE,
+            Operation.EDIT,
+            Operation.OUTPAINT,
+            Operation.VARIATION,
+            Operation.REMIX,
+            Operation.UPSCALE,
+        ),
+        SDXL_SIZES,
+        ("draft", "standard", "high"),
+        "standard",
+        max_n=4,
+        prices=_usd(draft="0", standard="0", high="0"),
+        negative_prompt=True,
+        seed=True,
+        max_prompt_chars=2000,
+        note=f"{label} — not an AI model. A procedural renderer built into Atelier.",
+        upscale_factors=(2, 4),
+        size_step=8,
+        max_edge=4096,
+        provider_params={"style": style},
+    )
+
+
 RETIRED_NOTE = "Retired from OpenAI's API in May 2026; served by OpenAI-compatible servers."
 GENERATE_REMIX = _ops(Operation.GENERATE, Operation.REMIX)
 
 MODELS: dict[str, Model] = {
     m.id: m
     for m in [
-        Model(
-            "offline",
-            "Offline sketch",
-            "offline",
-            _ops(
-                Operation.GENERATE,
-                Operation.EDIT,
-                Operation.OUTPAINT,
-                Operation.VARIATION,
-                Operation.REMIX,
-                Operation.UPSCALE,
-            ),
-            SDXL_SIZES,
-            ("draft", "standard", "high"),
-            "standard",
-            max_n=4,
-            prices=_usd(draft="0", standard="0", high="0"),
-            negative_prompt=True,
-            seed=True,
-            max_prompt_chars=2000,
-            note="Offline sketch — not an AI model. A procedural renderer built into Atelier.",
-            upscale_factors=(2, 4),
-            size_step=8,
-            max_edge=4096,
-        ),
+        _offline("offline", "Offline sketch", "sketch"),
+        _offline("offline-watercolor", "Offline watercolour", "watercolor"),
+        _offline("offline-mosaic", "Offline mosaic", "mosaic"),
         _gpt_image("gpt-image-2", "GPT Image 2", GPT_IMAGE_2_SIZES, {}),
         _gpt_image("gpt-image-1.5", "GPT Image 1.5", GPT_IMAGE_SIZES, _usd(low="0.009", medium="0.034", high="0.133")),
         _gpt_image(

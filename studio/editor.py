@@ -66,13 +66,18 @@ def editor_fields(request: HttpRequest) -> HttpResponse:
 @require_POST
 def editor_submit(request: HttpRequest) -> HttpResponse:
     form = EditForm(request.POST, request.FILES)
-    if not form.is_valid():
+    job = None
+    if form.is_valid():
+        try:
+            job = jobs.job_create_edit(owner=request.user, spec=form.edit_spec())
+        except jobs.BudgetExceeded as exc:
+            form.add_error(None, str(exc))
+    if job is None:
         if request.htmx:
             response = render(request, f"{EDITOR}#edit_fields", _context(form), status=422)
             return reswap(retarget(response, "#edit-fields"), "outerHTML")
         image = Image.objects.filter(pk=form["source"].value() or 0).first()
         return render(request, EDITOR, _context(form, image=image), status=422)
-    job = jobs.job_create_edit(owner=request.user, spec=form.edit_spec())
     if request.htmx:
         refreshed = EditForm(initial=request.POST.dict())
         return render(request, f"{EDITOR}#new_edit_job", {"job": job, **_context(refreshed)})

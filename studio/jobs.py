@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from gallery.models import Image
-from studio import imaging
+from studio import catalog, imaging
 from studio.forms import EditSpec, JobSpec
-from studio.models import Job
+from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,46 @@ def _enqueue(job: Job) -> None:
     transaction.on_commit(lambda: async_task("studio.tasks.run_job", job_id, task_name=f"job-{job_id}"))
 
 
+class BudgetExceeded(Exception):
+    """Queuing the job would take its owner past their monthly budget; the message says by how much."""
+
+
+def month_start() -> datetime:
+    return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def estimated_cost(model_id: str, params: dict) -> Decimal | None:
+    model = catalog.get_model(model_id)
+    unit = model.price(params.get("quality", ""), f"{params.get('width')}x{params.get('height')}") if model else None
+    return unit * params.get("n", 1) if unit is not None else None
+
+
+def month_spend(owner: AbstractBaseUser) -> Decimal:
+    """What the owner's jobs cost this month: recorded costs, plus estimates for unfinished ones."""
+    jobs = Job.objects.filter(owner=owner, queued_at__gte=month_start())
+    spent = jobs.filter(status=Status.SUCCEEDED).aggregate(total=Sum("cost"))["total"] or Decimal(0)
+    pending = jobs.filter(status__in=[Status.QUEUED, Status.RUNNING]).values_list("model_id", "params")
+    return spent + sum((estimated_cost(m, p) or Decimal(0) for m, p in pending), Decimal(0))
+
+
+def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
+    """Raise BudgetExceeded if this job would take the owner past their monthly budget.
+
+    Called inside the transaction that creates the job, with the budget row locked, so two
+    submissions at once cannot both slip under the limit. Jobs without a known price pass."""
+    budget = Budget.objects.select_for_update().filter(user=owner).first()
+    cost = estimated_cost(model_id, params)
+    if budget is None or not cost:
+        return
+    spent = month_spend(owner)
+    if spent + cost > budget.monthly_usd:
+        left = max(Decimal(0), budget.monthly_usd - spent)
+        raise BudgetExceeded(
+            f"This job would cost ${cost:.3f}, but only ${left:.2f} is left of your ${budget.monthly_usd:.2f} "
+            f"budget for {timezone.localtime():%B}. Ask an admin to raise it, or pick a cheaper model."
+        )
+
+
 def _store(folder: str, extension: str, data: bytes) -> str:
     """Save bytes under a new uuid name (sharded by its first two characters); returns the name."""
     stem = uuid.uuid4().hex
@@ -34,15 +77,26 @@ def _store(folder: str, extension: str, data: bytes) -> str:
 
 
 @transaction.atomic
-def job_create(*, owner: AbstractBaseUser, spec: JobSpec, enqueue: bool = True) -> Job:
+def job_create(
+    *,
+    owner: AbstractBaseUser,
+    spec: JobSpec,
+    enqueue: bool = True,
+    comparison: Comparison | None = None,
+    column: int = 0,
+    notes: tuple[str, ...] = (),
+) -> Job:
     """A queued job for the spec; `enqueue=False` leaves running it to the caller (CLI --inline)."""
+    check_budget(owner, spec.model.id, spec.params)
     job = Job.objects.create(
         owner=owner,
         operation="generate",
         model_id=spec.model.id,
         prompt=spec.prompt,
         negative_prompt=spec.negative_prompt,
-        params=spec.params,
+        params={**spec.params, "notes": list(notes)} if notes else spec.params,
+        comparison=comparison,
+        column=column,
     )
     if enqueue:
         _enqueue(job)
@@ -56,6 +110,7 @@ def job_create_edit(*, owner: AbstractBaseUser, spec: EditSpec) -> Job:
         written.append(_store("masks", "png", imaging.png_bytes(spec.mask)))
     try:
         with transaction.atomic():
+            check_budget(owner, spec.model.id, spec.params)
             job = Job.objects.create(
                 owner=owner,
                 operation=spec.operation.value,
@@ -87,7 +142,17 @@ def job_cancel(*, job: Job) -> bool:
 @transaction.atomic
 def job_retry(*, job: Job, owner: AbstractBaseUser) -> Job:
     """Run a failed or canceled job again, as a new job with the same settings."""
-    copied = ("operation", "model_id", "prompt", "negative_prompt", "params")
+    copied = (
+        "operation",
+        "model_id",
+        "prompt",
+        "negative_prompt",
+        "params",
+        "source_image",
+        "source_file",
+        "mask_file",
+    )
+    check_budget(owner, job.model_id, job.params)
     retry = Job.objects.create(owner=owner, **{field: getattr(job, field) for field in copied})
     _enqueue(retry)
     return retry

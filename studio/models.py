@@ -8,6 +8,45 @@ from django.db import models
 from studio import catalog
 
 
+class Comparison(models.Model):
+    """One prompt sent to several models (or one model across values of a setting), side by side."""
+
+    class Kind(models.TextChoices):
+        MODELS = "models"
+        SWEEP = "sweep"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comparisons")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MODELS)
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    # aspect_ratio, quality and seed as asked; for a sweep also the model, setting and values.
+    settings = models.JSONField(default=dict)
+    category = models.CharField(max_length=60, blank=True, db_index=True, help_text="e.g. portrait, product")
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Comparison {self.pk}"
+
+
+class Vote(models.Model):
+    """A team member's pick of the best column of a finished comparison."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="votes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
+    winner = models.ForeignKey("Job", on_delete=models.CASCADE, related_name="wins")
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["comparison", "user"], name="one_vote_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} picked job {self.winner_id} in comparison {self.comparison_id}"
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -33,6 +72,8 @@ class Job(models.Model):
     )
     source_file = models.CharField(max_length=255, blank=True)
     mask_file = models.CharField(max_length=255, blank=True)
+    comparison = models.ForeignKey(Comparison, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    column = models.PositiveSmallIntegerField(default=0, help_text="Position within its comparison.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     error_kind = models.CharField(max_length=20, blank=True)
     error_message = models.TextField(blank=True)
@@ -75,3 +116,13 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class Budget(models.Model):
+    """A user's monthly spending limit in USD, checked before each job is queued."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget")
+    monthly_usd = models.DecimalField(max_digits=10, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: ${self.monthly_usd}/month"

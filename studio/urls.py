@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio import editor, views
+from studio import compare_views, costs, editor, views
 
 app_name = "studio"
 urlpatterns = [
@@ -15,4 +15,14 @@ urlpatterns = [
     path("edit/<int:pk>/", editor.editor, name="editor_image"),
     path("edit/fields/", editor.editor_fields, name="editor_fields"),
     path("edit/jobs/", editor.editor_submit, name="editor_submit"),
+    path("costs/", costs.costs, name="costs"),
+    path("costs/budgets/<int:user_id>/", costs.budget_set, name="budget_set"),
+    path("compare/", compare_views.index, name="compare"),
+    path("compare/new/", compare_views.create, name="compare_create"),
+    path("compare/sweep/", compare_views.sweep, name="compare_sweep"),
+    path("compare/leaderboard/", compare_views.leaderboard, name="leaderboard"),
+    path("compare/<int:pk>/", compare_views.detail, name="comparison"),
+    path("compare/<int:pk>/columns/<int:job_id>/", compare_views.column, name="comparison_column"),
+    path("compare/<int:pk>/vote/", compare_views.vote, name="comparison_vote"),
+    path("compare/<int:pk>/rerun/", compare_views.rerun, name="comparison_rerun"),
 ]

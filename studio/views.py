@@ -79,12 +79,17 @@ def model_fields(request: HttpRequest) -> HttpResponse:
 @require_POST
 def job_submit(request: HttpRequest) -> HttpResponse:
     form = JobForm(request.POST)
-    if not form.is_valid():
+    job = None
+    if form.is_valid():
+        try:
+            job = jobs.job_create(owner=request.user, spec=form.spec())
+        except jobs.BudgetExceeded as exc:
+            form.add_error(None, str(exc))
+    if job is None:
         if request.htmx:
             response = render(request, f"{HOME}#job_form", _form_context(form), status=422)
             return reswap(retarget(response, "#job-form"), "outerHTML")
         return render(request, HOME, _form_context(form, jobs=_recent_jobs(request)), status=422)
-    job = jobs.job_create(owner=request.user, spec=form.spec())
     if request.htmx:
         return render(request, f"{HOME}#new_job", {"job": job, **_form_context(JobForm(initial=request.POST.dict()))})
     messages.success(request, "Job queued.")
@@ -119,7 +124,11 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     if job.status not in (Job.Status.FAILED, Job.Status.CANCELED):
         messages.warning(request, "Only failed or canceled jobs can be retried.")
         return _card_or_home(request, job)
-    return _card_or_home(request, jobs.job_retry(job=job, owner=request.user))
+    try:
+        return _card_or_home(request, jobs.job_retry(job=job, owner=request.user))
+    except jobs.BudgetExceeded as exc:
+        messages.error(request, str(exc))
+        return _card_or_home(request, job)
 
 
 @require_POST

@@ -45,3 +45,7 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("focusin", (event) => {
   if (event.target.matches?.("[data-select-on-focus]")) event.target.select();
 });
+
+document.addEventListener("change", (event) => {
+  if (event.target.matches?.("[data-autosubmit]")) event.target.form.requestSubmit();
+});

@@ -236,6 +236,24 @@ def render(prompt: str, negative_prompt: str, width: int, height: int, seed: int
     return img
 
 
+def stylize(img: Image.Image, style: str) -> Image.Image:
+    """The same scene as a watercolour (soft washes, dark edges, paper) or a tile mosaic."""
+    if style == "watercolor":
+        washed = img.filter(ImageFilter.GaussianBlur(3)).quantize(12, method=Image.Quantize.MEDIANCUT).convert("RGB")
+        edges = washed.convert("L").filter(ImageFilter.FIND_EDGES).point(lambda v: 255 - min(255, v * 3))
+        shade = 0.55 + 0.45 * np.asarray(edges, dtype=np.float32)[..., None] / 255
+        paper = np.asarray(washed, dtype=np.float32) * shade
+        return Image.fromarray(np.clip(paper * 0.9 + 25, 0, 255).astype(np.uint8), "RGB")
+    if style == "mosaic":
+        tile = max(8, min(img.size) // 40)
+        small = img.resize((max(1, img.width // tile), max(1, img.height // tile)), Image.Resampling.BOX)
+        tiles = np.asarray(small.resize(img.size, Image.Resampling.NEAREST)).copy()
+        tiles[::tile, :] = tiles[::tile, :] // 2  # grout lines
+        tiles[:, ::tile] = tiles[:, ::tile] // 2
+        return Image.fromarray(tiles, "RGB")
+    return img
+
+
 def inpaint(
     source: Image.Image, mask: Image.Image, prompt: str, negative_prompt: str, seed: int, quality: str
 ) -> Image.Image:
@@ -293,6 +311,7 @@ def generate(request: GenerationRequest) -> ProviderResult:
         op = request.operation
         if op == Operation.GENERATE:
             img = render(request.prompt, request.negative_prompt, request.width, request.height, seed, request.quality)
+            img = stylize(img, request.model.provider_params.get("style", "sketch"))
         elif op in (Operation.EDIT, Operation.OUTPAINT):
             img = inpaint(_open(request.image, "source image"), _open(request.mask, "mask"),
                           request.prompt, request.negative_prompt, seed, request.quality)  # fmt: skip

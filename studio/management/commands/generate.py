@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from studio import tasks
 from studio.forms import JobForm, form_data_from_api
-from studio.jobs import job_create
+from studio.jobs import BudgetExceeded, job_create
 from studio.models import Job
 
 
@@ -44,7 +44,10 @@ class Command(BaseCommand):
         if not form.is_valid():
             lines = [f"  {field}: {' '.join(errors)}" for field, errors in form.errors.items()]
             raise CommandError("The request is not valid:\n" + "\n".join(lines))
-        job = job_create(owner=owner, spec=form.spec(), enqueue=not opts["inline"])
+        try:
+            job = job_create(owner=owner, spec=form.spec(), enqueue=not opts["inline"])
+        except BudgetExceeded as exc:
+            raise CommandError(str(exc)) from exc
         if opts["inline"]:
             tasks.run_job(job.pk)
         else:
