@@ -1,0 +1,86 @@
+"""Costs per person and model, and monthly budgets enforced before a job is queued."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import ApiToken, hash_token
+from studio import catalog
+from studio.models import Budget, Job
+from tests.factories import make_job, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def priced(monkeypatch):
+    """The offline sketch at $0.04 an image (it is free), so budgets have something to limit."""
+    monkeypatch.setitem(catalog.MODELS["offline"].prices, "draft", Decimal("0.04"))
+
+
+def submit(client):
+    data = {"model": "offline", "prompt": "x", "size": "1024x1024", "quality": "draft", "n": "2"}
+    return client.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
+
+
+def test_a_job_past_the_budget_is_refused_with_the_figures(alice, user, priced, run_jobs_inline):
+    Budget.objects.create(user=user, monthly_usd=Decimal("0.10"))
+    with run_jobs_inline(execute=True):
+        assert submit(alice).status_code == 200  # $0.08 of $0.10
+    assert Job.objects.get().cost == Decimal("0.08")
+    response = submit(alice)
+    assert response.status_code == 422
+    assert "This job would cost $0.080, but only $0.02 is left of your $0.10 budget" in response.content.decode()
+    assert Job.objects.count() == 1
+
+
+def test_queued_jobs_count_against_the_budget(user, priced):
+    Budget.objects.create(user=user, monthly_usd=Decimal("0.10"))
+    make_job(owner=user, params={"width": 1024, "height": 1024, "quality": "draft", "n": 2, "seed": 1, "options": {}})
+    from studio.jobs import month_spend
+
+    assert month_spend(user) == Decimal("0.08")
+
+
+def test_the_api_answers_403_when_over_budget(user, priced):
+    Budget.objects.create(user=user, monthly_usd=Decimal("0.01"))
+    raw = ApiToken.new_raw()
+    ApiToken.objects.create(user=user, name="t", digest=hash_token(raw), hint=raw[:8])
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = {"model": "offline", "prompt": "x", "quality": "draft"}
+    response = api.post("/api/v1/jobs", json.dumps(body), content_type="application/json")
+    assert response.status_code == 403 and response.json()["error"]["kind"] == "budget_exceeded"
+
+
+def test_free_models_and_users_without_budget_are_not_limited(alice, user, run_jobs_inline):
+    Budget.objects.create(user=user, monthly_usd=Decimal("0"))
+    with run_jobs_inline(execute=True):
+        assert submit(alice).status_code == 200
+
+
+def test_cost_page_sums_per_person_and_model(alice, user, other_user):
+    make_job(owner=user, status="succeeded", cost=Decimal("0.50"), model_id="dall-e-3", finished_at="2026-11-10T10:00Z")
+    make_job(owner=other_user, status="succeeded", cost=Decimal("0.25"), finished_at="2026-11-11T10:00Z")
+    make_job(owner=other_user, status="failed", cost=None, finished_at="2026-11-11T10:00Z")
+    response = alice.get(reverse("studio:costs"), {"start": "2026-11-01", "end": "2026-11-30"})
+    html = response.content.decode()
+    assert response.context["total"] == Decimal("0.75")
+    assert "DALL·E 3" in html and "bob" in html and "0.5000" in html
+
+
+def test_bad_dates_fall_back_with_a_notice(alice):
+    assert "Dates are YYYY-MM-DD" in alice.get(reverse("studio:costs"), {"start": "yesterday"}).content.decode()
+
+
+def test_only_staff_set_budgets(alice, client_for, user):
+    assert alice.post(reverse("studio:budget_set", args=[user.pk]), {"monthly_usd": "5"}).status_code == 403
+    staff = client_for(make_user(is_staff=True))
+    staff.post(reverse("studio:budget_set", args=[user.pk]), {"monthly_usd": "12.5"})
+    assert Budget.objects.get(user=user).monthly_usd == Decimal("12.50")
+    response = staff.post(reverse("studio:budget_set", args=[user.pk]), {"monthly_usd": "lots"}, follow=True)
+    assert "is not an amount in USD" in response.content.decode()
+    staff.post(reverse("studio:budget_set", args=[user.pk]), {"monthly_usd": ""})
+    assert not Budget.objects.exists()
