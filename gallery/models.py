@@ -19,12 +19,16 @@ class Image(models.Model):
     revised_prompt = models.TextField(blank=True)
     content_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
+    # How many people marked it favourite; kept by gallery.services for the "most favourited" sort.
+    favourite_count = models.PositiveIntegerField(default=0)
+    tags = models.ManyToManyField("Tag", blank=True, related_name="images")
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="image_newest"),
             models.Index(fields=["owner", "-created_at", "-id"], name="image_owner_newest"),
+            models.Index(fields=["-favourite_count", "-created_at", "-id"], name="image_most_favourited"),
         ]
 
     def __str__(self) -> str:
@@ -45,3 +49,42 @@ class Favourite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} ★ {self.image_id}"
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Board(models.Model):
+    """A shared collection of images that anyone on the team can add to."""
+
+    name = models.CharField(max_length=80)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    images = models.ManyToManyField(Image, through="BoardImage", related_name="boards")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(models.functions.Lower("name"), name="board_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BoardImage(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE)
+    image = models.ForeignKey(Image, on_delete=models.CASCADE)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["board", "image"], name="image_once_per_board")]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} on board {self.board_id}"

@@ -5,6 +5,11 @@ from gallery import views
 app_name = "gallery"
 urlpatterns = [
     path("", views.grid, name="grid"),
+    path("bulk/", views.bulk, name="bulk"),
+    path("boards/", views.boards, name="boards"),
+    path("boards/new/", views.board_create, name="board_create"),
+    path("<int:pk>/tags/", views.image_tags, name="tags"),
+    path("<int:pk>/boards/", views.image_boards, name="image_boards"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/image/", views.image_file, name="file"),
     path("<int:pk>/thumbnail/", views.image_thumbnail, name="thumbnail"),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery import selectors, services
-from gallery.models import Favourite, Image
+from gallery.models import Board, Favourite, Image, Tag
 from studio import catalog
 from studio.editor import default_model
 
@@ -21,27 +26,59 @@ DETAIL = "gallery/detail.html"
 def get_image_for_user(request: HttpRequest, pk: int, *, to_change: bool = False) -> Image:
     """Any team member may see an image; only its owner or staff may delete it."""
     image = get_object_or_404(Image.objects.select_related("job__source_image", "owner"), pk=pk)
-    if to_change and image.owner_id != request.user.pk and not request.user.is_staff:
+    if to_change and not services.can_delete(request.user, image):
         raise PermissionDenied("Only the person who made this image can delete it.")
     return image
 
 
-def _filters(request: HttpRequest) -> selectors.Filters:
+def _date(raw: str, label: str, notices: list[str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        notices.append(f"Ignored the {label} date “{raw}”: use YYYY-MM-DD.")
+        return None
+
+
+def _filters(request: HttpRequest, notices: list[str]) -> selectors.Filters:
+    get = request.GET
+    board = get.get("board", "")
     return selectors.Filters(
-        mine=request.GET.get("scope") == "mine",
-        model=request.GET.get("model", "") if request.GET.get("model") in catalog.MODELS else "",
-        favourites=request.GET.get("favourites") == "1",
-        q=request.GET.get("q", "").strip()[:200],
+        mine=get.get("scope") == "mine",
+        model=get.get("model", "") if get.get("model") in catalog.MODELS else "",
+        favourites=get.get("favourites") == "1",
+        q=get.get("q", "").strip()[:200],
+        user=get.get("user", "").strip()[:150],
+        operation=get.get("operation", "")
+        if get.get("operation", "") in {op.value for op in catalog.Operation}
+        else "",
+        board=int(board) if board.isdigit() else None,
+        tag=get.get("tag", "").strip()[:40],
+        date_from=_date(get.get("from", ""), "from", notices),
+        date_to=_date(get.get("to", ""), "to", notices),
+        sort=get.get("sort") if get.get("sort") in selectors.SORTS else "newest",
     )
 
 
 @require_GET
 def grid(request: HttpRequest) -> HttpResponse:
-    filters = _filters(request)
+    notices: list[str] = []
+    filters = _filters(request, notices)
     page = selectors.image_page(viewer=request.user, filters=filters, cursor=request.GET.get("cursor", ""))
     query = request.GET.copy()
     query.pop("cursor", None)
-    context = {"page": page, "filters": filters, "models": catalog.MODELS.values(), "query": query.urlencode()}
+    context = {
+        "page": page,
+        "filters": filters,
+        "notices": notices,
+        "models": catalog.MODELS.values(),
+        "operations": list(catalog.Operation),
+        "boards": Board.objects.all(),
+        "tags": Tag.objects.all(),
+        "board": Board.objects.filter(pk=filters.board).first() if filters.board else None,
+        "query": query.urlencode(),
+    }
     if request.htmx and request.GET.get("cursor"):
         return render(request, f"{GRID}#tiles", context)
     if request.htmx and request.htmx.target == "grid":
@@ -70,6 +107,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "children": Image.objects.filter(job__source_image=image).select_related("job")[:48],
         "is_favourite": Favourite.objects.filter(user=request.user, image=image).exists(),
         "quick_actions": quick_actions,
+        "image_boards": image.boards.all(),
+        "image_tags": image.tags.all(),
+        "boards": Board.objects.all(),
     }
     return render(request, DETAIL, context)
 
@@ -121,3 +161,108 @@ def favourite(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, f"{DETAIL}#favourite", {"image": image, "is_favourite": is_favourite})
     return redirect("gallery:detail", pk=pk)
+
+
+@require_POST
+def image_tags(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a tag (`tag`) or remove one (`remove`) on one image."""
+    image = get_image_for_user(request, pk)
+    try:
+        if request.POST.get("remove"):
+            services.tag_remove(image=image, name=request.POST["remove"])
+        else:
+            services.tag_add(images=[image], raw=request.POST.get("tag", ""))
+    except services.GalleryError as exc:
+        messages.error(request, str(exc))
+    return redirect("gallery:detail", pk=pk)
+
+
+@require_POST
+def image_boards(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add the image to a board (`board`), a new board (`new_board`), or take it off one (`remove`)."""
+    image = get_image_for_user(request, pk)
+    try:
+        if request.POST.get("remove", "").isdigit():
+            services.board_remove(board=get_object_or_404(Board, pk=request.POST["remove"]), image=image)
+        else:
+            board = _board_from(request)
+            services.board_add(board=board, images=[image], user=request.user)
+            messages.success(request, f"Added to “{board.name}”.")
+    except services.GalleryError as exc:
+        messages.error(request, str(exc))
+    return redirect("gallery:detail", pk=pk)
+
+
+def _board_from(request: HttpRequest) -> Board:
+    """The board a form names: an existing one by id, or a new one by name."""
+    if name := request.POST.get("new_board", "").strip():
+        return services.board_create(name=name, user=request.user)
+    board = (
+        Board.objects.filter(pk=request.POST.get("board") or 0).first()
+        if request.POST.get("board", "").isdigit()
+        else None
+    )
+    if board is None:
+        raise services.GalleryError("Pick a board, or name a new one.")
+    return board
+
+
+@require_GET
+def boards(request: HttpRequest) -> HttpResponse:
+    listing = Board.objects.annotate(count=Count("boardimage")).select_related("created_by")
+    return render(request, "gallery/boards.html", {"boards": listing})
+
+
+@require_POST
+def board_create(request: HttpRequest) -> HttpResponse:
+    try:
+        board = services.board_create(name=request.POST.get("name", ""), user=request.user)
+    except services.GalleryError as exc:
+        listing = Board.objects.annotate(count=Count("boardimage")).select_related("created_by")
+        context = {"boards": listing, "error": str(exc), "name": request.POST.get("name", "")}
+        return render(request, "gallery/boards.html", context, status=422)
+    return redirect(f"{reverse('gallery:grid')}?board={board.pk}")
+
+
+BULK_LIMIT = 500
+
+
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Act on the selected images: add to a board, tag, download as zip, delete own."""
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:BULK_LIMIT]
+    selected = Image.objects.filter(pk__in=ids).select_related("job", "owner").order_by("-created_at", "-id")
+    action = request.POST.get("action", "")
+    back = (
+        request.POST.get("next", "")
+        if request.POST.get("next", "").startswith("/gallery/")
+        else reverse("gallery:grid")
+    )
+    if not ids:
+        messages.error(request, "Select some images first: tick the box on each.")
+        return redirect(back)
+    try:
+        if action == "zip":
+            response = StreamingHttpResponse(
+                services.zip_stream(selected.iterator(chunk_size=100)), content_type="application/zip"
+            )
+            response["Content-Disposition"] = f'attachment; filename="atelier-{len(ids)}-images.zip"'
+            return response
+        if action == "board":
+            board = _board_from(request)
+            added = services.board_add(board=board, images=selected, user=request.user)
+            messages.success(request, f"Added {added} image{pluralize(added)} to “{board.name}”.")
+        elif action == "tag":
+            tag = services.tag_add(images=selected, raw=request.POST.get("tag", ""))
+            messages.success(request, f"Tagged {len(ids)} image{pluralize(len(ids))} “{tag.name}”.")
+        elif action == "delete":
+            deleted, kept = services.bulk_delete(user=request.user, images=selected)
+            text = f"Deleted {deleted} image{pluralize(deleted)}."
+            if kept:
+                text += f" Kept {kept} made by others: only their owner can delete them."
+            messages.success(request, text)
+        else:
+            messages.error(request, "Choose what to do with the selected images.")
+    except services.GalleryError as exc:
+        messages.error(request, str(exc))
+    return redirect(back)

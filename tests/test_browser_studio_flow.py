@@ -51,7 +51,13 @@ def test_prompt_to_gallery_with_a_real_worker(page: Page, live_server, worker, c
     page.click("nav >> text=Gallery")
     tile = page.locator(".tile").first
     expect(tile).to_be_visible()
-    tile.click()
+    tile.locator("a").first.click()  # opens the lightbox
+    lightbox = page.locator("[data-lightbox]")
+    expect(lightbox.locator("[data-lightbox-prompt]")).to_have_text("a lighthouse on a cliff at sunset over the sea")
+    page.keyboard.press("Escape")
+    expect(lightbox).to_be_hidden()
+    tile.locator("a").first.click()
+    lightbox.get_by_role("link", name="Details").click()
     metadata = page.locator("dl.metadata")
     expect(metadata).to_contain_text("a lighthouse on a cliff at sunset over the sea")
     expect(metadata).to_contain_text("Offline sketch")
