@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench chromium clean
+.PHONY: run test test-postgres lint format bench chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The same tests again on PostgreSQL (running locally and in CI) for the code whose SQL differs by
+# database: full-text search, keyset sorts, comparisons, budgets, the job runner and the API.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/atelier
+POSTGRES_TESTS := tests/test_gallery_pages.py tests/test_gallery_organising.py tests/test_comparisons.py \
+	tests/test_costs_and_budgets.py tests/test_job_runner.py tests/test_api.py
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+PYTEST = sh -c '"$$0" -m pytest "$$@"; code=$$?; [ $$code -eq 5 ] && echo "pytest collected no tests"; exit $$code' $(PY)
+
 test: lint chromium
-	$(PY) -m pytest; code=$$?; if [ $$code -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$code
+	$(PYTEST)
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
+
+test-postgres: $(STAMP)
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
 
 bench: $(STAMP)
 	$(PY) bench/postprocess.py

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -104,23 +104,32 @@ def _search(images: QuerySet[Image], text: str) -> QuerySet[Image]:
         query = fts_query(text)
         if not query:
             return images
-        return images.filter(
-            id__in=RawSQL("SELECT rowid FROM gallery_image_fts WHERE gallery_image_fts MATCH %s", [query])
+        # `id + 0` keeps SQLite from driving the query from the (possibly huge) match list: it walks
+        # the sort index instead and stops at a page's worth of matches.
+        return images.alias(id_plus_0=F("id") + 0).filter(
+            id_plus_0__in=RawSQL("SELECT rowid FROM gallery_image_fts WHERE gallery_image_fts MATCH %s", [query])
         )
     if connection.vendor == "postgresql":
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
-        vector = SearchVector("job__prompt", config="english")
-        return images.annotate(search=vector).filter(
-            search=SearchQuery(text, config="english", search_type="websearch")
-        )
+        words = re.findall(r"\w+", text)
+        if not words:
+            return images
+        # Same meaning as on SQLite: every word, the last as a prefix. Words are \w+ only, so
+        # nothing the user types can be tsquery syntax.
+        query = SearchQuery(" & ".join([*words[:-1], f"{words[-1]}:*"]), search_type="raw", config="english")
+        vector = SearchVector("job__prompt", "revised_prompt", config="english")
+        return images.annotate(search=vector).filter(search=query)
     return images.filter(Q(job__prompt__icontains=text) | Q(revised_prompt__icontains=text))
 
 
+def _is_favourite(viewer: AbstractBaseUser) -> Exists:
+    return Exists(Favourite.objects.filter(image=OuterRef("pk"), user=viewer))
+
+
 def images_for(viewer: AbstractBaseUser, filters: Filters) -> QuerySet[Image]:
-    images = Image.objects.select_related("job", "owner").annotate(
-        is_favourite=Exists(Favourite.objects.filter(image=OuterRef("pk"), user=viewer))
-    )
+    """The images matching the filters, with nothing joined in: cheap to sort and cut."""
+    images = Image.objects.all()
     if filters.mine:
         images = images.filter(owner=viewer)
     if filters.user:
@@ -130,7 +139,7 @@ def images_for(viewer: AbstractBaseUser, filters: Filters) -> QuerySet[Image]:
     if filters.operation:
         images = images.filter(job__operation=filters.operation)
     if filters.favourites:
-        images = images.filter(is_favourite=True)
+        images = images.filter(_is_favourite(viewer))
     if filters.board:
         images = images.filter(boardimage__board_id=filters.board)
     if filters.tag:
@@ -149,10 +158,19 @@ def image_page(*, viewer: AbstractBaseUser, filters: Filters, cursor: str = "", 
     """One page in the chosen order; a page deep in the gallery costs what the first one does."""
     fields = SORTS.get(filters.sort, SORTS["newest"])
     sort = filters.sort if filters.sort in SORTS else "newest"
-    images = images_for(viewer, filters).order_by(*fields)
+    matching = images_for(viewer, filters).order_by(*fields)
     after = decode_cursor(cursor, sort) if cursor else None
     if after:
-        images = images.filter(_after(fields, after))
-    rows = list(images[: size + 1])
+        matching = matching.filter(_after(fields, after))
+    # Pick the page's ids first, then join jobs, owners and favourites for those rows only: when a
+    # search or board matches thousands of images, none of them but the page's pay for the joins.
+    # Still one SQL statement, the page ids being a subquery.
+    page_ids = matching.values("pk")[: size + 1]
+    rows = list(
+        Image.objects.filter(pk__in=page_ids)
+        .select_related("job", "owner")
+        .annotate(is_favourite=_is_favourite(viewer))
+        .order_by(*fields)
+    )
     next_cursor = encode_cursor(rows[size - 1], sort) if len(rows) > size else None
     return Page(images=rows[:size], next_cursor=next_cursor)

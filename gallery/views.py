@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery import selectors, services
-from gallery.models import Board, Favourite, Image, Tag
+from gallery.models import Board, Favourite, Image, Tag, url_patterns
 from studio import catalog
 from studio.editor import default_model
 
@@ -74,11 +74,14 @@ def grid(request: HttpRequest) -> HttpResponse:
         "notices": notices,
         "models": catalog.MODELS.values(),
         "operations": list(catalog.Operation),
-        "boards": Board.objects.all(),
+        "boards": list(Board.objects.all()) if not (request.htmx and request.GET.get("cursor")) else [],
         "tags": Tag.objects.all(),
-        "board": Board.objects.filter(pk=filters.board).first() if filters.board else None,
         "query": query.urlencode(),
+        "reuse_url": reverse("studio:home"),
+        "url_patterns": url_patterns(),
     }
+    # The board being shown comes from the list the filter menu needs anyway: no extra query.
+    context["board"] = next((b for b in context["boards"] if b.pk == filters.board), None) if filters.board else None
     if request.htmx and request.GET.get("cursor"):
         return render(request, f"{GRID}#tiles", context)
     if request.htmx and request.htmx.target == "grid":

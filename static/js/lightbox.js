@@ -15,15 +15,20 @@ function start(dialog) {
   };
   let current = null;
 
+  // The page gives URL patterns with {} for the image id, so tiles carry only their id.
+  const url = (pattern, id) => dialog.dataset[pattern].replace("{}", id);
+
   function show(tile) {
     current = tile;
-    image.src = tile.dataset.full;
-    image.alt = tile.dataset.prompt;
-    prompt.textContent = tile.dataset.prompt;
-    meta.textContent = tile.dataset.meta;
-    links.reuse.href = tile.dataset.reuse;
-    links.edit.href = tile.dataset.edit;
-    links.detail.href = tile.dataset.detail;
+    const id = tile.dataset.id;
+    const thumbnail = tile.querySelector("img");
+    image.src = url("fileUrl", id);
+    image.alt = thumbnail.alt;
+    prompt.textContent = thumbnail.alt;
+    meta.textContent = tile.querySelector(".tile-meta").textContent.trim();
+    links.reuse.href = url("reuseUrl", id);
+    links.edit.href = url("editUrl", id);
+    links.detail.href = url("detailUrl", id);
     if (!dialog.open) dialog.showModal();
   }
 
