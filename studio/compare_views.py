@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from studio import catalog, comparisons
-from studio.jobs import BudgetExceeded
+from studio.jobs import BudgetExceeded, queue_from_form
 from studio.models import Comparison, Job, Vote
 
 INDEX = "studio/compare.html"
@@ -38,13 +38,9 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _created(request: HttpRequest, make, form, context_key: str) -> HttpResponse:
-    if form.is_valid():
-        try:
-            comparison = make(form.cleaned_data)
-        except BudgetExceeded as exc:
-            form.add_error(None, str(exc))
-        else:
-            return redirect("studio:comparison", pk=comparison.pk)
+    comparison = queue_from_form(form, lambda: make(form.cleaned_data))
+    if comparison is not None:
+        return redirect("studio:comparison", pk=comparison.pk)
     return render(request, INDEX, _index_context(**{context_key: form}, open_tab=context_key), status=422)
 
 

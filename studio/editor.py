@@ -66,12 +66,7 @@ def editor_fields(request: HttpRequest) -> HttpResponse:
 @require_POST
 def editor_submit(request: HttpRequest) -> HttpResponse:
     form = EditForm(request.POST, request.FILES)
-    job = None
-    if form.is_valid():
-        try:
-            job = jobs.job_create_edit(owner=request.user, spec=form.edit_spec())
-        except jobs.BudgetExceeded as exc:
-            form.add_error(None, str(exc))
+    job = jobs.queue_from_form(form, lambda: jobs.job_create_edit(owner=request.user, spec=form.edit_spec()))
     if job is None:
         if request.htmx:
             response = render(request, f"{EDITOR}#edit_fields", _context(form), status=422)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 from decimal import Decimal
 
+from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -22,6 +25,7 @@ from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Status = Job.Status
 
 
@@ -68,6 +72,18 @@ def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
             f"This job would cost ${cost:.3f}, but only ${left:.2f} is left of your ${budget.monthly_usd:.2f} "
             f"budget for {timezone.localtime():%B}. Ask an admin to raise it, or pick a cheaper model."
         )
+
+
+def queue_from_form(form: forms.Form, create: Callable[[], T]) -> T | None:
+    """Queue what a valid form describes (a job, a comparison); None when the form is invalid or
+    the budget says no, with the reason added to the form so the page can show it."""
+    if not form.is_valid():
+        return None
+    try:
+        return create()
+    except BudgetExceeded as exc:
+        form.add_error(None, str(exc))
+        return None
 
 
 def _store(folder: str, extension: str, data: bytes) -> str:

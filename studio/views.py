@@ -79,12 +79,7 @@ def model_fields(request: HttpRequest) -> HttpResponse:
 @require_POST
 def job_submit(request: HttpRequest) -> HttpResponse:
     form = JobForm(request.POST)
-    job = None
-    if form.is_valid():
-        try:
-            job = jobs.job_create(owner=request.user, spec=form.spec())
-        except jobs.BudgetExceeded as exc:
-            form.add_error(None, str(exc))
+    job = jobs.queue_from_form(form, lambda: jobs.job_create(owner=request.user, spec=form.spec()))
     if job is None:
         if request.htmx:
             response = render(request, f"{HOME}#job_form", _form_context(form), status=422)
