@@ -6,8 +6,8 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 from decimal import Decimal
+from typing import TypeVar
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
