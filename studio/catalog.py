@@ -351,6 +351,7 @@ MODELS: dict[str, Model] = {
                 hd__1024x1792="0.120",
             ),
             note=RETIRED_NOTE,
+            provider_params={"response_format": "b64_json"},
         ),
         Model(
             "dall-e-2",
@@ -364,6 +365,7 @@ MODELS: dict[str, Model] = {
             prices=_usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
             max_prompt_chars=1000,
             note=RETIRED_NOTE,
+            provider_params={"response_format": "b64_json"},
         ),
         Model(
             "sdxl-1.0",

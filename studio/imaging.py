@@ -223,14 +223,19 @@ def mask_white_changes(mask: Image.Image) -> bytes:
     return png_bytes(mask)
 
 
-def dall_e_2_edit(image: Image.Image, mask: Image.Image) -> tuple[bytes, bytes]:
-    """DALL-E 2 edits: a square RGBA image and RGBA mask (transparent = change), each under 4 MB."""
+def dall_e_2_image(image: Image.Image) -> bytes:
+    """DALL-E 2 edits and variations take a square RGBA PNG under 4 MB, at most 1024 a side."""
     if image.width != image.height:
-        raise MaskRejected(f"DALL·E 2 edits need a square image; this one is {image.width}×{image.height}.")
+        raise MaskRejected(f"DALL·E 2 needs a square image; this one is {image.width}×{image.height}.")
     side = min(image.width, 1024)
-    rgba = image.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS)
-    small_mask = mask.resize((side, side), Image.Resampling.BILINEAR)
-    image_png = png_bytes(rgba)
+    image_png = png_bytes(image.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS))
     if len(image_png) > DALL_E_2_MAX_BYTES:
         raise MaskRejected("The image is over DALL·E 2's 4 MB limit even at 1024×1024.")
-    return image_png, mask_for_openai(small_mask)
+    return image_png
+
+
+def dall_e_2_edit(image: Image.Image, mask: Image.Image) -> tuple[bytes, bytes]:
+    """DALL-E 2 edits: the square RGBA image and an RGBA mask of its size (transparent = change)."""
+    image_png = dall_e_2_image(image)
+    side = min(image.width, 1024)
+    return image_png, mask_for_openai(mask.resize((side, side), Image.Resampling.BILINEAR))

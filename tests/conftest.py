@@ -19,6 +19,10 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Real password hashing costs ~0.3 s a user; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests never depend on keys in the environment: every provider starts unconfigured.
+    settings.PROVIDER_SETTINGS = {
+        name: {"api_key": "", "base_url": conf["base_url"]} for name, conf in settings.PROVIDER_SETTINGS.items()
+    }
     return settings.MEDIA_ROOT
 
 
@@ -108,3 +112,17 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+@pytest.fixture
+def openai_emulator(settings):
+    """The OpenAI Images emulator on a random port, with Atelier configured to use it."""
+    from tests.emulators.openai_api import OpenAIEmulator
+
+    emulator = OpenAIEmulator().start()
+    settings.PROVIDER_SETTINGS = {
+        **settings.PROVIDER_SETTINGS,
+        "openai": {"api_key": emulator.api_key, "base_url": f"{emulator.url}/v1"},
+    }
+    yield emulator
+    emulator.stop()

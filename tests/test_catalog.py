@@ -72,15 +72,16 @@ def test_offline_is_available_without_keys():
 
 
 def test_models_of_unimplemented_providers_are_disabled_with_a_reason():
-    available = catalog.availability(catalog.MODELS["gpt-image-2"])
+    available = catalog.availability(catalog.MODELS["sdxl-1.0"])
     assert not available.enabled
     assert "not implemented" in available.reason
 
 
-def test_a_configured_provider_still_needs_its_key(settings, monkeypatch):
-    from studio import providers
+def test_models_whose_key_is_missing_say_which_variable_to_set():
+    assert catalog.availability(catalog.MODELS["gpt-image-2"]) == catalog.Availability(False, "set OPENAI_API_KEY")
 
-    monkeypatch.setitem(providers._IMPLEMENTED, "openai", object())
+
+def test_a_configured_provider_still_needs_its_key(settings):
     settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "openai": {"api_key": "", "base_url": "x"}}
     assert catalog.availability(catalog.MODELS["gpt-image-2"]) == catalog.Availability(False, "set OPENAI_API_KEY")
     settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "openai": {"api_key": "sk-test", "base_url": "x"}}

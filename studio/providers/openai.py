@@ -1,0 +1,122 @@
+"""OpenAI Images — and OpenAI-compatible servers — through the official `openai` SDK."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from openai import APIConnectionError, APIResponseValidationError, APIStatusError, APITimeoutError, OpenAI
+from PIL import Image
+
+from studio import imaging
+from studio.catalog import Operation
+from studio.providers.base import ErrorKind, GeneratedImage, GenerationRequest, ProviderError, ProviderResult
+
+REFUSALS = {"moderation_blocked", "content_policy_violation"}
+UNREADABLE = "OpenAI sent a response Atelier could not read."
+
+
+def _client() -> OpenAI:
+    conf = settings.PROVIDER_SETTINGS["openai"]
+    # Atelier retries with backoff that honours Retry-After; the SDK must not retry as well.
+    return OpenAI(
+        api_key=conf["api_key"], base_url=conf["base_url"], max_retries=0, timeout=settings.PROVIDER_TIMEOUT_SECONDS
+    )
+
+
+def _png(data: bytes) -> tuple[str, bytes, str]:
+    return ("image.png", data, "image/png")
+
+
+def _call(request: GenerationRequest) -> Any:
+    client = _client()
+    model = request.model
+    common: dict[str, Any] = {"model": model.id, "n": request.n, **model.provider_params}
+    size = f"{request.width}x{request.height}"
+    if request.operation == Operation.GENERATE:
+        return client.images.generate(
+            prompt=request.prompt, size=size, quality=request.quality, **request.options, **common
+        )
+    source = Image.open(io.BytesIO(request.image or b""))
+    if request.operation == Operation.EDIT:
+        mask = Image.open(io.BytesIO(request.mask or b"")).convert("L")
+        if model.id == "dall-e-2":
+            image_png, mask_png = imaging.dall_e_2_edit(source, mask)
+        else:
+            image_png, mask_png = imaging.png_bytes(source.convert("RGB")), imaging.mask_for_openai(mask)
+        return client.images.edit(
+            image=_png(image_png), mask=_png(mask_png), prompt=request.prompt, size=size, **common
+        )
+    if request.operation == Operation.VARIATION:
+        # Deprecated in the SDK since DALL-E 2 left OpenAI's API; compatible servers still serve it.
+        return client.images.create_variation(image=_png(imaging.dall_e_2_image(source)), size=size, **common)
+    raise ProviderError(ErrorKind.INVALID_REQUEST, f"OpenAI models cannot {request.operation} in Atelier.")
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds to wait, from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
+    if value := headers.get("retry-after-ms"):
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def _error(exc: APIStatusError) -> ProviderError:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    detail = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    message = detail.get("message") or exc.message
+    status = exc.status_code
+    if status == 400 and (exc.code in REFUSALS or detail.get("code") in REFUSALS):
+        return ProviderError(ErrorKind.CONTENT_POLICY, message)
+    if status in (401, 403):
+        return ProviderError(ErrorKind.AUTH, f"OpenAI refused the API key: {message}")
+    if status == 429:
+        return ProviderError(ErrorKind.RATE_LIMITED, message, retry_after=retry_after(exc.response.headers))
+    if status >= 500 or status in (408, 409):
+        return ProviderError(ErrorKind.UNAVAILABLE, f"OpenAI is having trouble ({status}): {message}")
+    return ProviderError(ErrorKind.INVALID_REQUEST, message)
+
+
+def generate(request: GenerationRequest) -> ProviderResult:
+    try:
+        response = _call(request)
+    except imaging.MaskRejected as exc:
+        raise ProviderError(ErrorKind.INVALID_REQUEST, str(exc)) from exc
+    except APIStatusError as exc:
+        raise _error(exc) from exc
+    except APITimeoutError as exc:
+        raise ProviderError(ErrorKind.TIMEOUT, "OpenAI did not answer in time.") from exc
+    except APIConnectionError as exc:
+        raise ProviderError(ErrorKind.UNAVAILABLE, "Could not reach the OpenAI server.") from exc
+    except (APIResponseValidationError, json.JSONDecodeError) as exc:
+        raise ProviderError(ErrorKind.UNAVAILABLE, UNREADABLE) from exc
+    try:
+        images = [
+            GeneratedImage(
+                data=base64.b64decode(item.b64_json, validate=True), revised_prompt=item.revised_prompt or ""
+            )
+            for item in response.data or []
+        ]
+    except (AttributeError, TypeError, binascii.Error) as exc:  # e.g. an HTML error page with status 200
+        raise ProviderError(ErrorKind.UNAVAILABLE, UNREADABLE) from exc
+    if not images:
+        raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image.")
+    usage = response.usage.model_dump() if getattr(response, "usage", None) else {}
+    return ProviderResult(images=images, provider_job_id=getattr(response, "_request_id", None) or "", usage=usage)

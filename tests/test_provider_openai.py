@@ -1,0 +1,188 @@
+"""OpenAI provider: the real `openai` SDK against the local Images API emulator, end to end."""
+
+import io
+
+import numpy as np
+import pytest
+from django.urls import reverse
+from PIL import Image as PILImage
+
+from studio import catalog, imaging, tasks
+from studio.catalog import Operation
+from studio.models import Job
+from studio.providers import openai as provider
+from studio.providers.base import ErrorKind, GenerationRequest, ProviderError
+from tests.emulators.base import Fault
+from tests.factories import make_job, png_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def request(model="gpt-image-1.5", operation=Operation.GENERATE, **overrides):
+    fields = {
+        "operation": operation,
+        "model": catalog.MODELS[model],
+        "prompt": "a lighthouse at dusk",
+        "negative_prompt": "",
+        "width": 1024,
+        "height": 1024,
+        "quality": catalog.MODELS[model].default_quality,
+        "n": 1,
+        "seed": 1,
+        "options": {},
+    }
+    fields.update(overrides)
+    return GenerationRequest(**fields)
+
+
+def decoded(data):
+    return PILImage.open(io.BytesIO(data))
+
+
+def test_models_are_enabled_once_the_key_is_set(openai_emulator, settings):
+    assert catalog.availability(catalog.MODELS["gpt-image-2"]).enabled
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "openai": {"api_key": "", "base_url": "x"}}
+    assert catalog.availability(catalog.MODELS["gpt-image-2"]).reason == "set OPENAI_API_KEY"
+
+
+def test_gpt_image_generate_sends_the_options_and_gets_b64(openai_emulator):
+    options = {"background": "transparent", "output_format": "png", "output_compression": 100, "moderation": "low"}
+    result = provider.generate(request("gpt-image-1.5", width=1536, height=1024, quality="high", n=2, options=options))
+    sent = openai_emulator.requests[-1]
+    assert sent.path == "/v1/images/generations" and sent.headers["authorization"] == "Bearer sk-test-emulator"
+    assert sent.json == {"model": "gpt-image-1.5", "prompt": "a lighthouse at dusk", "n": 2, "size": "1536x1024",
+                         "quality": "high", **options}  # fmt: skip
+    assert [decoded(i.data).size for i in result.images] == [(1536, 1024)] * 2
+    assert result.usage["total_tokens"] > 0
+
+
+def test_gpt_image_2_takes_its_wider_sizes(openai_emulator):
+    result = provider.generate(request("gpt-image-2", width=1680, height=720))
+    assert decoded(result.images[0].data).size == (1680, 720)
+
+
+def test_dall_e_3_style_quality_and_revised_prompt(openai_emulator):
+    result = provider.generate(request("dall-e-3", width=1792, height=1024, quality="hd", options={"style": "natural"}))
+    sent = openai_emulator.requests[-1].json
+    assert sent["response_format"] == "b64_json" and sent["style"] == "natural" and sent["quality"] == "hd"
+    assert result.images[0].revised_prompt.startswith("A detailed, vivid illustration of a lighthouse")
+
+
+def test_gpt_image_edit_sends_the_mask_as_alpha_transparent_where_painted(openai_emulator):
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    source = png_bytes(64, 64, (10, 200, 30))
+    provider.generate(
+        request("gpt-image-1.5", Operation.EDIT, image=source, mask=imaging.png_bytes(mask), width=1024, height=1024)
+    )
+    sent = openai_emulator.requests[-1]
+    assert sent.path == "/v1/images/edits" and sent.fields["prompt"] == "a lighthouse at dusk"
+    alpha = np.asarray(decoded(sent.files["mask"]).getchannel("A"))
+    assert (alpha[:, :32] == 0).all() and (alpha[:, 32:] == 255).all()
+
+
+def test_dall_e_2_edit_and_variation_send_square_rgba_pngs(openai_emulator):
+    mask_img = PILImage.new("L", (64, 64), 0)
+    mask_img.paste(255, (8, 8, 24, 24))
+    provider.generate(
+        request("dall-e-2", Operation.EDIT, image=png_bytes(), mask=imaging.png_bytes(mask_img), width=256, height=256)
+    )
+    assert decoded(openai_emulator.requests[-1].files["image"]).mode == "RGBA"
+    result = provider.generate(request("dall-e-2", Operation.VARIATION, image=png_bytes(), width=256, height=256, n=2))
+    assert openai_emulator.requests[-1].path == "/v1/images/variations" and len(result.images) == 2
+
+
+def test_dall_e_2_edit_refuses_a_non_square_image_before_calling(openai_emulator):
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(
+            request(
+                "dall-e-2", Operation.EDIT, image=png_bytes(64, 32), mask=imaging.png_bytes(PILImage.new("L", (64, 32)))
+            )
+        )
+    assert exc.value.kind == ErrorKind.INVALID_REQUEST and "square" in exc.value.message
+    assert openai_emulator.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "text"),
+    [
+        (
+            Fault(status=401, body={"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}}),
+            ErrorKind.AUTH,
+            "Incorrect API key",
+        ),
+        (
+            Fault(status=429, body={"error": {"message": "Rate limit reached"}}, headers={"retry-after": "3"}),
+            ErrorKind.RATE_LIMITED,
+            "Rate limit",
+        ),
+        (
+            Fault(status=500, body={"error": {"message": "The server had an error"}}),
+            ErrorKind.UNAVAILABLE,
+            "server had an error",
+        ),
+        (Fault(malformed=True), ErrorKind.UNAVAILABLE, "could not read"),
+    ],
+)
+def test_faults_map_to_error_kinds(openai_emulator, fault, kind, text):
+    openai_emulator.faults.append(fault)
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == kind and text in exc.value.message
+    if kind == ErrorKind.RATE_LIMITED:
+        assert exc.value.retry_after == 3
+    assert len(openai_emulator.requests) == 1  # the SDK does not retry; Atelier decides
+
+
+def test_the_safety_system_refusal_is_a_content_policy_failure(openai_emulator):
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request(prompt="something forbidden"))
+    assert exc.value.kind == ErrorKind.CONTENT_POLICY and "safety system" in exc.value.message
+
+
+def test_a_slow_server_times_out(openai_emulator, settings):
+    settings.PROVIDER_TIMEOUT_SECONDS = 0.3
+    openai_emulator.faults.append(Fault(delay=1.0))
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.TIMEOUT
+
+
+def test_retry_after_is_read_from_headers():
+    assert provider.retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert provider.retry_after({"retry-after": "2"}) == 2.0
+    assert provider.retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert provider.retry_after({}) is None
+
+
+def test_a_429_with_retry_after_1_is_retried_after_a_second_and_succeeds(openai_emulator, monkeypatch):
+    waits = []
+    monkeypatch.setattr(tasks.time, "sleep", waits.append)
+    openai_emulator.faults.append(
+        Fault(status=429, body={"error": {"message": "Slow down"}}, headers={"retry-after": "1"})
+    )
+    params = {"width": 1024, "height": 1024, "quality": "low", "n": 1, "seed": 1, "options": {}}
+    job = make_job(model_id="gpt-image-1.5", params=params)
+    assert tasks.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert waits and waits[0] >= 1 and job.attempts == 2 and job.cost is not None
+
+
+def test_the_studio_runs_an_openai_job_end_to_end(openai_emulator, alice, user, run_jobs_inline):
+    data = {
+        "model": "dall-e-3",
+        "prompt": "a red fox",
+        "size": "1024x1024",
+        "quality": "standard",
+        "n": "1",
+        "opt_style": "vivid",
+    }
+    with run_jobs_inline(execute=True):
+        alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
+    job = Job.objects.get()
+    assert job.status == "succeeded", job.error_message
+    image = job.images.get()
+    assert image.revised_prompt.startswith("A detailed, vivid illustration")
+    assert "A detailed, vivid illustration" in alice.get(reverse("gallery:detail", args=[image.pk])).content.decode()
+    assert str(job.cost) == "0.0400"
+    assert openai_emulator.api_key not in str(job.params) + str(job.usage)
