@@ -141,6 +141,12 @@ JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=10)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=4)
 JOB_TIMEOUT_SECONDS = env.int("JOB_TIMEOUT_SECONDS", default=600)
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=120.0)
+# Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
+# http and on private addresses — only for local stand-ins such as the test emulators.
+# Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).
+REPLICATE_WAIT_SECONDS = env.int("REPLICATE_WAIT_SECONDS", default=30)
+DOWNLOAD_MAX_BYTES = env.int("DOWNLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+DOWNLOAD_INSECURE_HOSTS = set(env.list("DOWNLOAD_INSECURE_HOSTS", default=[]))
 
 Q_BROKER = env.str("Q_BROKER", default="orm")
 if Q_BROKER not in {"orm", "redis"}:

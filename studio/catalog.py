@@ -256,8 +256,17 @@ def _stable_image(
 
 
 def _flux(
-    model_id: str, label: str, usd: str, operations: frozenset[Operation], options: tuple[Option, ...], max_n: int = 1
+    model_id: str,
+    label: str,
+    usd: str,
+    operations: frozenset[Operation],
+    options: tuple[Option, ...],
+    max_n: int = 1,
+    remix_fields: str = "",
 ) -> Model:
+    provider_params = {"replicate_model": f"black-forest-labs/{model_id}"}
+    if remix_fields:
+        provider_params["remix_fields"] = remix_fields  # "image input,strength input"
     return Model(
         model_id,
         label,
@@ -270,6 +279,7 @@ def _flux(
         options=options,
         prices=_usd(standard=usd),
         seed=True,
+        provider_params=provider_params,
     )
 
 
@@ -429,6 +439,7 @@ MODELS: dict[str, Model] = {
                 FLUX_QUALITY,
             ),
             max_n=4,
+            remix_fields="image,prompt_strength",
         ),
         _flux("flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS),
         _flux("flux-1.1-pro", "FLUX1.1 [pro]", "0.04", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS),
@@ -438,6 +449,7 @@ MODELS: dict[str, Model] = {
             "0.06",
             GENERATE_REMIX,
             (*FLUX_PRO_OPTIONS, Option("raw", "Raw", "bool", False)),
+            remix_fields="image_prompt,image_prompt_strength",
         ),
         _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4")),
         _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2")),

@@ -79,6 +79,7 @@ class Job(models.Model):
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_job_id = models.CharField(max_length=200, blank=True)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent, when the provider says.")
     usage = models.JSONField(default=dict, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)

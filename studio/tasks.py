@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from studio import jobs, providers
 from studio.catalog import Operation
+from studio.downloads import DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
-from studio.providers.base import ErrorKind, GenerationRequest, ProviderError, ProviderResult
+from studio.providers.base import Canceled, ErrorKind, GenerationRequest, ProviderError, ProviderResult
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,18 @@ def _read(name: str) -> bytes | None:
         return file.read()
 
 
+def _progress(job_id: int) -> Callable[[str, int | None], bool]:
+    """Record what the provider says about its work; answer whether the job should go on."""
+
+    def report(provider_job_id: str, percent: int | None) -> bool:
+        fields = {"provider_job_id": provider_job_id, "heartbeat_at": timezone.now()}
+        if percent is not None:
+            fields["progress"] = max(0, min(100, percent))
+        return Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1
+
+    return report
+
+
 def _request(job: Job) -> GenerationRequest:
     params = job.params
     return GenerationRequest(
@@ -73,6 +86,7 @@ def _request(job: Job) -> GenerationRequest:
         mask=_read(job.mask_file),
         strength=params.get("strength"),
         factor=params.get("factor"),
+        progress=_progress(job.pk),
     )
 
 
@@ -111,7 +125,10 @@ def run_job(job_id: int) -> str:
     except ImageRejected as exc:
         jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The provider returned an unusable image: {exc}")
         return "failed: bad image"
-    except jobs.JobNoLongerRunning:
+    except DownloadRefused as exc:
+        jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}")
+        return "failed: download"
+    except (jobs.JobNoLongerRunning, Canceled):
         return "discarded: canceled while running"
     except Exception:
         # A bug, not a provider answer: keep the traceback in the log, and never leave the job running.

@@ -126,3 +126,18 @@ def openai_emulator(settings):
     }
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def replicate_emulator(settings):
+    """The Replicate emulator, with Atelier configured to use it and to fetch its output files."""
+    from tests.emulators.replicate_api import ReplicateEmulator
+
+    emulator = ReplicateEmulator().start()
+    settings.PROVIDER_SETTINGS = {
+        **settings.PROVIDER_SETTINGS,
+        "replicate": {"api_key": emulator.token, "base_url": emulator.url},
+    }
+    settings.DOWNLOAD_INSECURE_HOSTS = {emulator.url.removeprefix("http://")}
+    yield emulator
+    emulator.stop()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from studio.providers import offline, openai
+from studio.providers import offline, openai, replicate
 from studio.providers.base import ImageProvider
 
-_IMPLEMENTED: dict[str, ImageProvider] = {"offline": offline, "openai": openai}
+_IMPLEMENTED: dict[str, ImageProvider] = {"offline": offline, "openai": openai, "replicate": replicate}
 
 
 def is_implemented(provider_id: str) -> bool:

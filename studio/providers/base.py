@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -21,6 +22,10 @@ class ErrorKind(StrEnum):
     @property
     def retryable(self) -> bool:
         return self in {ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT}
+
+
+class Canceled(Exception):
+    """The user canceled the job while the provider worked; the provider was told to stop too."""
 
 
 class ProviderError(Exception):
@@ -49,6 +54,8 @@ class GenerationRequest:
     mask: bytes | None = None  # greyscale PNG the size of `image`, white where the image may change
     strength: float | None = None  # remix: 0 keeps the source, 1 ignores it
     factor: int | None = None  # upscale
+    # Long-running providers report their job id and percent done; False means the user canceled.
+    progress: Callable[[str, int | None], bool] = lambda provider_job_id, percent: True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,116 @@
+"""Flux and other models on Replicate, through the official `replicate` SDK.
+
+A prediction is created with `Prefer: wait` (the answer often arrives on that first call), then
+polled; the user's cancel is forwarded; outputs (short-lived URLs) are downloaded right away."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import httpx
+import replicate
+from django.conf import settings
+from replicate.exceptions import ReplicateError
+
+from studio import catalog, downloads
+from studio.catalog import Operation
+from studio.providers.base import (
+    Canceled,
+    ErrorKind,
+    GeneratedImage,
+    GenerationRequest,
+    ProviderError,
+    ProviderResult,
+)
+
+OUTPUT_HOSTS = ("replicate.delivery", "*.replicate.delivery")
+FINAL = {"succeeded", "failed", "canceled"}
+POLL_SECONDS = 1.0
+REFUSAL_WORDS = ("nsfw", "safety", "content policy", "flagged")
+
+
+def _client() -> replicate.Client:
+    conf = settings.PROVIDER_SETTINGS["replicate"]
+    return replicate.Client(
+        api_token=conf["api_key"], base_url=conf["base_url"], timeout=httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS)
+    )
+
+
+def _data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def model_input(request: GenerationRequest) -> dict[str, Any]:
+    """The prediction input: Replicate's names for the prompt, size and the model's options."""
+    aspect = catalog.aspect_of(f"{request.width}x{request.height}") or "1:1"
+    data: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": aspect, "seed": request.seed, **request.options}
+    if request.model.max_n > 1:
+        data["num_outputs"] = request.n
+    if request.operation == Operation.REMIX:
+        # Each Flux model names its image-to-image inputs differently; the catalog says which.
+        image_key, strength_key = request.model.provider_params["remix_fields"].split(",")
+        strength = request.strength if request.strength is not None else 0.6
+        data.update({image_key: _data_url(request.image or b""), strength_key: strength})
+    return data
+
+
+def _error(exc: ReplicateError) -> ProviderError:
+    message = exc.detail or exc.title or "Replicate refused the request."
+    status = exc.status or 0
+    if status in (401, 403):
+        return ProviderError(ErrorKind.AUTH, f"Replicate refused the API token: {message}")
+    if status == 429:
+        return ProviderError(ErrorKind.RATE_LIMITED, message)
+    if status >= 500:
+        return ProviderError(ErrorKind.UNAVAILABLE, f"Replicate is having trouble ({status}): {message}")
+    return ProviderError(ErrorKind.INVALID_REQUEST, message)
+
+
+def generate(request: GenerationRequest) -> ProviderResult:
+    model = request.model
+    if request.operation not in (Operation.GENERATE, Operation.REMIX):
+        raise ProviderError(ErrorKind.INVALID_REQUEST, f"{model.label} cannot {request.operation} in Atelier.")
+    client = _client()
+    data = model_input(request)
+    deadline = time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS
+    try:
+        prediction = client.models.predictions.create(
+            model=model.provider_params["replicate_model"], input=data, wait=settings.REPLICATE_WAIT_SECONDS
+        )
+        while prediction.status not in FINAL:
+            if not request.progress(prediction.id, None):
+                client.predictions.cancel(prediction.id)
+                raise Canceled
+            if time.monotonic() > deadline:
+                client.predictions.cancel(prediction.id)
+                limit = settings.PROVIDER_TIMEOUT_SECONDS
+                raise ProviderError(ErrorKind.TIMEOUT, f"Replicate did not finish in {limit:.0f} s.")
+            time.sleep(POLL_SECONDS)
+            prediction.reload()
+    except ReplicateError as exc:
+        raise _error(exc) from exc
+    except httpx.TimeoutException as exc:
+        raise ProviderError(ErrorKind.TIMEOUT, "Replicate did not answer in time.") from exc
+    except httpx.HTTPError as exc:
+        raise ProviderError(ErrorKind.UNAVAILABLE, "Could not reach Replicate.") from exc
+    request.progress(prediction.id, 100 if prediction.status == "succeeded" else None)
+    if prediction.status == "canceled":
+        raise Canceled
+    if prediction.status == "failed":
+        message = str(prediction.error or "The prediction failed.")
+        kind = (
+            ErrorKind.CONTENT_POLICY if any(w in message.lower() for w in REFUSAL_WORDS) else ErrorKind.INVALID_REQUEST
+        )
+        raise ProviderError(kind, message)
+    urls = prediction.output if isinstance(prediction.output, list) else [prediction.output]
+    images = [
+        GeneratedImage(downloads.download(str(url), allowed_hosts=OUTPUT_HOSTS), seed=request.seed)
+        for url in urls
+        if url
+    ]
+    if not images:
+        raise ProviderError(ErrorKind.UNAVAILABLE, "Replicate finished without an image.")
+    usage = {"predict_time": (prediction.metrics or {}).get("predict_time"), "prediction": prediction.id}
+    return ProviderResult(images=images, provider_job_id=prediction.id, usage=usage)

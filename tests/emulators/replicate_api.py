@@ -1,0 +1,132 @@
+"""Replicate predictions API emulator: create (with `Prefer: wait`), get, cancel, and the output
+files, validating Flux inputs the way the model schemas do; errors are problem JSON."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.providers import offline
+from tests.emulators.base import Emulator, Request
+
+ASPECTS = {"1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"}
+SIZES = {"1:1": (1024, 1024), "16:9": (1344, 768), "21:9": (1536, 640), "3:2": (1216, 832), "2:3": (832, 1216),
+         "4:5": (896, 1088), "5:4": (1088, 896), "3:4": (896, 1152), "4:3": (1152, 896), "9:16": (768, 1344),
+         "9:21": (640, 1536)}  # fmt: skip
+MODELS = {
+    "black-forest-labs/flux-schnell": {"num_outputs": (1, 4), "num_inference_steps": (1, 4)},
+    "black-forest-labs/flux-dev": {"num_outputs": (1, 4), "num_inference_steps": (1, 50), "guidance": (0, 10)},
+    "black-forest-labs/flux-pro": {"safety_tolerance": (1, 6)},
+    "black-forest-labs/flux-1.1-pro": {"safety_tolerance": (1, 6)},
+    "black-forest-labs/flux-1.1-pro-ultra": {"safety_tolerance": (1, 6)},
+}
+
+
+def problem(status: int, title: str, detail: str):
+    return status, {"title": title, "detail": detail, "status": status}, {"Content-Type": "application/problem+json"}
+
+
+@dataclass
+class Prediction:
+    id: str
+    model: str
+    input: dict[str, Any]
+    created: float
+    latency: float
+    status: str = "starting"
+    output: list[str] | None = None
+    error: str | None = None
+    canceled: bool = False
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class ReplicateEmulator(Emulator):
+    def __init__(self, token: str = "r8_test_emulator", latency: float = 0.2) -> None:
+        super().__init__()
+        self.token = token
+        self.latency = latency
+        self.predictions: dict[str, Prediction] = {}
+        self.lock = threading.Lock()
+
+    def route(self, request: Request):
+        if request.path.startswith("/files/"):
+            return self._file(request.path.removeprefix("/files/"))
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return problem(401, "Unauthenticated", "You did not pass a valid authentication token")
+        if request.method == "POST" and (m := re.fullmatch(r"/v1/models/([\w.-]+/[\w.-]+)/predictions", request.path)):
+            return self._create(m.group(1), request)
+        if m := re.fullmatch(r"/v1/predictions/(\w+)(/cancel)?", request.path):
+            prediction = self.predictions.get(m.group(1))
+            if prediction is None:
+                return problem(404, "Not found", "The requested resource could not be found.")
+            if m.group(2) and request.method == "POST":
+                prediction.canceled = True
+            return 200, self._state(prediction), {}
+        return problem(404, "Not found", f"No route for {request.method} {request.path}")
+
+    def _create(self, model: str, request: Request):
+        schema = MODELS.get(model)
+        if schema is None:
+            return problem(404, "Model not found", f"The model {model} does not exist")
+        data = (request.json or {}).get("input") or {}
+        if not data.get("prompt") and not data.get("image_prompt"):
+            return problem(422, "Input validation failed", "- input: prompt is required")
+        if data.get("aspect_ratio", "1:1") not in ASPECTS:
+            return problem(422, "Input validation failed", f"- input.aspect_ratio: must be one of {sorted(ASPECTS)}")
+        for name, (low, high) in schema.items():
+            if name in data and not low <= float(data[name]) <= high:
+                return problem(422, "Input validation failed", f"- input.{name}: must be between {low} and {high}")
+        prediction = Prediction(uuid.uuid4().hex[:20], model, data, time.monotonic(), self.latency)
+        with self.lock:
+            self.predictions[prediction.id] = prediction
+        wait = re.search(r"wait=(\d+)", request.headers.get("prefer", ""))
+        if wait:  # hold the connection until done, or for the asked seconds
+            time.sleep(min(float(wait.group(1)), self.latency))
+        return 201, self._state(prediction), {}
+
+    def _state(self, p: Prediction) -> dict[str, Any]:
+        elapsed = time.monotonic() - p.created
+        if p.canceled and p.status not in {"succeeded", "failed"}:
+            p.status = "canceled"
+        elif p.status in {"starting", "processing"}:
+            if elapsed >= p.latency:
+                self._finish(p)
+            elif elapsed > p.latency / 3:
+                p.status = "processing"
+        return {
+            "id": p.id, "model": p.model, "version": "emulated", "input": p.input, "status": p.status,
+            "output": p.output, "error": p.error, "logs": "", "created_at": "2026-11-29T00:00:00Z",
+            "metrics": {"predict_time": round(p.latency, 3)} if p.status == "succeeded" else {},
+            "urls": {"get": f"{self.url}/v1/predictions/{p.id}", "cancel": f"{self.url}/v1/predictions/{p.id}/cancel"},
+        }  # fmt: skip
+
+    def _finish(self, p: Prediction) -> None:
+        if "forbidden" in str(p.input.get("prompt", "")).lower():
+            p.status, p.error = "failed", "NSFW content detected. Try running it again, or try a different prompt."
+            return
+        width, height = SIZES[p.input.get("aspect_ratio", "1:1")]
+        fmt = p.input.get("output_format", "webp")
+        urls = []
+        for i in range(int(p.input.get("num_outputs", 1))):
+            img = offline.render(
+                str(p.input.get("prompt", "")), "", width, height, int(p.input.get("seed") or 0) + i, "draft"
+            )
+            out = io.BytesIO()
+            img.save(out, {"jpg": "JPEG", "png": "PNG"}.get(fmt, "WEBP"))
+            name = f"{p.id}-{i}.{fmt}"
+            p.files[name] = out.getvalue()
+            urls.append(f"{self.url}/files/{name}")
+        p.status, p.output = "succeeded", urls if p.model.endswith(("schnell", "dev")) else None
+        if p.output is None:  # the pro models return one URL, not a list
+            p.output = urls[0]  # type: ignore[assignment]
+
+    def _file(self, name: str):
+        for p in self.predictions.values():
+            if name in p.files:
+                return 200, p.files[name], {"Content-Type": "image/webp"}
+        return 404, b"", {}
