@@ -237,8 +237,15 @@ def _gpt_image(model_id: str, label: str, sizes: tuple[Size, ...], prices: dict[
 
 
 def _stable_image(
-    model_id: str, label: str, usd: str, operations: frozenset[Operation], options: tuple[Option, ...]
+    model_id: str,
+    label: str,
+    usd: str,
+    operations: frozenset[Operation],
+    options: tuple[Option, ...],
+    endpoint: str,
+    upscale_factors: tuple[int, ...] = (),
 ) -> Model:
+    # endpoint: "ultra", "core", or "sd3:<model>" for the SD3.5 family behind /generate/sd3.
     return Model(
         model_id,
         label,
@@ -252,6 +259,8 @@ def _stable_image(
         negative_prompt=True,
         seed=True,
         max_prompt_chars=10000,
+        upscale_factors=upscale_factors,
+        provider_params={"endpoint": endpoint},
     )
 
 
@@ -395,24 +404,54 @@ MODELS: dict[str, Model] = {
             negative_prompt=True,
             seed=True,
             max_prompt_chars=2000,
-            upscale_factors=(2,),
+            upscale_factors=(2,),  # ESRGAN x2
+            provider_params={"engine": "stable-diffusion-xl-1024-v1-0"},
         ),
-        _stable_image("stable-image-ultra", "Stable Image Ultra", "0.08", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)),
+        _stable_image(
+            "stable-image-ultra",
+            "Stable Image Ultra",
+            "0.08",
+            _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
+            (STABLE_IMAGE_FORMAT,),
+            "ultra",
+            upscale_factors=(4,),  # the asynchronous "creative" upscaler
+        ),
         _stable_image(
             "stable-image-core",
             "Stable Image Core",
             "0.03",
-            _ops(Operation.GENERATE),
+            _ops(Operation.GENERATE, Operation.EDIT, Operation.UPSCALE),
             (
                 STABLE_IMAGE_FORMAT,
                 Option("style_preset", "Style preset", "choice", "none", choices=STABILITY_STYLE_PRESETS),
             ),
+            "core",
+            upscale_factors=(4,),  # the synchronous "fast" upscaler
         ),
-        _stable_image("sd3.5-large", "Stable Diffusion 3.5 Large", "0.065", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)),
         _stable_image(
-            "sd3.5-large-turbo", "Stable Diffusion 3.5 Large Turbo", "0.04", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)
+            "sd3.5-large",
+            "Stable Diffusion 3.5 Large",
+            "0.065",
+            GENERATE_REMIX,
+            (STABLE_IMAGE_FORMAT,),
+            "sd3:sd3.5-large",
         ),
-        _stable_image("sd3.5-medium", "Stable Diffusion 3.5 Medium", "0.035", GENERATE_REMIX, (STABLE_IMAGE_FORMAT,)),
+        _stable_image(
+            "sd3.5-large-turbo",
+            "Stable Diffusion 3.5 Large Turbo",
+            "0.04",
+            GENERATE_REMIX,
+            (STABLE_IMAGE_FORMAT,),
+            "sd3:sd3.5-large-turbo",
+        ),
+        _stable_image(
+            "sd3.5-medium",
+            "Stable Diffusion 3.5 Medium",
+            "0.035",
+            GENERATE_REMIX,
+            (STABLE_IMAGE_FORMAT,),
+            "sd3:sd3.5-medium",
+        ),
         _flux(
             "flux-schnell",
             "FLUX.1 [schnell]",

@@ -141,3 +141,17 @@ def replicate_emulator(settings):
     settings.DOWNLOAD_INSECURE_HOSTS = {emulator.url.removeprefix("http://")}
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def stability_emulator(settings):
+    """The Stability AI emulator (v1 and v2beta), with Atelier configured to use it."""
+    from tests.emulators.stability_api import StabilityEmulator
+
+    emulator = StabilityEmulator().start()
+    settings.PROVIDER_SETTINGS = {
+        **settings.PROVIDER_SETTINGS,
+        "stability": {"api_key": emulator.api_key, "base_url": emulator.url},
+    }
+    yield emulator
+    emulator.stop()

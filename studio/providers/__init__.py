@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from studio.providers import offline, openai, replicate
+from studio.providers import offline, openai, replicate, stability
 from studio.providers.base import ImageProvider
 
-_IMPLEMENTED: dict[str, ImageProvider] = {"offline": offline, "openai": openai, "replicate": replicate}
+_IMPLEMENTED: dict[str, ImageProvider] = {
+    "offline": offline,
+    "openai": openai,
+    "replicate": replicate,
+    "stability": stability,
+}
 
 
 def is_implemented(provider_id: str) -> bool:
