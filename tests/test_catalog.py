@@ -71,7 +71,10 @@ def test_offline_is_available_without_keys():
     assert catalog.availability(catalog.MODELS["offline"]).enabled
 
 
-def test_models_of_unimplemented_providers_are_disabled_with_a_reason():
+def test_models_of_unimplemented_providers_are_disabled_with_a_reason(monkeypatch):
+    from studio import providers
+
+    monkeypatch.delitem(providers._IMPLEMENTED, "stability")
     available = catalog.availability(catalog.MODELS["sdxl-1.0"])
     assert not available.enabled
     assert "not implemented" in available.reason

@@ -19,7 +19,7 @@ def test_page_shows_form_models_and_empty_state(alice):
     html = alice.get(reverse("studio:home")).content.decode()
     assert "Offline sketch — not an AI model" in html
     assert "GPT Image 2 — set OPENAI_API_KEY" in html
-    assert "Stable Diffusion XL 1.0 — provider not implemented yet" in html
+    assert "Stable Diffusion XL 1.0 — set STABILITY_API_KEY" in html
     assert 'value="gpt-image-2" disabled' in html
     assert "No jobs yet" in html
 
