@@ -55,6 +55,8 @@ def test_serves_and_stops_web_and_worker_on_ctrl_c(tmp_path):
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the whole group
         process.wait(timeout=30)
         assert wait_for(lambda: not group_alive(process.pid), timeout=20), "a child outlived Ctrl-C"
+        children = subprocess.run(["pgrep", "-f", f"listen=127.0.0.1:{port}"], capture_output=True, text=True).stdout
+        assert children == "", "the web server outlived Ctrl-C"
         output = process.stdout.read().decode()
         assert "Atelier is running" in output and "Traceback" not in output
     finally:

@@ -20,11 +20,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, threads: int, **options):
         python = sys.executable
+        # Children get their own session: Ctrl-C reaches only this command, which stops them with
+        # SIGTERM, so an interrupt during their start-up never prints a KeyboardInterrupt traceback.
+        web = [python, "-m", "waitress", f"--listen={host}:{port}", f"--threads={threads}", "config.wsgi:application"]
         children = {
-            "web": subprocess.Popen(
-                [python, "-m", "waitress", f"--listen={host}:{port}", f"--threads={threads}", "config.wsgi:application"]
-            ),
-            "worker": subprocess.Popen([python, "manage.py", "qcluster"]),
+            "web": subprocess.Popen(web, start_new_session=True),
+            "worker": subprocess.Popen([python, "manage.py", "qcluster"], start_new_session=True),
         }
         self.stdout.write(self.style.SUCCESS(f"Atelier is running at http://{host}:{port}/  (Ctrl-C stops it)"))
         stopping = False
@@ -39,7 +40,6 @@ class Command(BaseCommand):
             while not stopping and all(child.poll() is None for child in children.values()):
                 time.sleep(0.2)
         finally:
-            # SIGTERM, not SIGINT: a child started from a background shell ignores SIGINT.
             for child in children.values():
                 if child.poll() is None:
                     child.terminate()
