@@ -18,6 +18,7 @@ from gallery import selectors, services
 from gallery.models import Board, Favourite, Image, Tag, url_patterns
 from studio import catalog
 from studio.editor import default_model
+from studio.jobs import MIDJOURNEY_ACTIONS
 
 GRID = "gallery/grid.html"
 DETAIL = "gallery/detail.html"
@@ -110,6 +111,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "children": Image.objects.filter(job__source_image=image).select_related("job")[:48],
         "is_favourite": Favourite.objects.filter(user=request.user, image=image).exists(),
         "quick_actions": quick_actions,
+        "midjourney_actions": MIDJOURNEY_ACTIONS if job.usage.get("grid") else (),
         "image_boards": image.boards.all(),
         "image_tags": image.tags.all(),
         "boards": Board.objects.all(),

@@ -292,12 +292,14 @@ def _flux(
     )
 
 
-def _midjourney(model_id: str, label: str, qualities: tuple[str, ...]) -> Model:
+def _midjourney(model_id: str, label: str, qualities: tuple[str, ...], version: str) -> Model:
+    # Upscale and variation are not editor operations here: Midjourney only runs them on its own
+    # grids (U1-U4, V1-V4), offered as follow-up actions on a result.
     return Model(
         model_id,
         label,
         "midjourney",
-        _ops(Operation.GENERATE, Operation.VARIATION, Operation.UPSCALE),
+        _ops(Operation.GENERATE),
         MIDJOURNEY_SIZES,
         qualities,
         "1",
@@ -305,7 +307,8 @@ def _midjourney(model_id: str, label: str, qualities: tuple[str, ...]) -> Model:
         negative_prompt=True,
         seed=True,
         max_prompt_chars=6000,
-        note="Through your own midjourney-proxy server; renders a 2x2 grid.",
+        note="Through your own midjourney-proxy server; renders a 2x2 grid, then U1-U4 / V1-V4.",
+        provider_params={"version": version},
     )
 
 
@@ -490,8 +493,8 @@ MODELS: dict[str, Model] = {
             (*FLUX_PRO_OPTIONS, Option("raw", "Raw", "bool", False)),
             remix_fields="image_prompt,image_prompt_strength",
         ),
-        _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4")),
-        _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2")),
+        _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4"), "7"),
+        _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2"), "6.1"),
     ]
 }
 

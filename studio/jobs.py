@@ -146,6 +146,42 @@ def job_create_edit(*, owner: AbstractBaseUser, spec: EditSpec) -> Job:
     return job
 
 
+MIDJOURNEY_ACTIONS = tuple(f"{kind}{n}" for kind in "UV" for n in range(1, 5))
+
+
+class NotAGrid(Exception):
+    """The job has no Midjourney grid to act on."""
+
+
+@transaction.atomic
+def job_create_followup(*, owner: AbstractBaseUser, image: Image, action: str) -> Job:
+    """U1-U4 (upscale a quadrant) or V1-V4 (vary it) on a Midjourney grid, as a new job."""
+    parent = image.job
+    if action not in MIDJOURNEY_ACTIONS or not parent.usage.get("grid") or not parent.usage.get("task_id"):
+        raise NotAGrid(f"{action} works only on a Midjourney grid.")
+    params = {
+        **{k: parent.params[k] for k in ("width", "height", "aspect_ratio", "quality", "seed") if k in parent.params},
+        "n": 1,
+        "options": {
+            "mj_task": parent.usage["task_id"],
+            "mj_action": action,
+            "mj_buttons": parent.usage.get("buttons", []),
+        },
+    }
+    check_budget(owner, parent.model_id, params)
+    job = Job.objects.create(
+        owner=owner,
+        operation="upscale" if action.startswith("U") else "variation",
+        model_id=parent.model_id,
+        prompt=parent.prompt,
+        negative_prompt=parent.negative_prompt,
+        params=params,
+        source_image=image,
+    )
+    _enqueue(job)
+    return job
+
+
 def job_cancel(*, job: Job) -> bool:
     """Cancel a queued or running job; a running one's result is discarded when it arrives."""
     changed = Job.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(

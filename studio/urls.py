@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_card, name="job"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
+    path("images/<int:image_pk>/midjourney/", views.midjourney_action, name="midjourney_action"),
     path("edit/", editor.editor, name="editor"),
     path("edit/<int:pk>/", editor.editor, name="editor_image"),
     path("edit/fields/", editor.editor_fields, name="editor_fields"),

@@ -155,3 +155,15 @@ def settings_import(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return reswap(retarget(render(request, f"{HOME}#job_form", context, status=status), "#job-form"), "outerHTML")
     return render(request, HOME, {**context, "jobs": _recent_jobs(request)}, status=status)
+
+
+@require_POST
+def midjourney_action(request: HttpRequest, image_pk: int) -> HttpResponse:
+    """Run U1-U4 or V1-V4 on the Midjourney grid this image belongs to."""
+    image = get_object_or_404(Image.objects.select_related("job"), pk=image_pk)
+    try:
+        job = jobs.job_create_followup(owner=request.user, image=image, action=request.POST.get("action", ""))
+    except (jobs.NotAGrid, jobs.BudgetExceeded) as exc:
+        messages.error(request, str(exc))
+        return redirect("gallery:detail", pk=image_pk)
+    return redirect("studio:job", pk=job.pk)

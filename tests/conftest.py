@@ -155,3 +155,18 @@ def stability_emulator(settings):
     }
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture
+def midjourney_proxy(settings):
+    """A midjourney-proxy emulator (C# fork flavour unless a test changes it), configured in Atelier."""
+    from tests.emulators.midjourney_proxy import MidjourneyProxyEmulator
+
+    emulator = MidjourneyProxyEmulator().start()
+    settings.PROVIDER_SETTINGS = {
+        **settings.PROVIDER_SETTINGS,
+        "midjourney": {"api_key": emulator.secret, "base_url": emulator.url},
+    }
+    settings.DOWNLOAD_INSECURE_HOSTS = {emulator.url.removeprefix("http://")}
+    yield emulator
+    emulator.stop()

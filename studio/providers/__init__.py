@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.providers import offline, openai, replicate, stability
+from studio.providers import midjourney, offline, openai, replicate, stability
 from studio.providers.base import ImageProvider
 
 _IMPLEMENTED: dict[str, ImageProvider] = {
@@ -10,6 +10,7 @@ _IMPLEMENTED: dict[str, ImageProvider] = {
     "openai": openai,
     "replicate": replicate,
     "stability": stability,
+    "midjourney": midjourney,
 }
 
 
