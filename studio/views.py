@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
-from studio import catalog, imaging, jobs
+from studio import catalog, imaging, jobs, providers
 from studio.forms import JobForm, initial_from_job
 from studio.models import Job
 
@@ -167,3 +167,25 @@ def midjourney_action(request: HttpRequest, image_pk: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("gallery:detail", pk=image_pk)
     return redirect("studio:job", pk=job.pk)
+
+
+@require_GET
+def providers_page(request: HttpRequest) -> HttpResponse:
+    """Which providers are configured (by variable name, never value), checked on load."""
+    rows = []
+    for provider in catalog.PROVIDERS.values():
+        configured = settings.PROVIDER_SETTINGS.get(provider.id, {})
+        missing = [env for key, env in provider.required if not configured.get(key)]
+        models = [m for m in catalog.MODELS.values() if m.provider == provider.id]
+        rows.append(
+            {"provider": provider, "missing": missing, "models": models, "base_url": configured.get("base_url", "")}
+        )
+    return render(request, "studio/providers.html", {"rows": rows})
+
+
+@require_GET
+def provider_check(request: HttpRequest, provider_id: str) -> HttpResponse:
+    if provider_id not in catalog.PROVIDERS:
+        raise Http404
+    result = providers.get_provider(provider_id).check()
+    return render(request, "studio/providers.html#check", {"check": result})

@@ -72,5 +72,15 @@ class ProviderResult:
     usage: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Check:
+    """The result of a provider's cheap connectivity check, for the Providers page."""
+
+    ok: bool
+    detail: str
+
+
 class ImageProvider(Protocol):
     def generate(self, request: GenerationRequest) -> ProviderResult: ...
+
+    def check(self) -> Check: ...

@@ -21,6 +21,7 @@ from studio import catalog, downloads, imaging
 from studio.catalog import Operation
 from studio.providers.base import (
     Canceled,
+    Check,
     ErrorKind,
     GeneratedImage,
     GenerationRequest,
@@ -168,3 +169,18 @@ def generate(request: GenerationRequest) -> ProviderResult:
         return ProviderResult(images=[GeneratedImage(data, seed=request.seed)], provider_job_id=task_id, usage=usage)
     images = [GeneratedImage(data, seed=request.seed)] + [GeneratedImage(q, seed=request.seed) for q in quadrants(data)]
     return ProviderResult(images=images, provider_job_id=task_id, usage={**usage, "grid": True})
+
+
+def check() -> Check:
+    """GET /mj/task/list: the proxy's cheapest call that needs the secret."""
+    proxy = Proxy()
+    with proxy.session:
+        try:
+            response = proxy.session.get(proxy.base + "/mj/task/list", timeout=5)
+        except requests.RequestException:
+            return Check(False, "Could not reach the midjourney-proxy server.")
+    if response.status_code == 401:
+        return Check(False, "The proxy refused the secret (MIDJOURNEY_PROXY_SECRET).")
+    if response.status_code != 200:
+        return Check(False, f"The proxy answered {response.status_code}.")
+    return Check(True, "Reachable; the secret works.")

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from studio.catalog import Operation
 from studio.providers.base import (
+    Check,
     ErrorKind,
     GeneratedImage,
     GenerationRequest,
@@ -327,3 +328,7 @@ def generate(request: GenerationRequest) -> ProviderResult:
             raise ProviderError(ErrorKind.INVALID_REQUEST, f"The offline renderer cannot {op}.")
         images.append(GeneratedImage(data=_png(img), seed=seed))
     return ProviderResult(images=images, usage={"renderer": "offline", "images": request.n})
+
+
+def check() -> Check:
+    return Check(True, "Built in; needs no network.")

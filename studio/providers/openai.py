@@ -16,7 +16,7 @@ from PIL import Image
 
 from studio import imaging
 from studio.catalog import Operation
-from studio.providers.base import ErrorKind, GeneratedImage, GenerationRequest, ProviderError, ProviderResult
+from studio.providers.base import Check, ErrorKind, GeneratedImage, GenerationRequest, ProviderError, ProviderResult
 
 REFUSALS = {"moderation_blocked", "content_policy_violation"}
 UNREADABLE = "OpenAI sent a response Atelier could not read."
@@ -120,3 +120,14 @@ def generate(request: GenerationRequest) -> ProviderResult:
         raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image.")
     usage = response.usage.model_dump() if getattr(response, "usage", None) else {}
     return ProviderResult(images=images, provider_job_id=getattr(response, "_request_id", None) or "", usage=usage)
+
+
+def check() -> Check:
+    """List the models: cheap, and it proves both the address and the key."""
+    try:
+        count = len(_client().with_options(timeout=5).models.list().data)
+    except APIStatusError as exc:
+        return Check(False, _error(exc).message)
+    except (APIConnectionError, APIResponseValidationError, json.JSONDecodeError):
+        return Check(False, "Could not reach the server, or it is not an OpenAI API.")
+    return Check(True, f"Reachable; the key works ({count} models listed).")

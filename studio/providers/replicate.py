@@ -18,6 +18,7 @@ from studio import catalog, downloads
 from studio.catalog import Operation
 from studio.providers.base import (
     Canceled,
+    Check,
     ErrorKind,
     GeneratedImage,
     GenerationRequest,
@@ -114,3 +115,14 @@ def generate(request: GenerationRequest) -> ProviderResult:
         raise ProviderError(ErrorKind.UNAVAILABLE, "Replicate finished without an image.")
     usage = {"predict_time": (prediction.metrics or {}).get("predict_time"), "prediction": prediction.id}
     return ProviderResult(images=images, provider_job_id=prediction.id, usage=usage)
+
+
+def check() -> Check:
+    """GET /v1/account: cheap, and it proves both the address and the token."""
+    try:
+        account = _client().accounts.current()
+    except ReplicateError as exc:
+        return Check(False, _error(exc).message)
+    except httpx.HTTPError:
+        return Check(False, "Could not reach Replicate.")
+    return Check(True, f"Reachable; signed in as {account.username}.")

@@ -19,6 +19,7 @@ from studio import catalog, imaging
 from studio.catalog import Operation
 from studio.providers.base import (
     Canceled,
+    Check,
     ErrorKind,
     GeneratedImage,
     GenerationRequest,
@@ -229,3 +230,16 @@ def generate(request: GenerationRequest) -> ProviderResult:
     if not images:
         raise ProviderError(ErrorKind.UNAVAILABLE, "Stability answered without any image.")
     return ProviderResult(images=images, usage={"images": len(images)})
+
+
+def check() -> Check:
+    """GET /v1/user/balance: cheap, and it proves both the address and the key."""
+    session, base = _session()
+    with session:
+        try:
+            answer = _check(session.get(f"{base}/v1/user/balance", timeout=5))
+        except ProviderError as exc:
+            return Check(False, exc.message)
+        except requests.RequestException:
+            return Check(False, "Could not reach Stability.")
+    return Check(True, f"Reachable; {answer.get('credits', '?')} credits left.")

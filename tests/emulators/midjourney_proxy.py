@@ -55,6 +55,8 @@ class MidjourneyProxyEmulator(Emulator):
         if self.secret and request.headers.get("mj-api-secret") != self.secret:
             return (401, b"", {}) if self.flavor == "csharp" else (200, {"code": 9, "description": "wrong secret"}, {})
         body = request.json or {}
+        if request.path == "/mj/task/list":
+            return 200, [self._task(t) for t in self.tasks.values()], {}
         if request.path == "/mj/submit/imagine":
             prompt = str(body.get("prompt") or "").strip()
             if not prompt:

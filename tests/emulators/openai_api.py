@@ -61,6 +61,13 @@ class OpenAIEmulator(Emulator):
             "/v1/images/edits": self.edits,
             "/v1/images/variations": self.variations,
         }
+        if request.method == "GET" and request.path == "/v1/models":
+            models = sorted(GPT_IMAGE | set(SIZES))
+            return (
+                200,
+                {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "openai"} for m in models]},
+                {},
+            )
         if request.method != "POST" or request.path not in routes:
             return error(404, f"Invalid URL ({request.method} {request.path})")
         return routes[request.path](request)

@@ -58,6 +58,12 @@ class ReplicateEmulator(Emulator):
             return self._file(request.path.removeprefix("/files/"))
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return problem(401, "Unauthenticated", "You did not pass a valid authentication token")
+        if request.path == "/v1/account":
+            return (
+                200,
+                {"type": "user", "username": "atelier-emulator", "name": "Atelier emulator", "github_url": None},
+                {},
+            )
         if request.method == "POST" and (m := re.fullmatch(r"/v1/models/([\w.-]+/[\w.-]+)/predictions", request.path)):
             return self._create(m.group(1), request)
         if m := re.fullmatch(r"/v1/predictions/(\w+)(/cancel)?", request.path):

@@ -54,6 +54,8 @@ class StabilityEmulator(Emulator):
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return v1_error(401, "unauthorized", "Missing or invalid API key")
         path = request.path
+        if path == "/v1/user/balance":
+            return 200, {"credits": 42.5}, {}
         if path == f"/v1/generation/{ENGINE}/text-to-image":
             return self.text_to_image(request.json or {})
         if path == f"/v1/generation/{ENGINE}/image-to-image":
