@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint format bench chromium clean
+.PHONY: run test test-postgres lint format bench emulators chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ test: lint chromium
 
 test-postgres: $(STAMP)
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
+
+emulators: $(STAMP)
+	$(PY) -m tests.emulators --port 8801
 
 bench: $(STAMP)
 	$(PY) bench/postprocess.py

@@ -60,7 +60,7 @@ class Request:
 class Emulator:
     """Subclasses define `route(request) -> (status, body, headers)`; bodies that are dicts are JSON."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.faults: deque[Fault] = deque()
         self.requests: list[Recorded] = []
         emulator = self
@@ -90,7 +90,7 @@ class Emulator:
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

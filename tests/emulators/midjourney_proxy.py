@@ -33,8 +33,8 @@ class Task:
 
 
 class MidjourneyProxyEmulator(Emulator):
-    def __init__(self, secret: str = "mj-secret", flavor: str = "csharp", duration: float = 0.4) -> None:
-        super().__init__()
+    def __init__(self, secret: str = "mj-secret", flavor: str = "csharp", duration: float = 0.4, port: int = 0) -> None:
+        super().__init__(port)
         self.secret = secret
         self.flavor = flavor
         self.duration = duration

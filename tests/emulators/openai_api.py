@@ -49,8 +49,8 @@ def png(img: Image.Image) -> str:
 
 
 class OpenAIEmulator(Emulator):
-    def __init__(self, api_key: str = "sk-test-emulator") -> None:
-        super().__init__()
+    def __init__(self, api_key: str = "sk-test-emulator", port: int = 0) -> None:
+        super().__init__(port)
         self.api_key = api_key
 
     def route(self, request: Request) -> tuple[int, Any, dict[str, str]]:

@@ -46,8 +46,8 @@ class Prediction:
 
 
 class ReplicateEmulator(Emulator):
-    def __init__(self, token: str = "r8_test_emulator", latency: float = 0.2) -> None:
-        super().__init__()
+    def __init__(self, token: str = "r8_test_emulator", latency: float = 0.2, port: int = 0) -> None:
+        super().__init__(port)
         self.token = token
         self.latency = latency
         self.predictions: dict[str, Prediction] = {}

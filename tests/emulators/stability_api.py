@@ -44,8 +44,8 @@ def blocked(prompt: str) -> bool:
 
 
 class StabilityEmulator(Emulator):
-    def __init__(self, api_key: str = "sk-stability-emulator", creative_seconds: float = 0.3) -> None:
-        super().__init__()
+    def __init__(self, api_key: str = "sk-stability-emulator", creative_seconds: float = 0.3, port: int = 0) -> None:
+        super().__init__(port)
         self.api_key = api_key
         self.creative_seconds = creative_seconds
         self.pending: dict[str, tuple[float, Image.Image]] = {}
