@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from studio import catalog, comparisons
-from studio.jobs import BudgetExceeded, queue_from_form
+from studio.jobs import BudgetExceeded, images_by_index, queue_from_form
 from studio.models import Comparison, Job, Vote
 
 INDEX = "studio/compare.html"
@@ -18,7 +18,7 @@ DETAIL = "studio/comparison.html"
 
 def _index_context(compare_form=None, sweep_form=None, **extra):
     recent = Comparison.objects.select_related("owner").prefetch_related(
-        Prefetch("jobs", queryset=Job.objects.order_by("column").prefetch_related("images"))
+        Prefetch("jobs", queryset=Job.objects.order_by("column").prefetch_related(images_by_index()))
     )[:20]
     return {
         "compare_form": compare_form or comparisons.ComparisonForm(),
@@ -73,7 +73,7 @@ def _comparison(pk: int) -> Comparison:
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = _comparison(pk)
-    columns = comparison.jobs.order_by("column").prefetch_related("images").annotate(vote_count=Count("wins"))
+    columns = comparison.jobs.order_by("column").prefetch_related(images_by_index()).annotate(vote_count=Count("wins"))
     my_vote = Vote.objects.filter(comparison=comparison, user=request.user).values_list("winner_id", flat=True).first()
     context = {
         "comparison": comparison,
@@ -92,7 +92,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def column(request: HttpRequest, pk: int, job_id: int) -> HttpResponse:
     comparison = _comparison(pk)
-    job = get_object_or_404(comparison.jobs.prefetch_related("images").annotate(vote_count=Count("wins")), pk=job_id)
+    job = get_object_or_404(
+        comparison.jobs.prefetch_related(images_by_index()).annotate(vote_count=Count("wins")), pk=job_id
+    )
     finished = comparisons.is_finished(comparison)
     response = render(request, f"{DETAIL}#column", {"comparison": comparison, "job": job, "finished": finished})
     if job.is_final and finished:

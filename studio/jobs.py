@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Prefetch, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -84,6 +84,11 @@ def queue_from_form(form: forms.Form, create: Callable[[], T]) -> T | None:
     except BudgetExceeded as exc:
         form.add_error(None, str(exc))
         return None
+
+
+def images_by_index() -> Prefetch:
+    """A job's images in the order the provider gave them (a Midjourney grid before its parts)."""
+    return Prefetch("images", queryset=Image.objects.order_by("index"))
 
 
 def _store(folder: str, extension: str, data: bytes) -> str:

@@ -22,7 +22,7 @@ RECENT_JOBS = 12
 
 def get_job_for_user(request: HttpRequest, pk: int) -> Job:
     """A job its owner (or staff) may act on; 404 for anyone else so ids do not leak."""
-    job = get_object_or_404(Job.objects.prefetch_related("images"), pk=pk)
+    job = get_object_or_404(Job.objects.prefetch_related(jobs.images_by_index()), pk=pk)
     if job.owner_id != request.user.pk and not request.user.is_staff:
         raise Http404
     return job
@@ -41,7 +41,7 @@ def _form_context(form: JobForm, **extra: Any) -> dict[str, Any]:
 
 
 def _recent_jobs(request: HttpRequest) -> list[Job]:
-    return list(Job.objects.filter(owner=request.user).prefetch_related("images")[:RECENT_JOBS])
+    return list(Job.objects.filter(owner=request.user).prefetch_related(jobs.images_by_index())[:RECENT_JOBS])
 
 
 @require_GET
