@@ -161,7 +161,7 @@ Q_CLUSTER = {
     "queue_limit": 50,
     "catch_up": False,
     "save_limit": 250,
-    "poll": env.float("Q_POLL_SECONDS", default=0.1),
+    "poll": env.float("Q_POLL_SECONDS", default=0.05),
     "sync": env.bool("Q_SYNC", default=False),
 }
 if Q_BROKER == "orm":

@@ -11,7 +11,7 @@ from studio import catalog, imaging, tasks
 from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import openai as provider
-from studio.providers.base import ErrorKind, GenerationRequest, ProviderError
+from studio.providers.base import ErrorKind, GenerationRequest, ProviderError, retry_after
 from tests.emulators.base import Fault
 from tests.factories import make_job, png_bytes
 
@@ -149,10 +149,10 @@ def test_a_slow_server_times_out(openai_emulator, settings):
 
 
 def test_retry_after_is_read_from_headers():
-    assert provider.retry_after({"retry-after-ms": "1500"}) == 1.5
-    assert provider.retry_after({"retry-after": "2"}) == 2.0
-    assert provider.retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
-    assert provider.retry_after({}) is None
+    assert retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert retry_after({"retry-after": "2"}) == 2.0
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert retry_after({}) is None
 
 
 def test_a_429_with_retry_after_1_is_retried_after_a_second_and_succeeds(openai_emulator, monkeypatch):

@@ -108,6 +108,8 @@ def test_faults_on_create_map_to_error_kinds(replicate_emulator, fault, kind):
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
     assert exc.value.kind == kind
+    if kind == ErrorKind.RATE_LIMITED:
+        assert exc.value.retry_after == 1 and "throttled" in exc.value.message
 
 
 def test_canceling_the_job_in_the_studio_cancels_the_prediction(replicate_emulator, monkeypatch, transactional_db):

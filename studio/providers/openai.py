@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import json
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 from openai import APIConnectionError, APIResponseValidationError, APIStatusError, APITimeoutError, OpenAI
 from PIL import Image
 
 from studio import imaging
 from studio.catalog import Operation
-from studio.providers.base import Check, ErrorKind, GeneratedImage, GenerationRequest, ProviderError, ProviderResult
+from studio.providers.base import (
+    Check,
+    ErrorKind,
+    GeneratedImage,
+    GenerationRequest,
+    ProviderError,
+    ProviderResult,
+    retry_after,
+)
 
 REFUSALS = {"moderation_blocked", "content_policy_violation"}
 UNREADABLE = "OpenAI sent a response Atelier could not read."
@@ -24,10 +31,14 @@ UNREADABLE = "OpenAI sent a response Atelier could not read."
 
 def _client() -> OpenAI:
     conf = settings.PROVIDER_SETTINGS["openai"]
-    # Atelier retries with backoff that honours Retry-After; the SDK must not retry as well.
-    return OpenAI(
-        api_key=conf["api_key"], base_url=conf["base_url"], max_retries=0, timeout=settings.PROVIDER_TIMEOUT_SECONDS
-    )
+    return _cached_client(conf["api_key"], conf["base_url"], settings.PROVIDER_TIMEOUT_SECONDS)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_client(api_key: str, base_url: str, timeout: float) -> OpenAI:
+    # One client per configuration (a new one costs a fresh TLS context). Atelier retries with
+    # backoff that honours Retry-After, so the SDK must not retry as well.
+    return OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
 
 def _png(data: bytes) -> tuple[str, bytes, str]:
@@ -57,25 +68,6 @@ def _call(request: GenerationRequest) -> Any:
         # Deprecated in the SDK since DALL-E 2 left OpenAI's API; compatible servers still serve it.
         return client.images.create_variation(image=_png(imaging.dall_e_2_image(source)), size=size, **common)
     raise ProviderError(ErrorKind.INVALID_REQUEST, f"OpenAI models cannot {request.operation} in Atelier.")
-
-
-def retry_after(headers: Any) -> float | None:
-    """Seconds to wait, from `retry-after-ms`, or `retry-after` in seconds or as an HTTP date."""
-    if value := headers.get("retry-after-ms"):
-        try:
-            return float(value) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
-        except (TypeError, ValueError):
-            return None
 
 
 def _error(exc: APIStatusError) -> ProviderError:

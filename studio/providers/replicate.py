@@ -6,6 +6,7 @@ polled; the user's cancel is forwarded; outputs (short-lived URLs) are downloade
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from typing import Any
 
@@ -24,6 +25,7 @@ from studio.providers.base import (
     GenerationRequest,
     ProviderError,
     ProviderResult,
+    retry_after,
 )
 
 OUTPUT_HOSTS = ("replicate.delivery", "*.replicate.delivery")
@@ -34,8 +36,32 @@ REFUSAL_WORDS = ("nsfw", "safety", "content policy", "flagged")
 
 def _client() -> replicate.Client:
     conf = settings.PROVIDER_SETTINGS["replicate"]
+    return _cached_client(conf["api_key"], conf["base_url"], settings.PROVIDER_TIMEOUT_SECONDS)
+
+
+class _Throttled(Exception):
+    def __init__(self, retry_after: float | None, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.detail = detail
+
+
+def _throttled(response: httpx.Response) -> None:
+    """httpx response hook: the SDK's ReplicateError drops headers, so read Retry-After here."""
+    if response.status_code == 429:
+        response.read()
+        try:
+            detail = str(response.json().get("detail") or "Replicate throttled the request.")
+        except ValueError:
+            detail = "Replicate throttled the request."
+        raise _Throttled(retry_after(response.headers), detail)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_client(token: str, base_url: str, timeout: float) -> replicate.Client:
+    # One client per configuration: building one costs ~50 ms (a fresh TLS context) per job.
     return replicate.Client(
-        api_token=conf["api_key"], base_url=conf["base_url"], timeout=httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS)
+        api_token=token, base_url=base_url, timeout=httpx.Timeout(timeout), event_hooks={"response": [_throttled]}
     )
 
 
@@ -62,8 +88,6 @@ def _error(exc: ReplicateError) -> ProviderError:
     status = exc.status or 0
     if status in (401, 403):
         return ProviderError(ErrorKind.AUTH, f"Replicate refused the API token: {message}")
-    if status == 429:
-        return ProviderError(ErrorKind.RATE_LIMITED, message)
     if status >= 500:
         return ProviderError(ErrorKind.UNAVAILABLE, f"Replicate is having trouble ({status}): {message}")
     return ProviderError(ErrorKind.INVALID_REQUEST, message)
@@ -92,6 +116,8 @@ def generate(request: GenerationRequest) -> ProviderResult:
             prediction.reload()
     except ReplicateError as exc:
         raise _error(exc) from exc
+    except _Throttled as exc:
+        raise ProviderError(ErrorKind.RATE_LIMITED, exc.detail, retry_after=exc.retry_after) from exc
     except httpx.TimeoutException as exc:
         raise ProviderError(ErrorKind.TIMEOUT, "Replicate did not answer in time.") from exc
     except httpx.HTTPError as exc:

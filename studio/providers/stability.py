@@ -25,6 +25,7 @@ from studio.providers.base import (
     GenerationRequest,
     ProviderError,
     ProviderResult,
+    retry_after,
 )
 
 POLL_SECONDS = 1.0
@@ -60,8 +61,7 @@ def _check(response: requests.Response) -> dict[str, Any]:
     if status == 403:
         raise ProviderError(ErrorKind.CONTENT_POLICY, message)
     if status == 429:
-        retry = response.headers.get("retry-after")
-        raise ProviderError(ErrorKind.RATE_LIMITED, message, retry_after=float(retry) if retry else None)
+        raise ProviderError(ErrorKind.RATE_LIMITED, message, retry_after=retry_after(response.headers))
     if status >= 500:
         raise ProviderError(ErrorKind.UNAVAILABLE, f"Stability is having trouble ({status}): {message}")
     raise ProviderError(ErrorKind.INVALID_REQUEST, message)

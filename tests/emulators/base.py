@@ -63,6 +63,7 @@ class Emulator:
     def __init__(self, port: int = 0) -> None:
         self.faults: deque[Fault] = deque()
         self.requests: list[Recorded] = []
+        self.request_times: list[tuple[float, str]] = []  # (monotonic time, path), for timing retries
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -74,6 +75,7 @@ class Emulator:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 request = Request(self, self.rfile.read(length) if length else b"")
+                emulator.request_times.append((time.monotonic(), request.path))
                 emulator.requests.append(
                     Recorded(request.method, request.path, request.headers, request.json, request.fields, request.files)
                 )

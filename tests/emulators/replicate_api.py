@@ -88,11 +88,13 @@ class ReplicateEmulator(Emulator):
             if name in data and not low <= float(data[name]) <= high:
                 return problem(422, "Input validation failed", f"- input.{name}: must be between {low} and {high}")
         prediction = Prediction(uuid.uuid4().hex[:20], model, data, time.monotonic(), self.latency)
+        self._render(prediction)  # drawn now, revealed after the latency: the latency is all the wait
         with self.lock:
             self.predictions[prediction.id] = prediction
         wait = re.search(r"wait=(\d+)", request.headers.get("prefer", ""))
         if wait:  # hold the connection until done, or for the asked seconds
-            time.sleep(min(float(wait.group(1)), self.latency))
+            ready = prediction.created + min(float(wait.group(1)), self.latency)
+            time.sleep(max(0.0, ready - time.monotonic()))
         return 201, self._state(prediction), {}
 
     def _state(self, p: Prediction) -> dict[str, Any]:
@@ -115,21 +117,21 @@ class ReplicateEmulator(Emulator):
         if "forbidden" in str(p.input.get("prompt", "")).lower():
             p.status, p.error = "failed", "NSFW content detected. Try running it again, or try a different prompt."
             return
+        urls = [f"{self.url}/files/{name}" for name in p.files]
+        p.status, p.output = "succeeded", urls if p.model.endswith(("schnell", "dev")) else None
+        if p.output is None:  # the pro models return one URL, not a list
+            p.output = urls[0]  # type: ignore[assignment]
+
+    def _render(self, p: Prediction) -> None:
         width, height = SIZES[p.input.get("aspect_ratio", "1:1")]
         fmt = p.input.get("output_format", "webp")
-        urls = []
         for i in range(int(p.input.get("num_outputs", 1))):
             img = offline.render(
                 str(p.input.get("prompt", "")), "", width, height, int(p.input.get("seed") or 0) + i, "draft"
             )
             out = io.BytesIO()
             img.save(out, {"jpg": "JPEG", "png": "PNG"}.get(fmt, "WEBP"))
-            name = f"{p.id}-{i}.{fmt}"
-            p.files[name] = out.getvalue()
-            urls.append(f"{self.url}/files/{name}")
-        p.status, p.output = "succeeded", urls if p.model.endswith(("schnell", "dev")) else None
-        if p.output is None:  # the pro models return one URL, not a list
-            p.output = urls[0]  # type: ignore[assignment]
+            p.files[f"{p.id}-{i}.{fmt}"] = out.getvalue()
 
     def _file(self, name: str):
         for p in self.predictions.values():
