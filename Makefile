@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/postprocess.py
 	$(PY) bench/queue_pickup.py
 	$(PY) bench/gallery.py
+	$(PY) bench/providers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
