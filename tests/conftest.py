@@ -114,59 +114,44 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
         time.sleep(interval)
 
 
+def _emulated(settings, emulator, provider: str, api_key: str, base_url: str, *, serves_files: bool = False):
+    """Start an emulator and point the provider's settings at it (and allow its file URLs)."""
+    emulator.start()
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, provider: {"api_key": api_key, "base_url": base_url}}
+    if serves_files:
+        settings.DOWNLOAD_INSECURE_HOSTS = {emulator.url.removeprefix("http://")}
+    yield emulator
+    emulator.stop()
+
+
 @pytest.fixture
 def openai_emulator(settings):
-    """The OpenAI Images emulator on a random port, with Atelier configured to use it."""
     from tests.emulators.openai_api import OpenAIEmulator
 
-    emulator = OpenAIEmulator().start()
-    settings.PROVIDER_SETTINGS = {
-        **settings.PROVIDER_SETTINGS,
-        "openai": {"api_key": emulator.api_key, "base_url": f"{emulator.url}/v1"},
-    }
-    yield emulator
-    emulator.stop()
-
-
-@pytest.fixture
-def replicate_emulator(settings):
-    """The Replicate emulator, with Atelier configured to use it and to fetch its output files."""
-    from tests.emulators.replicate_api import ReplicateEmulator
-
-    emulator = ReplicateEmulator().start()
-    settings.PROVIDER_SETTINGS = {
-        **settings.PROVIDER_SETTINGS,
-        "replicate": {"api_key": emulator.token, "base_url": emulator.url},
-    }
-    settings.DOWNLOAD_INSECURE_HOSTS = {emulator.url.removeprefix("http://")}
-    yield emulator
-    emulator.stop()
+    emulator = OpenAIEmulator()
+    yield from _emulated(settings, emulator, "openai", emulator.api_key, f"{emulator.url}/v1")
 
 
 @pytest.fixture
 def stability_emulator(settings):
-    """The Stability AI emulator (v1 and v2beta), with Atelier configured to use it."""
     from tests.emulators.stability_api import StabilityEmulator
 
-    emulator = StabilityEmulator().start()
-    settings.PROVIDER_SETTINGS = {
-        **settings.PROVIDER_SETTINGS,
-        "stability": {"api_key": emulator.api_key, "base_url": emulator.url},
-    }
-    yield emulator
-    emulator.stop()
+    emulator = StabilityEmulator()
+    yield from _emulated(settings, emulator, "stability", emulator.api_key, emulator.url)
+
+
+@pytest.fixture
+def replicate_emulator(settings):
+    from tests.emulators.replicate_api import ReplicateEmulator
+
+    emulator = ReplicateEmulator()
+    yield from _emulated(settings, emulator, "replicate", emulator.token, emulator.url, serves_files=True)
 
 
 @pytest.fixture
 def midjourney_proxy(settings):
-    """A midjourney-proxy emulator (C# fork flavour unless a test changes it), configured in Atelier."""
+    """The C# fork's flavour unless a test sets `flavor = "java"`."""
     from tests.emulators.midjourney_proxy import MidjourneyProxyEmulator
 
-    emulator = MidjourneyProxyEmulator().start()
-    settings.PROVIDER_SETTINGS = {
-        **settings.PROVIDER_SETTINGS,
-        "midjourney": {"api_key": emulator.secret, "base_url": emulator.url},
-    }
-    settings.DOWNLOAD_INSECURE_HOSTS = {emulator.url.removeprefix("http://")}
-    yield emulator
-    emulator.stop()
+    emulator = MidjourneyProxyEmulator()
+    yield from _emulated(settings, emulator, "midjourney", emulator.secret, emulator.url, serves_files=True)
