@@ -23,7 +23,9 @@ def _index_context(compare_form=None, sweep_form=None, **extra):
     return {
         "compare_form": compare_form or comparisons.ComparisonForm(),
         "sweep_form": sweep_form or comparisons.SweepForm(),
-        "model_choices": [(m, catalog.availability(m)) for m in catalog.MODELS.values()],
+        "model_choices": [
+            (m, catalog.availability(m)) for m in catalog.MODELS.values() if catalog.Operation.GENERATE in m.operations
+        ],
         "aspects": comparisons.ASPECTS,
         "quality_tiers": comparisons.QUALITY_TIERS,
         "recent": recent,
@@ -83,7 +85,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "addable": [
             (m, catalog.availability(m))
             for m in catalog.MODELS.values()
-            if m.id not in comparison.settings.get("models", [])
+            if m.id not in comparison.settings.get("models", []) and catalog.Operation.GENERATE in m.operations
         ],
     }
     return render(request, DETAIL, context)

@@ -76,7 +76,9 @@ class ComparisonForm(forms.Form):
     seed = forms.IntegerField(required=False, min_value=0, max_value=catalog.SEED_MAX,
                               help_text="Blank for a random seed, shared by every column.")  # fmt: skip
     category = forms.CharField(required=False, max_length=60, strip=True, help_text="Groups the leaderboard.")
-    models = forms.MultipleChoiceField(choices=[(m.id, m.label) for m in catalog.MODELS.values()])
+    models = forms.MultipleChoiceField(
+        choices=[(m.id, m.label) for m in catalog.MODELS.values() if catalog.Operation.GENERATE in m.operations]
+    )
 
     def clean_models(self) -> list[str]:
         chosen = list(dict.fromkeys(self.cleaned_data["models"]))
@@ -113,7 +115,9 @@ class SweepForm(forms.Form):
     aspect_ratio = forms.ChoiceField(choices=[(a, a) for a in ASPECTS], initial="1:1")
     seed = forms.IntegerField(required=False, min_value=0, max_value=catalog.SEED_MAX)
     category = forms.CharField(required=False, max_length=60, strip=True)
-    model = forms.ChoiceField(choices=[(m.id, m.label) for m in catalog.MODELS.values()])
+    model = forms.ChoiceField(
+        choices=[(m.id, m.label) for m in catalog.MODELS.values() if catalog.Operation.GENERATE in m.operations]
+    )
     setting = forms.CharField(help_text="quality, or one of the model's options, such as cfg_scale")
     values = forms.CharField(help_text="2 to 6 values, separated by commas")
 

@@ -176,6 +176,15 @@ class JobForm(ModelRequestForm):
         if not self.is_bound:
             self.initial.setdefault("size", model.sizes[0].value)
 
+    def clean_model(self) -> str:
+        model_id = super().clean_model()
+        if catalog.Operation.GENERATE not in catalog.MODELS[model_id].operations:
+            label = catalog.MODELS[model_id].label
+            raise forms.ValidationError(
+                f"{label} does not make images from a prompt alone; open an image in the editor."
+            )
+        return model_id
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         model = self.catalog_model

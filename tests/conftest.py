@@ -58,6 +58,15 @@ def run_jobs_inline(monkeypatch, django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
+@pytest.fixture(scope="session", autouse=True)
+def patient_browser_assertions():
+    """Browser assertions wait up to 15 s (not 5): on a loaded 2-core machine a submit, a render
+    and a swap can take that long. They still return as soon as they pass."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {

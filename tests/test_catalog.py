@@ -22,7 +22,7 @@ def test_every_model_is_complete_and_consistent(model):
     assert model.provider in catalog.PROVIDERS
     assert model.sizes and model.qualities
     assert model.default_quality in model.qualities
-    assert catalog.Operation.GENERATE in model.operations
+    assert model.operations
     assert model.max_n >= 1
     for option in model.options:
         if option.kind == "choice":

@@ -132,3 +132,39 @@ def test_canceling_the_job_in_the_studio_cancels_the_prediction(replicate_emulat
     assert outcome == ["discarded: canceled while running"]
     assert any(r.path.endswith("/cancel") for r in replicate_emulator.requests)
     assert Job.objects.get(pk=job.pk).status == "canceled"
+
+
+def test_flux_fill_inpaints_with_the_mask_white_where_painted(replicate_emulator):
+    import numpy as np
+
+    from studio import imaging
+
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 64, 20))
+    source = png_bytes(64, 64, (10, 200, 30))
+    result = provider.generate(
+        request(
+            "flux-fill-pro", operation=Operation.EDIT, image=source, mask=imaging.png_bytes(mask), width=64, height=64
+        )
+    )
+    sent = replicate_emulator.requests[0]
+    assert (
+        sent.path == "/v1/models/black-forest-labs/flux-fill-pro/predictions"
+        and "aspect_ratio" not in sent.json["input"]
+    )
+    out = np.asarray(PILImage.open(io.BytesIO(result.images[0].data)).convert("RGB"), dtype=int)
+    assert (out[20:] == [10, 200, 30]).all() and (out[:20] != [10, 200, 30]).any()
+
+
+def test_edit_only_models_stay_off_the_generate_form(alice, replicate_emulator):
+    from django.urls import reverse
+
+    html = alice.get(reverse("studio:home")).content.decode()
+    assert 'value="flux-fill-pro"' not in html
+    data = {"model": "flux-fill-pro", "prompt": "x", "size": "1024x1024", "quality": "standard", "n": "1"}
+    response = alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "open an image in the editor" in response.content.decode()
+    edit = alice.get(
+        reverse("studio:editor_fields"), {"operation": "outpaint"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'value="flux-fill-pro"' in edit

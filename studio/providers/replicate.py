@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
 import time
 from typing import Any
 
 import httpx
 import replicate
 from django.conf import settings
+from PIL import Image
 from replicate.exceptions import ReplicateError
 
-from studio import catalog, downloads
+from studio import catalog, downloads, imaging
 from studio.catalog import Operation
 from studio.providers.base import (
     Canceled,
@@ -71,8 +73,13 @@ def _data_url(data: bytes) -> str:
 
 def model_input(request: GenerationRequest) -> dict[str, Any]:
     """The prediction input: Replicate's names for the prompt, size and the model's options."""
-    aspect = catalog.aspect_of(f"{request.width}x{request.height}") or "1:1"
-    data: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": aspect, "seed": request.seed, **request.options}
+    data: dict[str, Any] = {"prompt": request.prompt, "seed": request.seed, **request.options}
+    if request.operation in (Operation.EDIT, Operation.OUTPAINT):
+        # Fill models take the (extended) image and a mask, white where it changes; no aspect ratio.
+        mask = Image.open(io.BytesIO(request.mask or b"")).convert("L")
+        data.update(image=_data_url(request.image or b""), mask=_data_url(imaging.mask_white_changes(mask)))
+        return data
+    data["aspect_ratio"] = catalog.aspect_of(f"{request.width}x{request.height}") or "1:1"
     if request.model.max_n > 1:
         data["num_outputs"] = request.n
     if request.operation == Operation.REMIX:
@@ -95,7 +102,7 @@ def _error(exc: ReplicateError) -> ProviderError:
 
 def generate(request: GenerationRequest) -> ProviderResult:
     model = request.model
-    if request.operation not in (Operation.GENERATE, Operation.REMIX):
+    if request.operation not in model.operations:
         raise ProviderError(ErrorKind.INVALID_REQUEST, f"{model.label} cannot {request.operation} in Atelier.")
     client = _client()
     data = model_input(request)
