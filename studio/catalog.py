@@ -19,8 +19,10 @@ class Operation(StrEnum):
     VARIATION = "variation"
     REMIX = "remix"  # image-to-image with a strength
     UPSCALE = "upscale"
-    CONTROL = "control"
-    STYLE = "style"
+    CONTROL = "control"  # follow the source's structure, sketch, edges or depth
+    STYLE = "style"  # take the source's style
+    ERASE = "erase"  # remove what the mask covers
+    SEARCH_REPLACE = "replace"  # swap what a search prompt finds for the prompt
 
 
 @dataclass(frozen=True)
@@ -244,8 +246,10 @@ def _stable_image(
     options: tuple[Option, ...],
     endpoint: str,
     upscale_factors: tuple[int, ...] = (),
+    extra_params: dict[str, str] | None = None,
 ) -> Model:
-    # endpoint: "ultra", "core", or "sd3:<model>" for the SD3.5 family behind /generate/sd3.
+    # endpoint: "ultra", "core", or "sd3:<model>" for the SD3.5 family behind /generate/sd3;
+    # extra_params: which v2beta upscaler it uses, and the control kinds it offers.
     return Model(
         model_id,
         label,
@@ -260,7 +264,10 @@ def _stable_image(
         seed=True,
         max_prompt_chars=10000,
         upscale_factors=upscale_factors,
-        provider_params={"endpoint": endpoint},
+        provider_params={"endpoint": endpoint, **(extra_params or {})},
+        # v2beta edits keep the input's size (up to ~9 megapixels), so edits are not snapped.
+        size_step=8,
+        max_edge=4096,
     )
 
 
@@ -289,6 +296,29 @@ def _flux(
         prices=_usd(standard=usd),
         seed=True,
         provider_params=provider_params,
+    )
+
+
+def _flux_tool(model_id: str, label: str, usd: str, operation: Operation, control_kind: str, image_input: str) -> Model:
+    """Flux models that work from a source image only (control, redux): editor operations."""
+    params = {"replicate_model": f"black-forest-labs/{model_id}", "image_input": image_input}
+    if control_kind:
+        params["control_kinds"] = control_kind
+    return Model(
+        model_id,
+        label,
+        "replicate",
+        _ops(operation),
+        FLUX_SIZES,
+        STANDARD,
+        "standard",
+        options=(FLUX_FORMAT,),
+        prices=_usd(standard=usd),
+        seed=True,
+        note=f"Works from a source image: open one in the editor ({operation.value}).",
+        size_step=8,
+        max_edge=2048,
+        provider_params=params,
     )
 
 
@@ -417,27 +447,40 @@ MODELS: dict[str, Model] = {
             _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
             (STABLE_IMAGE_FORMAT,),
             "ultra",
-            upscale_factors=(4,),  # the asynchronous "creative" upscaler
+            upscale_factors=(4,),
+            extra_params={"upscale": "creative"},
         ),
         _stable_image(
             "stable-image-core",
             "Stable Image Core",
             "0.03",
-            _ops(Operation.GENERATE, Operation.EDIT, Operation.UPSCALE),
+            _ops(
+                Operation.GENERATE,
+                Operation.EDIT,
+                Operation.OUTPAINT,
+                Operation.ERASE,
+                Operation.SEARCH_REPLACE,
+                Operation.CONTROL,
+                Operation.STYLE,
+                Operation.UPSCALE,
+            ),
             (
                 STABLE_IMAGE_FORMAT,
                 Option("style_preset", "Style preset", "choice", "none", choices=STABILITY_STYLE_PRESETS),
             ),
             "core",
-            upscale_factors=(4,),  # the synchronous "fast" upscaler
+            upscale_factors=(4,),
+            extra_params={"upscale": "fast", "control_kinds": "structure,sketch"},
         ),
         _stable_image(
             "sd3.5-large",
             "Stable Diffusion 3.5 Large",
             "0.065",
-            GENERATE_REMIX,
+            _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
             (STABLE_IMAGE_FORMAT,),
             "sd3:sd3.5-large",
+            upscale_factors=(4,),
+            extra_params={"upscale": "conservative"},
         ),
         _stable_image(
             "sd3.5-large-turbo",
@@ -514,6 +557,9 @@ MODELS: dict[str, Model] = {
             max_edge=2048,
             provider_params={"replicate_model": "black-forest-labs/flux-fill-pro", "mask_input": "mask"},
         ),
+        _flux_tool("flux-canny-pro", "FLUX.1 Canny [pro]", "0.05", Operation.CONTROL, "edges", "control_image"),
+        _flux_tool("flux-depth-pro", "FLUX.1 Depth [pro]", "0.05", Operation.CONTROL, "depth", "control_image"),
+        _flux_tool("flux-redux-dev", "FLUX.1 Redux [dev]", "0.025", Operation.VARIATION, "", "redux_image"),
         _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4"), "7"),
         _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2"), "6.1"),
     ]

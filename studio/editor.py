@@ -33,6 +33,9 @@ def _context(form: EditForm, **extra: Any) -> dict[str, Any]:
         "operations": EDIT_OPERATIONS,
         "model_choices": [(m, catalog.availability(m)) for m in models_for(operation)],
         "aspects": OUTPAINT_ASPECTS,
+        "control_kinds": form.catalog_model.provider_params.get("control_kinds", "").split(",")
+        if form.catalog_model and form.catalog_model.provider_params.get("control_kinds")
+        else [],
         "overlap": imaging.OUTPAINT_OVERLAP,
         **extra,
     }

@@ -206,8 +206,20 @@ EDIT_OPERATIONS = {
     catalog.Operation.REMIX: "Remix",
     catalog.Operation.VARIATION: "Variation",
     catalog.Operation.UPSCALE: "Upscale",
+    catalog.Operation.ERASE: "Erase",
+    catalog.Operation.SEARCH_REPLACE: "Replace",
+    catalog.Operation.CONTROL: "Control",
+    catalog.Operation.STYLE: "Style",
 }
-NEEDS_PROMPT = {catalog.Operation.EDIT, catalog.Operation.OUTPAINT, catalog.Operation.REMIX}
+NEEDS_PROMPT = {
+    catalog.Operation.EDIT,
+    catalog.Operation.OUTPAINT,
+    catalog.Operation.REMIX,
+    catalog.Operation.SEARCH_REPLACE,
+    catalog.Operation.CONTROL,
+    catalog.Operation.STYLE,
+}
+MASKED = {catalog.Operation.EDIT, catalog.Operation.ERASE}
 MAX_EXTEND = 4096
 
 
@@ -264,6 +276,11 @@ class EditForm(ModelRequestForm):
     extend_right = forms.IntegerField(label="Right", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
     extend_bottom = forms.IntegerField(label="Bottom", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
     extend_aspect = forms.CharField(label="or to aspect ratio", required=False)
+    search_prompt = forms.CharField(label="Find", required=False, max_length=1000, strip=True,
+                                    help_text="What to replace, in words (e.g. “the red car”).")  # fmt: skip
+    control_kind = forms.CharField(label="Follow the source's", required=False)
+    control_strength = forms.FloatField(label="Control strength", min_value=0, max_value=1, initial=0.7, required=False)
+    fidelity = forms.FloatField(label="Style fidelity", min_value=0, max_value=1, initial=0.5, required=False)
 
     def prompt_required(self) -> bool:
         return self.data.get("operation") in NEEDS_PROMPT
@@ -330,7 +347,7 @@ class EditForm(ModelRequestForm):
                 # Anything the user painted too (in the extended canvas's coordinates) is repainted.
                 painted_mask = imaging.read_mask(painted.read(settings.UPLOAD_MAX_BYTES + 1), canvas.size)
                 mask = ImageChops.lighter(mask, painted_mask)
-        elif operation == catalog.Operation.EDIT:
+        elif operation in MASKED:
             upload = self.files.get("mask")
             if not upload:
                 raise imaging.MaskRejected("Paint a mask over the part of the image you want to change.")
@@ -338,6 +355,19 @@ class EditForm(ModelRequestForm):
             imaging.check_mask_coverage(mask)
         elif operation == catalog.Operation.REMIX:
             extra["strength"] = cleaned.get("strength") if cleaned.get("strength") is not None else 0.6
+        if operation == catalog.Operation.SEARCH_REPLACE:
+            if not cleaned.get("search_prompt"):
+                raise forms.ValidationError("Say what to find and replace, e.g. “the red car”.")
+            extra["search_prompt"] = cleaned["search_prompt"]
+        elif operation == catalog.Operation.CONTROL:
+            kinds = model.provider_params.get("control_kinds", "").split(",")
+            kind = cleaned.get("control_kind") or kinds[0]
+            if kind not in kinds:
+                raise forms.ValidationError(f"{model.label} follows a source's {' or '.join(kinds)}, not “{kind}”.")
+            strength = cleaned.get("control_strength")
+            extra.update(control_kind=kind, control_strength=0.7 if strength is None else strength)
+        elif operation == catalog.Operation.STYLE:
+            extra["fidelity"] = 0.5 if cleaned.get("fidelity") is None else cleaned["fidelity"]
         result = model.edit_size(canvas.width, canvas.height)
         if result is None:
             raise forms.ValidationError(

@@ -23,6 +23,7 @@ from studio.models import Job
 from studio.providers.base import Canceled, ErrorKind, GenerationRequest, ProviderError, ProviderResult
 
 log = logging.getLogger(__name__)
+EDIT_SETTINGS = ("extend", "search_prompt", "control_kind", "control_strength", "fidelity")
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -86,6 +87,7 @@ def _request(job: Job) -> GenerationRequest:
         mask=_read(job.mask_file),
         strength=params.get("strength"),
         factor=params.get("factor"),
+        edit_settings={key: params[key] for key in EDIT_SETTINGS if key in params},
         progress=_progress(job.pk),
     )
 

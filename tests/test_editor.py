@@ -186,3 +186,68 @@ def test_quick_actions_work_without_javascript(alice, source, run_jobs_inline):
         )
     job = Job.objects.get(operation="variation")
     assert response.status_code == 302 and response["Location"] == reverse("studio:job", args=[job.pk])
+
+
+@pytest.fixture
+def stability(stability_emulator):
+    return stability_emulator
+
+
+CORE = {"model": "stable-image-core", "quality": "standard", "opt_output_format": "png", "opt_style_preset": "none"}
+
+
+def test_new_operations_through_the_editor_reach_stability(alice, source, stability, run_jobs_inline):
+    with run_jobs_inline(execute=True):
+        submit(
+            alice,
+            **CORE,
+            operation="replace",
+            source=source.pk,
+            search_prompt="the sky",
+        )
+        submit(
+            alice,
+            **CORE,
+            operation="control",
+            source=source.pk,
+            control_kind="sketch",
+            control_strength="0.5",
+        )
+        submit(alice, **CORE, operation="style", source=source.pk, fidelity="0.8")
+        submit(
+            alice,
+            **CORE,
+            operation="erase",
+            source=source.pk,
+            prompt="",
+            mask=mask_file(),
+        )
+        submit(
+            alice,
+            **CORE,
+            operation="outpaint",
+            source=source.pk,
+            extend_right="32",
+        )
+    jobs = {job.operation: job for job in Job.objects.exclude(pk=source.job_id)}
+    assert {op: j.status for op, j in jobs.items()} == dict.fromkeys(
+        ["replace", "control", "style", "erase", "outpaint"], "succeeded"
+    )
+    assert jobs["replace"].params["search_prompt"] == "the sky" and jobs["control"].params["control_kind"] == "sketch"
+    paths = [r.path for r in stability.requests]
+    for path in ("edit/search-and-replace", "control/sketch", "control/style", "edit/erase", "edit/outpaint"):
+        assert f"/v2beta/stable-image/{path}" in paths
+    assert jobs["outpaint"].images.get().width == 96
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"operation": "replace"}, "Say what to find and replace"),
+        ({"operation": "control", "control_kind": "depth"}, "follows a source&#x27;s structure or sketch"),
+        ({"operation": "style", "prompt": ""}, "Write a prompt"),
+    ],
+)
+def test_new_operations_explain_bad_input(alice, source, stability, fields, message):
+    response = submit(alice, **CORE, source=source.pk, **fields)
+    assert response.status_code == 422 and message in response.content.decode()

@@ -168,3 +168,22 @@ def test_edit_only_models_stay_off_the_generate_form(alice, replicate_emulator):
         reverse("studio:editor_fields"), {"operation": "outpaint"}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert 'value="flux-fill-pro"' in edit
+
+
+@pytest.mark.parametrize("model", ["flux-canny-pro", "flux-depth-pro"])
+def test_flux_control_models_send_the_source_as_control_image(replicate_emulator, model):
+    result = provider.generate(
+        request(model, operation=Operation.CONTROL, image=png_bytes(64, 48), width=64, height=48)
+    )
+    sent = replicate_emulator.requests[0].json["input"]
+    assert sent["control_image"].startswith("data:image/png;base64,") and sent["prompt"] == "a lighthouse at dusk"
+    assert PILImage.open(io.BytesIO(result.images[0].data)).size == (64, 48)
+
+
+def test_flux_redux_varies_the_source(replicate_emulator):
+    result = provider.generate(
+        request("flux-redux-dev", operation=Operation.VARIATION, image=png_bytes(64, 64), width=64, height=64, n=2)
+    )
+    sent = replicate_emulator.requests[0].json["input"]
+    assert sent["redux_image"].startswith("data:") and "prompt" not in sent and sent["num_outputs"] == 2
+    assert len(result.images) == 2

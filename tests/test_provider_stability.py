@@ -155,3 +155,68 @@ def test_timeouts(stability_emulator, settings):
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
     assert exc.value.kind == ErrorKind.TIMEOUT
+
+
+def test_outpaint_sends_the_original_and_how_far_to_extend(stability_emulator):
+    canvas = PILImage.new("RGB", (96, 72), (0, 0, 0))
+    canvas.paste((200, 10, 10), (16, 8, 80, 72))  # original 64x64 at left 16, top 8
+    extend = {"left": 16, "top": 8, "right": 16, "bottom": 0}
+    result = provider.generate(request("stable-image-core", Operation.OUTPAINT, image=imaging.png_bytes(canvas),
+                                       width=96, height=72, edit_settings={"extend": extend}))  # fmt: skip
+    sent = stability_emulator.requests[-1]
+    assert sent.path == "/v2beta/stable-image/edit/outpaint"
+    assert (sent.fields["left"], sent.fields["right"], sent.fields["up"], sent.fields["down"]) == ("16", "16", "8", "0")
+    original = PILImage.open(io.BytesIO(sent.files["image"]))
+    assert original.size == (64, 64) and original.getpixel((10, 10)) == (200, 10, 10)
+    assert size(result.images[0].data) == (96, 72)
+
+
+def test_erase_sends_the_mask_white_where_painted(stability_emulator):
+    mask = PILImage.new("L", (32, 32), 0)
+    mask.paste(255, (8, 8, 24, 24))
+    provider.generate(
+        request("stable-image-core", Operation.ERASE, image=png_bytes(32, 32), mask=imaging.png_bytes(mask))
+    )
+    sent = stability_emulator.requests[-1]
+    assert sent.path == "/v2beta/stable-image/edit/erase" and "prompt" not in sent.fields
+    assert np.asarray(PILImage.open(io.BytesIO(sent.files["mask"])))[16, 16] == 255
+
+
+@pytest.mark.parametrize(
+    ("operation", "edit", "path", "field", "value"),
+    [
+        (
+            Operation.SEARCH_REPLACE,
+            {"search_prompt": "the red car"},
+            "edit/search-and-replace",
+            "search_prompt",
+            "the red car",
+        ),
+        (
+            Operation.CONTROL,
+            {"control_kind": "sketch", "control_strength": 0.4},
+            "control/sketch",
+            "control_strength",
+            "0.4",
+        ),
+        (
+            Operation.CONTROL,
+            {"control_kind": "structure", "control_strength": 0.9},
+            "control/structure",
+            "control_strength",
+            "0.9",
+        ),
+        (Operation.STYLE, {"fidelity": 0.3}, "control/style", "fidelity", "0.3"),
+    ],
+)
+def test_replace_control_and_style(stability_emulator, operation, edit, path, field, value):
+    result = provider.generate(request("stable-image-core", operation, image=png_bytes(48, 32), edit_settings=edit))
+    sent = stability_emulator.requests[-1]
+    assert sent.path == f"/v2beta/stable-image/{path}" and sent.fields[field] == value
+    assert sent.fields["prompt"] == "a lighthouse at dusk" and size(result.images[0].data) == (48, 32)
+
+
+def test_conservative_upscale(stability_emulator):
+    result = provider.generate(request("sd3.5-large", Operation.UPSCALE, image=png_bytes(32, 24), factor=4))
+    assert stability_emulator.requests[-1].path == "/v2beta/stable-image/upscale/conservative"
+    assert size(result.images[0].data) == (128, 96)

@@ -7,7 +7,7 @@ const MIN_ZOOM = 0.05;
 const MAX_ZOOM = 16;
 const MASK_COLOR = "rgb(255, 45, 130)";
 const AUTO_COLOR = "rgb(40, 200, 255)";
-const MASKED_OPERATIONS = new Set(["edit", "outpaint"]);
+const MASKED_OPERATIONS = new Set(["edit", "outpaint", "erase"]);
 
 const root = document.querySelector("[data-editor]");
 if (root) start(root);
@@ -448,7 +448,7 @@ function start(root) {
   });
   form.addEventListener("input", (event) => {
     if (event.target.name?.startsWith("extend_") && state.source) extensionChanged();
-    if (event.target.name === "strength") {
+    if (["strength", "control_strength", "fidelity"].includes(event.target.name)) {
       const output = form.querySelector("[data-strength-output]");
       if (output) output.textContent = event.target.value;
     }

@@ -57,6 +57,9 @@ class GenerationRequest:
     mask: bytes | None = None  # greyscale PNG the size of `image`, white where the image may change
     strength: float | None = None  # remix: 0 keeps the source, 1 ignores it
     factor: int | None = None  # upscale
+    # Per-operation settings: extend (outpaint), search_prompt, control_kind and control_strength,
+    # fidelity (style).
+    edit_settings: dict[str, Any] = field(default_factory=dict)
     # Long-running providers report their job id and percent done; False means the user canceled.
     progress: Callable[[str, int | None], bool] = lambda provider_job_id, percent: True
 

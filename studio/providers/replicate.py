@@ -74,6 +74,15 @@ def _data_url(data: bytes) -> str:
 def model_input(request: GenerationRequest) -> dict[str, Any]:
     """The prediction input: Replicate's names for the prompt, size and the model's options."""
     data: dict[str, Any] = {"prompt": request.prompt, "seed": request.seed, **request.options}
+    image_input = request.model.provider_params.get("image_input")
+    if request.operation == Operation.CONTROL:  # canny / depth: the source is the control image
+        data[image_input] = _data_url(request.image or b"")
+        return data
+    if request.operation == Operation.VARIATION:  # redux: a new take on the source, no prompt
+        del data["prompt"]
+        data.update({image_input: _data_url(request.image or b""), "num_outputs": request.n})
+        data["aspect_ratio"] = catalog.aspect_of(f"{request.width}x{request.height}") or "1:1"
+        return data
     if request.operation in (Operation.EDIT, Operation.OUTPAINT):
         # Fill models take the (extended) image and a mask, white where it changes; no aspect ratio.
         mask = Image.open(io.BytesIO(request.mask or b"")).convert("L")

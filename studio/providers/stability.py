@@ -1,8 +1,9 @@
 """Stability AI over its REST API (`requests`): v1 for SDXL 1.0, v2beta for Stable Image.
 
 v1: text-to-image (JSON), image-to-image and masking (multipart), ESRGAN x2 upscale.
-v2beta: generate ultra/core/sd3, inpaint, the synchronous "fast" and asynchronous "creative"
-upscalers (the latter polled at /v2beta/results/{id})."""
+v2beta: generate ultra/core/sd3; inpaint, outpaint, erase, search-and-replace; control
+structure/sketch and style; the fast and conservative upscalers, and the asynchronous creative
+one (polled at /v2beta/results/{id})."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from studio.providers.base import (
 
 POLL_SECONDS = 1.0
 FILTERED = "CONTENT_FILTERED"
+TOOLS = {Operation.OUTPAINT, Operation.ERASE, Operation.SEARCH_REPLACE, Operation.CONTROL, Operation.STYLE}
 
 
 def _session() -> tuple[requests.Session, str]:
@@ -188,10 +190,50 @@ def _v2_edit(request: GenerationRequest, session: requests.Session, base: str) -
     return _image(answer.get("image", ""), answer.get("seed"), answer.get("finish_reason", ""))
 
 
+def _v2_tool(request: GenerationRequest, session: requests.Session, base: str) -> GeneratedImage:
+    """Outpaint, erase, search-and-replace, control and style: one source image, one result."""
+    op, edit = request.operation, request.edit_settings
+    image = Image.open(io.BytesIO(request.image or b"")).convert("RGB")
+    data: dict[str, Any] = {"output_format": "png", "seed": str(request.seed)}
+    if op not in (Operation.ERASE,):
+        data["prompt"] = request.prompt
+    if request.negative_prompt and op != Operation.ERASE:
+        data["negative_prompt"] = request.negative_prompt
+    files: dict[str, Any] = {}
+    if op == Operation.OUTPAINT:
+        # Stability extends the original itself: send it, and how far to go on each side.
+        extend = edit.get("extend", {})
+        left, top = extend.get("left", 0), extend.get("top", 0)
+        right, bottom = extend.get("right", 0), extend.get("bottom", 0)
+        image = image.crop((left, top, image.width - right, image.height - bottom))
+        data.update(left=str(left), right=str(right), up=str(top), down=str(bottom))
+        path = "edit/outpaint"
+    elif op == Operation.ERASE:
+        mask = Image.open(io.BytesIO(request.mask or b"")).convert("L")
+        files["mask"] = ("mask.png", imaging.mask_white_changes(mask), "image/png")
+        path = "edit/erase"
+    elif op == Operation.SEARCH_REPLACE:
+        data["search_prompt"] = edit.get("search_prompt", "")
+        path = "edit/search-and-replace"
+    elif op == Operation.CONTROL:
+        data["control_strength"] = str(edit.get("control_strength", 0.7))
+        path = f"control/{edit.get('control_kind', 'structure')}"
+    else:  # STYLE
+        data["fidelity"] = str(edit.get("fidelity", 0.5))
+        path = "control/style"
+    files["image"] = ("image.png", imaging.png_bytes(image), "image/png")
+    answer = _post(session, f"{base}/v2beta/stable-image/{path}", data=data, files=files)
+    return _image(answer.get("image", ""), answer.get("seed"), answer.get("finish_reason", ""))
+
+
 def _v2_upscale(request: GenerationRequest, session: requests.Session, base: str) -> GeneratedImage:
     files = {"image": ("image.png", _png(request.image), "image/png")}
-    if request.model.provider_params["endpoint"] != "ultra":
-        answer = _post(session, f"{base}/v2beta/stable-image/upscale/fast", data={"output_format": "png"}, files=files)
+    upscaler = request.model.provider_params.get("upscale", "fast")
+    if upscaler in ("fast", "conservative"):
+        data = {"output_format": "png"}
+        if upscaler == "conservative":
+            data["prompt"] = request.prompt or "a high resolution photograph"
+        answer = _post(session, f"{base}/v2beta/stable-image/upscale/{upscaler}", data=data, files=files)
         return _image(answer.get("image", ""), answer.get("seed"), answer.get("finish_reason", ""))
     data = {"prompt": request.prompt or "a high resolution photograph", "output_format": "png"}
     generation = _post(session, f"{base}/v2beta/stable-image/upscale/creative", data=data, files=files)["id"]
@@ -223,6 +265,8 @@ def generate(request: GenerationRequest) -> ProviderResult:
             images = [_v2_edit(request, session, base)]
         elif request.operation == Operation.UPSCALE:
             images = [_v2_upscale(request, session, base)]
+        elif request.operation in TOOLS:
+            images = [_v2_tool(request, session, base)]
         else:
             raise ProviderError(
                 ErrorKind.INVALID_REQUEST, f"{request.model.label} cannot {request.operation} in Atelier."

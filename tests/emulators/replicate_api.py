@@ -28,6 +28,9 @@ MODELS = {
     "black-forest-labs/flux-1.1-pro": {"safety_tolerance": (1, 6)},
     "black-forest-labs/flux-1.1-pro-ultra": {"safety_tolerance": (1, 6)},
     "black-forest-labs/flux-fill-pro": {"steps": (15, 50), "guidance": (1.5, 100), "safety_tolerance": (1, 6)},
+    "black-forest-labs/flux-canny-pro": {"steps": (15, 50), "guidance": (1, 100)},
+    "black-forest-labs/flux-depth-pro": {"steps": (15, 50), "guidance": (1, 100)},
+    "black-forest-labs/flux-redux-dev": {"num_outputs": (1, 4)},
 }
 
 
@@ -88,8 +91,13 @@ class ReplicateEmulator(Emulator):
         if schema is None:
             return problem(404, "Model not found", f"The model {model} does not exist")
         data = (request.json or {}).get("input") or {}
-        if not data.get("prompt") and not data.get("image_prompt"):
+        if model.endswith("redux-dev"):
+            if not str(data.get("redux_image", "")).startswith("data:"):
+                return problem(422, "Input validation failed", "- input: redux_image is required")
+        elif not data.get("prompt") and not data.get("image_prompt"):
             return problem(422, "Input validation failed", "- input: prompt is required")
+        if model.endswith(("canny-pro", "depth-pro")) and not str(data.get("control_image", "")).startswith("data:"):
+            return problem(422, "Input validation failed", "- input: control_image is required")
         if model.endswith("fill-pro"):
             if not str(data.get("image", "")).startswith("data:") or not str(data.get("mask", "")).startswith("data:"):
                 return problem(422, "Input validation failed", "- input: image and mask are required")
@@ -131,12 +139,23 @@ class ReplicateEmulator(Emulator):
             p.status, p.error = "failed", "NSFW content detected. Try running it again, or try a different prompt."
             return
         urls = [f"{self.url}/files/{name}" for name in p.files]
-        p.status, p.output = "succeeded", urls if p.model.endswith(("schnell", "dev")) else None
+        p.status, p.output = "succeeded", urls if p.model.endswith(("schnell", "dev", "redux-dev")) else None
         if p.output is None:  # the pro models return one URL, not a list
             p.output = urls[0]  # type: ignore[assignment]
 
     def _render(self, p: Prediction) -> None:
         fmt = p.input.get("output_format", "webp")
+        source_key = next((k for k in ("control_image", "redux_image") if k in p.input), None)
+        if source_key:  # control and redux keep the source's size and shapes
+            source = from_data_url(p.input[source_key]).convert("RGB")
+            for i in range(int(p.input.get("num_outputs", 1))):
+                fresh = offline.render(
+                    str(p.input.get("prompt", "variation")), "", source.width, source.height, i, "draft"
+                )
+                out = io.BytesIO()
+                Image.blend(source, fresh, 0.4).save(out, "PNG")
+                p.files[f"{p.id}-{i}.png"] = out.getvalue()
+            return
         if p.model.endswith("fill-pro"):  # repaint where the mask is white
             source, mask = from_data_url(p.input["image"]).convert("RGB"), from_data_url(p.input["mask"]).convert("L")
             fresh = offline.render(

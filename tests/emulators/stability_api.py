@@ -70,6 +70,13 @@ class StabilityEmulator(Emulator):
             return self.v2_inpaint(request)
         if path == "/v2beta/stable-image/upscale/fast":
             return self.v2_fast(request)
+        if path == "/v2beta/stable-image/upscale/conservative":
+            return self.v2_conservative(request)
+        if m := re.fullmatch(
+            r"/v2beta/stable-image/(edit/outpaint|edit/erase|edit/search-and-replace|control/sketch|control/structure|control/style)",
+            path,
+        ):
+            return self.v2_tool(m.group(1), request)
         if path == "/v2beta/stable-image/upscale/creative":
             return self.v2_creative(request)
         if m := re.fullmatch(r"/v2beta/results/(\w+)", path):
@@ -213,6 +220,50 @@ class StabilityEmulator(Emulator):
         if image.width * image.height > 1_048_576:
             return v2_error(400, "bad_request", "image: at most 1 megapixel for fast upscale")
         return self._v2_answer(image.resize((image.width * 4, image.height * 4)), "", 0)
+
+    def v2_conservative(self, request: Request):
+        if not request.fields.get("prompt"):
+            return v2_error(400, "bad_request", "prompt: cannot be empty")
+        image = Image.open(io.BytesIO(request.files["image"]))
+        return self._v2_answer(image.resize((image.width * 4, image.height * 4)), request.fields["prompt"], 0)
+
+    def v2_tool(self, tool: str, request: Request):
+        fields = request.fields
+        if "image" not in request.files:
+            return v2_error(400, "bad_request", "image: required")
+        image = Image.open(io.BytesIO(request.files["image"])).convert("RGB")
+        seed = int(fields.get("seed", 0))
+        prompt = fields.get("prompt", "")
+        if tool != "edit/erase" and tool != "edit/outpaint" and not prompt:
+            return v2_error(400, "bad_request", "prompt: cannot be empty")
+        if tool == "edit/outpaint":
+            sides = {k: int(fields.get(k, 0)) for k in ("left", "right", "up", "down")}
+            if not any(sides.values()) or any(v < 0 or v > 2000 for v in sides.values()):
+                return v2_error(400, "bad_request", "left, right, up, down: at least one between 1 and 2000")
+            w, h = image.width + sides["left"] + sides["right"], image.height + sides["up"] + sides["down"]
+            out = offline.render(prompt or "scenery", "", w, h, seed, "draft")
+            out.paste(image, (sides["left"], sides["up"]))
+            self.last_outpaint = (image.size, sides)
+            return self._v2_answer(out, prompt, seed)
+        if tool == "edit/erase":
+            if "mask" not in request.files:
+                return v2_error(400, "bad_request", "mask: required (or an alpha channel in image)")
+            mask = Image.open(io.BytesIO(request.files["mask"])).convert("L")
+            if mask.size != image.size:
+                return v2_error(400, "bad_request", "mask: must be the same size as image")
+            blurred = image.resize((8, 8)).resize(image.size)
+            return self._v2_answer(Image.composite(blurred, image, mask), "", seed)
+        if tool == "edit/search-and-replace" and not fields.get("search_prompt"):
+            return v2_error(400, "bad_request", "search_prompt: cannot be empty")
+        knob = {
+            "control/sketch": "control_strength",
+            "control/structure": "control_strength",
+            "control/style": "fidelity",
+        }.get(tool)
+        if knob and not 0 <= float(fields.get(knob, -1)) <= 1:
+            return v2_error(400, "bad_request", f"{knob}: must be between 0 and 1")
+        fresh = offline.render(prompt, "", image.width, image.height, seed, "draft")
+        return self._v2_answer(Image.blend(image, fresh, 0.5), prompt, seed)
 
     def v2_creative(self, request: Request):
         image = Image.open(io.BytesIO(request.files["image"]))
