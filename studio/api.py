@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -155,19 +156,20 @@ def job_create(request: HttpRequest) -> JsonResponse:
 
 
 def _edit_job_create(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
-    """Edits take the source as `source_image` (a gallery id) or `image`, and `mask`, in base64."""
-    files = {}
-    for name in ("image", "mask"):
+    """Edits take the source as `source_image` (a gallery id) or `image`; `image`, `mask` and
+    `references` (a list) are base64."""
+    files = MultiValueDict()
+    for name in ("image", "mask", "references"):
         value = payload.pop(name, None)
         if value is None:
             continue
-        try:
-            data = base64.b64decode(str(value).split(",", 1)[-1], validate=True)
-        except (binascii.Error, ValueError):
-            return error(
-                400, "The request is not valid.", fields={name: ["Send the file as base64 (a data URL works too)."]}
-            )
-        files[name] = SimpleUploadedFile(f"{name}.png", data)
+        for index, item in enumerate(value if name == "references" and isinstance(value, list) else [value]):
+            try:
+                content = base64.b64decode(str(item).split(",", 1)[-1], validate=True)
+            except (binascii.Error, ValueError):
+                message = "Send each file as base64 (a data URL works too)."
+                return error(400, "The request is not valid.", fields={name: [message]})
+            files.appendlist(name, SimpleUploadedFile(f"{name}-{index}.png", content))
     extend = payload.get("extend") or {}
     if not isinstance(extend, dict):
         return error(400, "The request is not valid.", fields={"extend": ["Give {left, top, right, bottom} pixels."]})

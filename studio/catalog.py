@@ -235,6 +235,7 @@ def _gpt_image(model_id: str, label: str, sizes: tuple[Size, ...], prices: dict[
         max_prompt_chars=32000,
         size_step=16 if any_size else None,
         max_edge=3840 if any_size else 1536,
+        provider_params={"max_references": "15"},  # images[] beside the one being edited
     )
 
 

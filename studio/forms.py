@@ -223,6 +223,24 @@ MASKED = {catalog.Operation.EDIT, catalog.Operation.ERASE}
 MAX_EXTEND = 4096
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern); cleans to a list."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
 @dataclass(frozen=True)
 class EditSpec:
     """A validated edit: the exact input pixels (resized to a size the model takes) and mask."""
@@ -240,6 +258,7 @@ class EditSpec:
     result_size: catalog.Size
     source_image: Any  # gallery.Image or None: the parent in the image's lineage
     extra: dict[str, Any]  # strength, factor or extension
+    references: tuple[bytes, ...] = ()  # extra images the model should draw from (PNG)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -281,6 +300,7 @@ class EditForm(ModelRequestForm):
     control_kind = forms.CharField(label="Follow the source's", required=False)
     control_strength = forms.FloatField(label="Control strength", min_value=0, max_value=1, initial=0.7, required=False)
     fidelity = forms.FloatField(label="Style fidelity", min_value=0, max_value=1, initial=0.5, required=False)
+    references = MultipleFileField(label="Reference images", required=False)
 
     def prompt_required(self) -> bool:
         return self.data.get("operation") in NEEDS_PROMPT
@@ -313,6 +333,7 @@ class EditForm(ModelRequestForm):
         except imaging.ImageRejected as exc:
             self.add_error("image", str(exc))
             return cleaned
+        self.reference_pngs = self._references(model, operation, cleaned.get("references") or [])
         try:
             self.prepared = self._prepare(model, operation, source, cleaned)
         except imaging.MaskRejected as exc:
@@ -320,6 +341,28 @@ class EditForm(ModelRequestForm):
         except forms.ValidationError as exc:
             self.add_error(None, exc)
         return cleaned
+
+    def _references(self, model: catalog.Model, operation: str, uploads: list[Any]) -> tuple[bytes, ...]:
+        """Reference images as PNGs, checked like any upload; only models that take them may."""
+        if not uploads:
+            return ()
+        limit = int(model.provider_params.get("max_references", 0))
+        if operation != catalog.Operation.EDIT or not limit:
+            self.add_error("references", f"{model.label} does not take reference images for this operation.")
+            return ()
+        if len(uploads) > limit:
+            self.add_error("references", f"{model.label} takes at most {limit} reference images.")
+            return ()
+        pngs = []
+        for upload in uploads:
+            try:
+                pngs.append(
+                    imaging.png_bytes(imaging.decode(upload.read(settings.UPLOAD_MAX_BYTES + 1)).convert("RGB"))
+                )
+            except imaging.ImageRejected as exc:
+                self.add_error("references", f"{upload.name}: {exc}")
+                return ()
+        return tuple(pngs)
 
     def _prepare(self, model: catalog.Model, operation: str, source: Image.Image, cleaned: dict[str, Any]):
         """(canvas, mask, result size, extra params) for the operation; raises on unusable input."""
@@ -402,6 +445,7 @@ class EditForm(ModelRequestForm):
             result_size=result,
             source_image=self.source_image,
             extra=extra,
+            references=self.reference_pngs,
             **self._common(),
         )
 

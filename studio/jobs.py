@@ -126,9 +126,10 @@ def job_create(
 
 def job_create_edit(*, owner: AbstractBaseUser, spec: EditSpec) -> Job:
     """Store the edit's input pixels and mask, then queue the job; the files go if the row does not."""
-    written = [_store("inputs", "png", imaging.png_bytes(spec.canvas))]
-    if spec.mask is not None:
-        written.append(_store("masks", "png", imaging.png_bytes(spec.mask)))
+    source = _store("inputs", "png", imaging.png_bytes(spec.canvas))
+    mask = _store("masks", "png", imaging.png_bytes(spec.mask)) if spec.mask is not None else ""
+    references = [_store("inputs", "png", data) for data in spec.references]
+    written = [name for name in (source, mask, *references) if name]
     try:
         with transaction.atomic():
             check_budget(owner, spec.model.id, spec.params)
@@ -138,10 +139,10 @@ def job_create_edit(*, owner: AbstractBaseUser, spec: EditSpec) -> Job:
                 model_id=spec.model.id,
                 prompt=spec.prompt,
                 negative_prompt=spec.negative_prompt,
-                params=spec.params,
+                params={**spec.params, "references": references} if references else spec.params,
                 source_image=spec.source_image,
-                source_file=written[0],
-                mask_file=written[1] if len(written) > 1 else "",
+                source_file=source,
+                mask_file=mask,
             )
             _enqueue(job)
     except BaseException:

@@ -88,6 +88,7 @@ def _request(job: Job) -> GenerationRequest:
         strength=params.get("strength"),
         factor=params.get("factor"),
         edit_settings={key: params[key] for key in EDIT_SETTINGS if key in params},
+        references=tuple(_read(name) or b"" for name in params.get("references", [])),
         progress=_progress(job.pk),
     )
 

@@ -170,3 +170,20 @@ def test_bad_edit_requests_are_400(api, payload, field, text):
     assert response.status_code == 400
     assert text in " ".join(response.json()["error"]["fields"][field])
     assert not Job.objects.exists()
+
+
+def test_reference_images_through_the_api(api, openai_emulator, run_jobs_inline):
+    from PIL import Image as PILImage
+
+    from studio import imaging
+    from tests.factories import png_bytes
+
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 32))
+    payload = {"operation": "edit", "model": "gpt-image-1.5", "prompt": "p", "quality": "low",
+               "image": b64(png_bytes()), "mask": b64(imaging.png_bytes(mask)),
+               "references": [b64(png_bytes(16, 16)), b64(png_bytes(24, 24))]}  # fmt: skip
+    with run_jobs_inline(execute=True):
+        response = post_job(api, payload)
+    assert response.status_code == 201, response.json()
+    assert len(openai_emulator.requests[-1].file_lists["image[]"]) == 3

@@ -186,3 +186,48 @@ def test_the_studio_runs_an_openai_job_end_to_end(openai_emulator, alice, user, 
     assert "A detailed, vivid illustration" in alice.get(reverse("gallery:detail", args=[image.pk])).content.decode()
     assert str(job.cost) == "0.0400"
     assert openai_emulator.api_key not in str(job.params) + str(job.usage)
+
+
+def test_gpt_image_edit_sends_reference_images_after_the_edited_one(openai_emulator):
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 32))
+    refs = (png_bytes(32, 32, (255, 0, 0)), png_bytes(48, 48, (0, 0, 255)))
+    provider.generate(
+        request("gpt-image-1.5", Operation.EDIT, image=png_bytes(), mask=imaging.png_bytes(mask), references=refs)
+    )
+    sent = openai_emulator.requests[-1].file_lists["image[]"]
+    assert [decoded(i).size for i in sent] == [(64, 64), (32, 32), (48, 48)]
+
+
+def test_reference_images_through_the_editor(openai_emulator, alice, user, run_jobs_inline):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import make_image
+
+    source = make_image(make_job(owner=user, status="succeeded"))
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    data = {"model": "gpt-image-1.5", "quality": "low", "n": "1", "prompt": "add the hat", "operation": "edit",
+            "source": source.pk, "opt_background": "auto", "opt_output_format": "png", "opt_output_compression": "100",
+            "opt_moderation": "auto", "mask": SimpleUploadedFile("m.png", imaging.png_bytes(mask)),
+            "references": [SimpleUploadedFile("hat.png", png_bytes(20, 20)),
+                           SimpleUploadedFile("h2.png", png_bytes(30, 30))]}  # fmt: skip
+    with run_jobs_inline(execute=True):
+        response = alice.post(reverse("studio:editor_submit"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200, response.content.decode()[:500]
+    job = Job.objects.get(operation="edit")
+    assert job.status == "succeeded", job.error_message
+    assert len(job.params["references"]) == 2
+    assert len(openai_emulator.requests[-1].file_lists["image[]"]) == 3
+
+
+def test_reference_images_are_refused_where_the_model_takes_none(alice, user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import make_image
+
+    source = make_image(make_job(owner=user, status="succeeded"))
+    data = {"model": "offline", "quality": "draft", "n": "1", "prompt": "p", "operation": "remix", "source": source.pk,
+            "references": [SimpleUploadedFile("a.png", png_bytes())]}  # fmt: skip
+    response = alice.post(reverse("studio:editor_submit"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "does not take reference images" in response.content.decode()

@@ -60,6 +60,7 @@ class GenerationRequest:
     # Per-operation settings: extend (outpaint), search_prompt, control_kind and control_strength,
     # fidelity (style).
     edit_settings: dict[str, Any] = field(default_factory=dict)
+    references: tuple[bytes, ...] = ()  # more images to draw from, beside `image` (PNG)
     # Long-running providers report their job id and percent done; False means the user canceled.
     progress: Callable[[str, int | None], bool] = lambda provider_job_id, percent: True
 

@@ -27,6 +27,7 @@ from studio.providers.base import (
 
 REFUSALS = {"moderation_blocked", "content_policy_violation"}
 UNREADABLE = "OpenAI sent a response Atelier could not read."
+REQUEST_FIELDS = {"response_format"}
 
 
 def _client() -> OpenAI:
@@ -48,7 +49,10 @@ def _png(data: bytes) -> tuple[str, bytes, str]:
 def _call(request: GenerationRequest) -> Any:
     client = _client()
     model = request.model
-    common: dict[str, Any] = {"model": model.id, "n": request.n, **model.provider_params}
+    # Request fields the catalog fixes per model (DALL-E's response_format); other provider_params
+    # are Atelier's own (max_references).
+    fixed = {key: value for key, value in model.provider_params.items() if key in REQUEST_FIELDS}
+    common: dict[str, Any] = {"model": model.id, "n": request.n, **fixed}
     size = f"{request.width}x{request.height}"
     if request.operation == Operation.GENERATE:
         return client.images.generate(
@@ -61,8 +65,14 @@ def _call(request: GenerationRequest) -> Any:
             image_png, mask_png = imaging.dall_e_2_edit(source, mask)
         else:
             image_png, mask_png = imaging.png_bytes(source.convert("RGB")), imaging.mask_for_openai(mask)
+        # Reference images go after the edited one (sent as image[]); the mask applies to the first.
+        images = [_png(image_png), *(_png(ref) for ref in request.references)]
         return client.images.edit(
-            image=_png(image_png), mask=_png(mask_png), prompt=request.prompt, size=size, **common
+            image=images if len(images) > 1 else images[0],
+            mask=_png(mask_png),
+            prompt=request.prompt,
+            size=size,
+            **common,
         )
     if request.operation == Operation.VARIATION:
         # Deprecated in the SDK since DALL-E 2 left OpenAI's API; compatible servers still serve it.

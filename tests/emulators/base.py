@@ -32,6 +32,7 @@ class Recorded:
     json: Any = None
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
+    file_lists: dict[str, list[bytes]] = field(default_factory=dict)
 
 
 class Request:
@@ -43,6 +44,7 @@ class Request:
         self.json: Any = None
         self.fields: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
+        self.file_lists: dict[str, list[bytes]] = {}  # every file of a repeated name, such as image[]
         ctype = self.headers.get("content-type", "")
         if ctype.startswith("application/json") and body:
             self.json = json.loads(body)
@@ -53,6 +55,7 @@ class Request:
                 data = part.get_payload(decode=True) or b""
                 if part.get_filename() is not None:
                     self.files[name] = data
+                    self.file_lists.setdefault(name, []).append(data)
                 else:
                     self.fields[name] = data.decode()
 
@@ -77,7 +80,15 @@ class Emulator:
                 request = Request(self, self.rfile.read(length) if length else b"")
                 emulator.request_times.append((time.monotonic(), request.path))
                 emulator.requests.append(
-                    Recorded(request.method, request.path, request.headers, request.json, request.fields, request.files)
+                    Recorded(
+                        request.method,
+                        request.path,
+                        request.headers,
+                        request.json,
+                        request.fields,
+                        request.files,
+                        request.file_lists,
+                    )
                 )
                 status, body, headers = emulator.answer(request)
                 payload = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")

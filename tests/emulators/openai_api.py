@@ -133,11 +133,16 @@ class OpenAIEmulator(Emulator):
         params = dict(request.fields)
         if failure := self._common(params, edit=True):
             return failure
-        raw = request.files.get("image") or request.files.get("image[]")
-        if raw is None:
+        images = request.file_lists.get("image[]") or request.file_lists.get("image") or []
+        if not images:
             return error(400, "Missing required parameter: 'image'.", param="image")
-        source = Image.open(io.BytesIO(raw))
         model = params.get("model") or "dall-e-2"
+        if len(images) > 1 and model not in GPT_IMAGE:
+            return error(400, f"{model} edits take one image.", param="image")
+        if len(images) > 16:
+            return error(400, "At most 16 images.", param="image")
+        raw = images[0]
+        source = Image.open(io.BytesIO(raw))
         if model == "dall-e-2" and (
             source.width != source.height or len(raw) > 4 * 1024 * 1024 or source.format != "PNG"
         ):

@@ -16,6 +16,18 @@ def option_text(option: catalog.Option) -> str:
     return f"`{option.name}` ({option.min:g}–{option.max:g})"
 
 
+def operations_table() -> str:
+    """Models × operations, as a Markdown table."""
+    lines = [
+        "| model | provider | " + " | ".join(op.value for op in OPERATIONS) + " |",
+        "|---|---|" + "---|" * len(OPERATIONS),
+    ]
+    for model in catalog.MODELS.values():
+        marks = " | ".join("✓" if op in model.operations else "" for op in OPERATIONS)
+        lines.append(f"| `{model.id}` | {model.provider} | {marks} |")
+    return "\n".join(lines)
+
+
 def render() -> str:
     lines = [
         "# Models",
@@ -26,12 +38,8 @@ def render() -> str:
         "",
         "## Operations",
         "",
-        "| model | provider | " + " | ".join(op.value for op in OPERATIONS) + " |",
-        "|---|---|" + "---|" * len(OPERATIONS),
+        operations_table(),
     ]
-    for model in catalog.MODELS.values():
-        marks = " | ".join("✓" if op in model.operations else "" for op in OPERATIONS)
-        lines.append(f"| `{model.id}` | {model.provider} | {marks} |")
     lines += [
         "",
         "## Sizes, qualities and options",
