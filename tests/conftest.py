@@ -111,6 +111,17 @@ def worker(transactional_db, media_root):
         process.wait()
 
 
+def log_in(page, live_server, username: str, next_path: str = "/") -> None:
+    """Log in through the real login form (test users' password), landing on `next_path`."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server.url}/account/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("button.primary")
+    expect(page).to_have_url(f"{live_server.url}{next_path}")
+
+
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
     """Poll until predicate() is truthy or the deadline passes; returns its last value."""
     import time

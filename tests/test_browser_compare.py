@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.conftest import log_in
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,10 +18,7 @@ def test_compare_three_models_vote_and_the_leaderboard_changes(page: Page, live_
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     make_user(username="gina")
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(f"{live_server.url}/account/login/?next=/compare/leaderboard/")
-    page.fill("#id_username", "gina")
-    page.fill("#id_password", "pw-for-tests-only")
-    page.click("button.primary")
+    log_in(page, live_server, "gina", "/compare/leaderboard/")
     expect(page.get_by_text("No votes yet")).to_be_visible()
 
     page.goto(f"{live_server.url}/compare/")

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from studio import imaging
 from studio.models import Job
-from tests.conftest import wait_for
+from tests.conftest import log_in, wait_for
 from tests.factories import make_image, make_job, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,10 +33,7 @@ def editor(page: Page, live_server, monkeypatch):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "422" not in m.text else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_viewport_size({"width": 1400, "height": 950})
-    page.goto(f"{live_server.url}/account/login/?next=/edit/{image.pk}/")
-    page.fill("#id_username", "frank")
-    page.fill("#id_password", "pw-for-tests-only")
-    page.click("button.primary")
+    log_in(page, live_server, "frank", f"/edit/{image.pk}/")
     expect(page.locator("[data-empty]")).to_be_hidden()
     page.errors = errors
     return page

@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from gallery.models import Image
+from tests.conftest import log_in
 from tests.factories import make_image, make_job, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,10 +16,7 @@ def gallery_page(page: Page, live_server):
     for prompt in ("first: a red kite", "second: a green field", "third: a blue lake"):
         make_image(make_job(owner=user, prompt=prompt, status="succeeded"))
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page.goto(f"{live_server.url}/account/login/?next=/gallery/")
-    page.fill("#id_username", "hana")
-    page.fill("#id_password", "pw-for-tests-only")
-    page.click("button.primary")
+    log_in(page, live_server, "hana", "/gallery/")
     expect(page.locator(".tile")).to_have_count(3)
     return page
 

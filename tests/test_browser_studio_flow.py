@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.conftest import log_in
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,19 +20,18 @@ def console_errors(page: Page):
     return errors
 
 
-def log_in(page: Page, live_server, username: str) -> None:
+def open_studio(page: Page, live_server, username: str) -> None:
+    """Visiting the studio logged out leads to the login form, and back to the studio after it."""
     page.goto(f"{live_server.url}/")
     expect(page).to_have_url(f"{live_server.url}/account/login/?next=/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-for-tests-only")
-    page.click("button.primary")
+    log_in(page, live_server, username)
     expect(page.get_by_role("heading", name="New image")).to_be_visible()
 
 
 def test_prompt_to_gallery_with_a_real_worker(page: Page, live_server, worker, console_errors):
     make_user(username="carol")
     ARTIFACTS.mkdir(exist_ok=True)
-    log_in(page, live_server, "carol")
+    open_studio(page, live_server, "carol")
     expect(page.get_by_text("No jobs yet")).to_be_visible()
 
     page.fill("#id_prompt", "a lighthouse on a cliff at sunset over the sea")
@@ -72,7 +72,7 @@ def test_prompt_to_gallery_with_a_real_worker(page: Page, live_server, worker, c
 
 def test_validation_errors_show_next_to_the_field(page: Page, live_server, console_errors):
     make_user(username="dave")
-    log_in(page, live_server, "dave")
+    open_studio(page, live_server, "dave")
     page.click("button[type=submit].primary")
     expect(page.locator("#prompt-error")).to_have_text("Write a prompt: describe the image you want.")
     page.select_option("#id_model", "offline")
@@ -98,7 +98,7 @@ def test_dropping_an_atelier_png_restores_its_settings(page: Page, live_server, 
     }
     png = base64.b64encode(imaging.with_png_metadata(png_bytes(), metadata)).decode()
     make_user(username="erin")
-    log_in(page, live_server, "erin")
+    open_studio(page, live_server, "erin")
     page.evaluate(
         """(b64) => {
             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
