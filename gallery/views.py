@@ -202,11 +202,8 @@ def _board_from(request: HttpRequest) -> Board:
     """The board a form names: an existing one by id, or a new one by name."""
     if name := request.POST.get("new_board", "").strip():
         return services.board_create(name=name, user=request.user)
-    board = (
-        Board.objects.filter(pk=request.POST.get("board") or 0).first()
-        if request.POST.get("board", "").isdigit()
-        else None
-    )
+    board_id = request.POST.get("board", "")
+    board = Board.objects.filter(pk=board_id).first() if board_id.isdigit() else None
     if board is None:
         raise services.GalleryError("Pick a board, or name a new one.")
     return board

@@ -147,6 +147,8 @@ def job_create(request: HttpRequest) -> JsonResponse:
         return error(400, "The body must be JSON.")
     if not isinstance(payload, dict):
         return error(400, "The body must be a JSON object.")
+    if not isinstance(payload.get("options") or {}, dict):
+        return error(400, "The request is not valid.", fields={"options": ["Give the options as a JSON object."]})
     if payload.get("operation", "generate") != "generate":
         return _edit_job_create(request, payload)
     form = JobForm(form_data_from_api(payload))

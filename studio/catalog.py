@@ -93,6 +93,12 @@ class Model:
     def size_for_aspect(self, aspect: str) -> Size | None:
         return next((s for s in self.sizes if s.aspect == aspect), None)
 
+    @property
+    def control_kinds(self) -> tuple[str, ...]:
+        """What a Control operation can follow in a source image (structure, sketch, edges, depth)."""
+        kinds = self.provider_params.get("control_kinds", "")
+        return tuple(kinds.split(",")) if kinds else ()
+
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
 
@@ -571,6 +577,10 @@ SEED_MAX = 4_294_967_295
 
 def get_model(model_id: str) -> Model | None:
     return MODELS.get(model_id)
+
+
+def models_for(operation: Operation) -> list[Model]:
+    return [m for m in MODELS.values() if operation in m.operations]
 
 
 def aspect_of(size_value: str) -> str:

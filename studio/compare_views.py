@@ -23,9 +23,7 @@ def _index_context(compare_form=None, sweep_form=None, **extra):
     return {
         "compare_form": compare_form or comparisons.ComparisonForm(),
         "sweep_form": sweep_form or comparisons.SweepForm(),
-        "model_choices": [
-            (m, catalog.availability(m)) for m in catalog.MODELS.values() if catalog.Operation.GENERATE in m.operations
-        ],
+        "model_choices": [(m, catalog.availability(m)) for m in catalog.models_for(catalog.Operation.GENERATE)],
         "aspects": comparisons.ASPECTS,
         "quality_tiers": comparisons.QUALITY_TIERS,
         "recent": recent,
@@ -84,8 +82,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "my_vote": my_vote,
         "addable": [
             (m, catalog.availability(m))
-            for m in catalog.MODELS.values()
-            if m.id not in comparison.settings.get("models", []) and catalog.Operation.GENERATE in m.operations
+            for m in catalog.models_for(catalog.Operation.GENERATE)
+            if m.id not in comparison.settings.get("models", [])
         ],
     }
     return render(request, DETAIL, context)

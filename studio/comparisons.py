@@ -7,7 +7,7 @@ import math
 import random
 import secrets
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django import forms
@@ -77,7 +77,7 @@ class ComparisonForm(forms.Form):
                               help_text="Blank for a random seed, shared by every column.")  # fmt: skip
     category = forms.CharField(required=False, max_length=60, strip=True, help_text="Groups the leaderboard.")
     models = forms.MultipleChoiceField(
-        choices=[(m.id, m.label) for m in catalog.MODELS.values() if catalog.Operation.GENERATE in m.operations]
+        choices=[(m.id, m.label) for m in catalog.models_for(catalog.Operation.GENERATE)]
     )
 
     def clean_models(self) -> list[str]:
@@ -115,9 +115,7 @@ class SweepForm(forms.Form):
     aspect_ratio = forms.ChoiceField(choices=[(a, a) for a in ASPECTS], initial="1:1")
     seed = forms.IntegerField(required=False, min_value=0, max_value=catalog.SEED_MAX)
     category = forms.CharField(required=False, max_length=60, strip=True)
-    model = forms.ChoiceField(
-        choices=[(m.id, m.label) for m in catalog.MODELS.values() if catalog.Operation.GENERATE in m.operations]
-    )
+    model = forms.ChoiceField(choices=[(m.id, m.label) for m in catalog.models_for(catalog.Operation.GENERATE)])
     setting = forms.CharField(help_text="quality, or one of the model's options, such as cfg_scale")
     values = forms.CharField(help_text="2 to 6 values, separated by commas")
 
@@ -211,11 +209,10 @@ def sweep_create(
         catalog.MODELS[model], prompt=prompt, negative=negative_prompt, aspect=aspect_ratio, tier="default", seed=seed
     )
     for index, value in enumerate(values):
-        spec = base.spec
         if setting == "quality":
-            spec = JobSpec(**{**spec.__dict__, "quality": value})
+            spec = replace(base.spec, quality=value)
         else:
-            spec = JobSpec(**{**spec.__dict__, "options": {**spec.options, setting: value}})
+            spec = replace(base.spec, options={**base.spec.options, setting: value})
         notes = (*base.notes, f"{setting} = {value}")
         jobs.job_create(owner=owner, spec=spec, comparison=comparison, column=index, notes=notes)
     return comparison

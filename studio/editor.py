@@ -11,7 +11,7 @@ from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
 from studio import catalog, imaging, jobs
-from studio.forms import EDIT_OPERATIONS, EditForm, models_for
+from studio.forms import EDIT_OPERATIONS, EditForm
 
 EDITOR = "studio/editor.html"
 OUTPAINT_ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
@@ -19,7 +19,7 @@ OUTPAINT_ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
 
 def default_model(operation: str, preferred: str = "") -> str:
     """The preferred model if it can do the operation here, else the first one that can."""
-    candidates = [m for m in models_for(operation) if catalog.availability(m).enabled]
+    candidates = [m for m in catalog.models_for(operation) if catalog.availability(m).enabled]
     ids = [m.id for m in candidates]
     return preferred if preferred in ids else (ids[0] if ids else "")
 
@@ -31,11 +31,9 @@ def _context(form: EditForm, **extra: Any) -> dict[str, Any]:
         "model": form.catalog_model,
         "operation": operation,
         "operations": EDIT_OPERATIONS,
-        "model_choices": [(m, catalog.availability(m)) for m in models_for(operation)],
+        "model_choices": [(m, catalog.availability(m)) for m in catalog.models_for(operation)],
         "aspects": OUTPAINT_ASPECTS,
-        "control_kinds": form.catalog_model.provider_params.get("control_kinds", "").split(",")
-        if form.catalog_model and form.catalog_model.provider_params.get("control_kinds")
-        else [],
+        "control_kinds": form.catalog_model.control_kinds if form.catalog_model else (),
         "overlap": imaging.OUTPAINT_OVERLAP,
         **extra,
     }

@@ -274,10 +274,6 @@ class EditSpec:
         }
 
 
-def models_for(operation: str) -> list[catalog.Model]:
-    return [m for m in catalog.MODELS.values() if operation in m.operations]
-
-
 class EditForm(ModelRequestForm):
     """The editor: inpaint, outpaint, remix, vary or upscale a gallery image or an upload."""
 
@@ -403,7 +399,7 @@ class EditForm(ModelRequestForm):
                 raise forms.ValidationError("Say what to find and replace, e.g. “the red car”.")
             extra["search_prompt"] = cleaned["search_prompt"]
         elif operation == catalog.Operation.CONTROL:
-            kinds = model.provider_params.get("control_kinds", "").split(",")
+            kinds = model.control_kinds
             kind = cleaned.get("control_kind") or kinds[0]
             if kind not in kinds:
                 raise forms.ValidationError(f"{model.label} follows a source's {' or '.join(kinds)}, not “{kind}”.")
@@ -464,8 +460,6 @@ def form_data_from_api(payload: dict[str, Any]) -> dict[str, Any]:
         # An unknown aspect stays visible to validation as a size the model does not offer.
         data["size"] = size.value if size else str(aspect)
     options = payload.get("options") or {}
-    if not isinstance(options, dict):
-        options = {"": options}
     for option in model.options:
         data[OPTION_PREFIX + option.name] = option.default
     for name, value in options.items():

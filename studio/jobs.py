@@ -42,9 +42,14 @@ def month_start() -> datetime:
     return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def estimated_cost(model_id: str, params: dict) -> Decimal | None:
+def unit_price(model_id: str, params: dict) -> Decimal | None:
+    """USD per image for a job's model, quality and size, from the catalog; None where unknown."""
     model = catalog.get_model(model_id)
-    unit = model.price(params.get("quality", ""), f"{params.get('width')}x{params.get('height')}") if model else None
+    return model.price(params.get("quality", ""), f"{params.get('width')}x{params.get('height')}") if model else None
+
+
+def estimated_cost(model_id: str, params: dict) -> Decimal | None:
+    unit = unit_price(model_id, params)
     return unit * params.get("n", 1) if unit is not None else None
 
 
@@ -275,8 +280,7 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
                     content_hash=processed.sha256,
                 )
             )
-        size = f"{job.params.get('width')}x{job.params.get('height')}"
-        unit = job.model.price(job.params.get("quality", ""), size) if job.model else None
+        unit = unit_price(job.model_id, job.params)
         with transaction.atomic():
             updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
                 status=Status.SUCCEEDED,

@@ -114,7 +114,7 @@ def _call_provider(job: Job) -> ProviderResult:
 def run_job(job_id: int) -> str:
     if not jobs.job_start(job_id):
         return "skipped: not queued"
-    job = Job.objects.select_related("owner").get(pk=job_id)
+    job = Job.objects.get(pk=job_id)
     if job.model is None:
         jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The model “{job.model_id}” no longer exists.")
         return "failed"

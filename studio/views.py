@@ -30,9 +30,7 @@ def get_job_for_user(request: HttpRequest, pk: int) -> Job:
 
 def model_groups() -> list[tuple[str, list[tuple[catalog.Model, catalog.Availability]]]]:
     groups: dict[str, list[tuple[catalog.Model, catalog.Availability]]] = {}
-    for model in catalog.MODELS.values():
-        if catalog.Operation.GENERATE not in model.operations:
-            continue  # edit-only models live in the editor
+    for model in catalog.models_for(catalog.Operation.GENERATE):  # edit-only models live in the editor
         label = catalog.PROVIDERS[model.provider].label
         groups.setdefault(label, []).append((model, catalog.availability(model)))
     return list(groups.items())

@@ -83,6 +83,7 @@ def test_create_a_job_then_read_it_with_images(api, user, run_jobs_inline):
         ({"model": "dall-e-3", "prompt": "x"}, "model", "not available"),
         ({"model": "offline", "prompt": "x", "options": {"foo": 1}}, "request", "has no option foo"),
         ({"model": "offline", "prompt": "x", "seed": "abc"}, "seed", "whole number"),
+        ({"model": "offline", "prompt": "x", "options": [1, 2]}, "options", "a JSON object"),
     ],
 )
 def test_bad_input_is_400_with_field_messages_and_no_job(api, payload, field, text):

@@ -195,10 +195,10 @@ def _v2_tool(request: GenerationRequest, session: requests.Session, base: str) -
     op, edit = request.operation, request.edit_settings
     image = Image.open(io.BytesIO(request.image or b"")).convert("RGB")
     data: dict[str, Any] = {"output_format": "png", "seed": str(request.seed)}
-    if op not in (Operation.ERASE,):
+    if op != Operation.ERASE:  # erase fills from the surroundings: no prompt
         data["prompt"] = request.prompt
-    if request.negative_prompt and op != Operation.ERASE:
-        data["negative_prompt"] = request.negative_prompt
+        if request.negative_prompt:
+            data["negative_prompt"] = request.negative_prompt
     files: dict[str, Any] = {}
     if op == Operation.OUTPAINT:
         # Stability extends the original itself: send it, and how far to go on each side.
