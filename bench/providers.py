@@ -36,16 +36,16 @@ def main() -> None:
     setup_django()
     from django.contrib.auth import get_user_model
 
-    from studio.forms import JobForm, form_data_from_api
+    from studio import specs
     from studio.jobs import job_create
     from studio.models import Job
 
     owner = get_user_model().objects.create_user("bench")
 
     def submit(i: int) -> Job:
-        form = JobForm(form_data_from_api({"model": "flux-schnell", "prompt": f"bench {i}", "seed": i}))
-        assert form.is_valid(), form.errors
-        return job_create(owner=owner, spec=form.spec())
+        # The API, the form and the CLI all build this same request.
+        request = specs.build(model="flux-schnell", prompt=f"bench {i}", seed=i)
+        return job_create(owner=owner, request=request)
 
     def wait(jobs: list[Job], timeout: float = 300) -> list[Job]:
         deadline = time.monotonic() + timeout

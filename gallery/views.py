@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_POST
 from gallery import selectors, services
 from gallery.models import Board, Favourite, Image, Tag, url_patterns
 from studio import catalog
-from studio.editor import default_model
 from studio.jobs import MIDJOURNEY_ACTIONS
 
 GRID = "gallery/grid.html"
@@ -100,7 +99,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     quick_actions = [
         (operation, label, model_id)
         for operation, label in QUICK_ACTIONS
-        if (model_id := default_model(operation, job.model_id))
+        if (model_id := catalog.default_model(operation, job.model_id))
     ]
     context = {
         "image": image,

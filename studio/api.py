@@ -10,17 +10,15 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.storage import default_storage
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from gallery import selectors
 from gallery.models import Image
-from studio import catalog, jobs
-from studio.forms import OPTION_PREFIX, EditForm, JobForm, form_data_from_api
+from studio import catalog, editing, jobs, specs
 from studio.models import Job
 
 View = Callable[..., JsonResponse]
@@ -58,7 +56,18 @@ def option_json(option: catalog.Option) -> dict[str, Any]:
         data.update(min=option.min, max=option.max)
     if option.choices:
         data["choices"] = list(option.choices)
+    if option.only_with:
+        data["only_with"] = {"option": option.only_with.option, "values": list(option.only_with.values)}
+    if option.operations is not None:
+        data["operations"] = sorted(option.operations)
     return data
+
+
+def size_rule_json(rule: catalog.SizeRule | None) -> dict[str, Any] | None:
+    if rule is None:
+        return None
+    return {"step": rule.step, "min_edge": rule.min_edge, "max_edge": rule.max_edge, "min_pixels": rule.min_pixels,
+            "max_pixels": rule.max_pixels or None, "max_ratio": rule.max_ratio or None}  # fmt: skip
 
 
 def model_json(model: catalog.Model) -> dict[str, Any]:
@@ -78,8 +87,29 @@ def model_json(model: catalog.Model) -> dict[str, Any]:
         "max_n": model.max_n,
         "negative_prompt": model.negative_prompt,
         "seed": model.seed,
+        "seed_max": model.seed_max,
         "max_prompt_chars": model.max_prompt_chars,
         "options": [option_json(o) for o in model.options],
+        "rules": [
+            {
+                "option": r.option,
+                "values": list(r.values),
+                "needs": {"option": r.needs.option, "values": list(r.needs.values)},
+            }
+            for r in model.rules
+        ],
+        "free_sizes": size_rule_json(model.size_rule),
+        "free_generate": model.free_generate,
+        "upscale": {
+            "factors": list(model.upscale.factors),
+            "max_input_pixels": model.upscale.max_input_pixels,
+            "max_output_edge": model.upscale.max_output_edge,
+        }
+        if model.upscale
+        else None,
+        "control_kinds": list(model.control_kinds),
+        "max_references": model.max_references,
+        "retired": model.retired,
         "price_usd": {key: str(value) for key, value in model.prices.items()},
         "note": model.note,
     }
@@ -129,13 +159,11 @@ def models(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"models": [model_json(m) for m in catalog.MODELS.values()]})
 
 
-def _form_errors(form: JobForm) -> dict[str, list[str]]:
-    errors = {}
-    for field, messages in form.errors.items():
-        name = field.removeprefix(OPTION_PREFIX) if field.startswith(OPTION_PREFIX) else field
-        key = f"options.{name}" if field.startswith(OPTION_PREFIX) else ("request" if field == "__all__" else name)
-        errors[key] = list(messages)
-    return errors
+def _invalid(exc: specs.Invalid) -> JsonResponse:
+    return error(400, "The request is not valid.", fields=exc.errors)
+
+
+REQUEST_KEYS = ("prompt", "negative_prompt", "quality", "n", "seed", "options")
 
 
 @token_required
@@ -149,41 +177,69 @@ def job_create(request: HttpRequest) -> JsonResponse:
         return error(400, "The body must be a JSON object.")
     if not isinstance(payload.get("options") or {}, dict):
         return error(400, "The request is not valid.", fields={"options": ["Give the options as a JSON object."]})
-    if payload.get("operation", "generate") != "generate":
-        return _edit_job_create(request, payload)
-    form = JobForm(form_data_from_api(payload))
-    if not form.is_valid():
-        return error(400, "The request is not valid.", fields=_form_errors(form))
-    return _queue(request, lambda: jobs.job_create(owner=request.user, spec=form.spec()))
+    common = {key: payload[key] for key in REQUEST_KEYS if key in payload}
+    try:
+        specs.check_types(payload)
+        if payload.get("operation", "generate") != "generate":
+            edit = _prepare_edit(payload, common)
+            return _queue(request, lambda: jobs.job_create_edit(owner=request.user, edit=edit))
+        image_request = specs.build(
+            model=str(payload.get("model", "")),
+            size=payload.get("size"),
+            aspect_ratio=payload.get("aspect_ratio"),
+            **common,
+        )
+    except specs.Invalid as exc:
+        return _invalid(exc)
+    return _queue(request, lambda: jobs.job_create(owner=request.user, request=image_request))
 
 
-def _edit_job_create(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
+def _file(payload: dict[str, Any], name: str, value: Any) -> bytes:
+    try:
+        return base64.b64decode(str(value).split(",", 1)[-1], validate=True)
+    except (binascii.Error, ValueError):
+        raise specs.Invalid({name: ["Send each file as base64 (a data URL works too)."]}) from None
+
+
+def _prepare_edit(payload: dict[str, Any], common: dict[str, Any]) -> editing.PreparedEdit:
     """Edits take the source as `source_image` (a gallery id) or `image`; `image`, `mask` and
     `references` (a list) are base64."""
-    files = MultiValueDict()
-    for name in ("image", "mask", "references"):
-        value = payload.pop(name, None)
-        if value is None:
-            continue
-        for index, item in enumerate(value if name == "references" and isinstance(value, list) else [value]):
-            try:
-                content = base64.b64decode(str(item).split(",", 1)[-1], validate=True)
-            except (binascii.Error, ValueError):
-                message = "Send each file as base64 (a data URL works too)."
-                return error(400, "The request is not valid.", fields={name: [message]})
-            files.appendlist(name, SimpleUploadedFile(f"{name}-{index}.png", content))
     extend = payload.get("extend") or {}
-    if not isinstance(extend, dict):
-        return error(400, "The request is not valid.", fields={"extend": ["Give {left, top, right, bottom} pixels."]})
-    data = form_data_from_api({k: v for k, v in payload.items() if k not in ("source_image", "extend")})
-    data.pop("size", None)
-    data["source"] = payload.get("source_image")
-    for side, value in extend.items():
-        data[f"extend_{side}"] = value
-    form = EditForm(data, files)
-    if not form.is_valid():
-        return error(400, "The request is not valid.", fields=_form_errors(form))
-    return _queue(request, lambda: jobs.job_create_edit(owner=request.user, spec=form.edit_spec()))
+    if not isinstance(extend, dict) or not all(isinstance(extend.get(k, 0), int) for k in extend):
+        raise specs.Invalid({"extend": ["Give {left, top, right, bottom} pixels as whole numbers."]})
+    unknown = set(extend) - {"left", "top", "right", "bottom"}
+    if unknown:
+        raise specs.Invalid({"extend": [f"Unknown side {', '.join(sorted(unknown))}: use left, top, right, bottom."]})
+    references = payload.get("references") or []
+    if not isinstance(references, list):
+        raise specs.Invalid({"references": ["Give the reference images as a list of base64 strings."]})
+    source_id = payload.get("source_image")
+    source_image = None
+    if source_id is not None:
+        source_image = Image.objects.filter(pk=source_id).first() if isinstance(source_id, int) else None
+        if source_image is None:
+            raise specs.Invalid({"source_image": [f"There is no gallery image {source_id}."]})
+        with default_storage.open(source_image.file) as file:
+            source = file.read()
+    elif payload.get("image"):
+        source = _file(payload, "image", payload["image"])
+    else:
+        raise specs.Invalid({"image": ["Send the image to edit as `image` (base64) or `source_image` (an id)."]})
+    settings = specs.EditSettings(**{k: payload[k] for k in specs.EDIT_NUMBERS if payload.get(k) is not None},
+                                  extend=specs.Extension(**extend),
+                                  search_prompt=str(payload.get("search_prompt") or ""),
+                                  control_kind=str(payload.get("control_kind") or ""))  # fmt: skip
+    return editing.prepare(
+        model=str(payload.get("model", "")),
+        operation=str(payload.get("operation")),
+        source=source,
+        source_image=source_image,
+        mask=_file(payload, "mask", payload["mask"]) if payload.get("mask") else None,
+        references=[_file(payload, "references", item) for item in references],
+        settings=settings,
+        extend_aspect=str(payload.get("extend_aspect") or ""),
+        **common,
+    )
 
 
 def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:

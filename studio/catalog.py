@@ -1,7 +1,8 @@
-"""The catalog: every provider and model Atelier knows, as data.
+"""The catalog: every provider and model Atelier knows, and what each one accepts, as typed data.
 
-The prompt form, request validation, the API's model list and the docs table are all
-generated from here. Adding a model is a data change.
+The prompt form, the one request validator (studio.specs), the editor's fitting, the API's model
+list and docs/models.md all read these fields. Adding a model is a data change. Each rule that a
+real API enforces cites where it is documented.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class Operation(StrEnum):
@@ -23,6 +25,7 @@ class Operation(StrEnum):
     STYLE = "style"  # take the source's style
     ERASE = "erase"  # remove what the mask covers
     SEARCH_REPLACE = "replace"  # swap what a search prompt finds for the prompt
+    INSTRUCT = "instruct"  # change the whole image as the prompt says ("make it night"), no mask
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,17 @@ class Provider:
 
 @dataclass(frozen=True)
 class Size:
+    """A size a model renders at, with the aspect ratio it is offered as (SDXL's 1152×896 is "4:3")."""
+
     aspect: str
     width: int
     height: int
+
+    @classmethod
+    def of(cls, width: int, height: int) -> Size:
+        """A free size, labelled with its reduced ratio (1536×864 is "16:9")."""
+        divisor = math.gcd(width, height)
+        return cls(f"{width // divisor}:{height // divisor}", width, height)
 
     @property
     def value(self) -> str:
@@ -47,6 +58,87 @@ class Size:
     def label(self) -> str:
         return f"{self.aspect} · {self.width}×{self.height}"
 
+    @property
+    def ratio(self) -> float:
+        return self.width / self.height
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Free sizes a model takes: any W×H on a grid of `step`, within edge, pixel and ratio bounds."""
+
+    step: int
+    max_edge: int
+    min_edge: int = 1
+    min_pixels: int = 0
+    max_pixels: int = 0  # 0: only max_edge bounds it
+    max_ratio: float = 0.0  # longer side / shorter side; 0: any
+    source: str = ""
+
+    def problem(self, width: int, height: int) -> str:
+        """Why W×H is not accepted, or "" when it is."""
+        if width % self.step or height % self.step:
+            return f"both sides must be multiples of {self.step}"
+        if max(width, height) > self.max_edge:
+            return f"at most {self.max_edge} pixels a side"
+        if min(width, height) < self.min_edge:
+            return f"at least {self.min_edge} pixels a side"
+        if self.max_pixels and width * height > self.max_pixels:
+            return f"at most {self.max_pixels:,} pixels"
+        if width * height < self.min_pixels:
+            return f"at least {self.min_pixels:,} pixels"
+        if self.max_ratio and max(width, height) / min(width, height) > self.max_ratio + 1e-9:
+            return f"an aspect ratio between 1:{self.max_ratio:g} and {self.max_ratio:g}:1"
+        return ""
+
+    def aspect_for(self, size: Size) -> str:
+        """The aspect ratio to ask for a size: its own where offered, else the closest preset's."""
+        return size.aspect if self.size_for_aspect(size.aspect) else self.nearest_size(size.ratio).aspect
+
+    def fit(self, width: int, height: int) -> Size | None:
+        """The accepted size closest to W×H in shape and area, or None if there is none."""
+        ratio = width / height
+        if self.max_ratio:
+            ratio = min(max(ratio, 1 / self.max_ratio), self.max_ratio)
+        area = width * height
+        if self.max_pixels:
+            area = min(area, self.max_pixels)
+        area = max(area, self.min_pixels)
+        w, h = math.sqrt(area * ratio), math.sqrt(area / ratio)
+        grow = max(1.0, self.min_edge / min(w, h))  # a narrow input grows until its short side fits
+        w, h = w * grow, h * grow
+        shrink = min(1.0, self.max_edge / max(w, h))
+        w, h = w * shrink, h * shrink
+        candidates = [
+            (cw, ch)
+            for cw in {math.floor(w / self.step) * self.step, math.ceil(w / self.step) * self.step}
+            for ch in {math.floor(h / self.step) * self.step, math.ceil(h / self.step) * self.step}
+            if cw > 0 and ch > 0 and not self.problem(cw, ch)
+        ]
+        if not candidates:
+            return None
+        best = min(candidates, key=lambda c: (abs(math.log(c[0] / c[1] / ratio)), abs(c[0] * c[1] - w * h)))
+        return Size.of(*best)
+
+
+class OptionKind(StrEnum):
+    INT = "int"
+    FLOAT = "float"
+    CHOICE = "choice"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class When:
+    """A condition on another option's value, e.g. output_format in (jpeg, webp)."""
+
+    option: str
+    values: tuple[Any, ...]
+
 
 @dataclass(frozen=True)
 class Option:
@@ -54,12 +146,79 @@ class Option:
 
     name: str
     label: str
-    kind: str  # "int", "float", "choice" or "bool"
-    default: int | float | str | bool
+    kind: OptionKind
+    default: int | float | str | bool | None
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    # Sent only when this holds (compression only for jpeg/webp); otherwise it is left out.
+    only_with: When | None = None
+    # Operations that take it; None: every operation of the model.
+    operations: frozenset[Operation] | None = None
+
+    @property
+    def optional(self) -> bool:
+        """None means "not sent": the provider uses its own default."""
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class Requires:
+    """A value of one option needs another option's value (transparent needs png or webp)."""
+
+    option: str
+    values: tuple[Any, ...]
+    needs: When
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Upscale:
+    """How a model upscales: by which factors, and the largest input it takes."""
+
+    factors: tuple[int, ...]
+    max_input_pixels: int
+    max_output_edge: int
+
+
+# How each provider addresses a model on the wire: typed, one class per provider.
+@dataclass(frozen=True)
+class OfflineWire:
+    style: str
+
+
+@dataclass(frozen=True)
+class OpenAIWire:
+    response_format: str = ""  # retired DALL·E shapes; GPT Image models never take it
+
+
+@dataclass(frozen=True)
+class StabilityWire:
+    engine: str = ""  # v1 engine (SDXL); empty for v2beta Stable Image
+    endpoint: str = ""  # v2beta generate endpoint: ultra, core or sd3
+    sd3_model: str = ""  # the `model` field of /generate/sd3
+    upscaler: str = ""  # v2beta upscaler: fast, conservative or creative
+
+
+@dataclass(frozen=True)
+class ReplicateWire:
+    model: str  # owner/name
+    image_input: str = ""  # the source image for control, variation, remix or instruct
+    strength_input: str = ""  # remix: how far from the source
+    invert_strength: bool = False
+    images_input: str = ""  # a list of input images (FLUX.2)
+    aspect_input: str = "aspect_ratio"  # "" when the model takes no aspect ratio
+    match_input_aspect: str = ""  # the aspect_ratio value that keeps the input's shape
+    outputs_input: str = ""  # num_outputs where the model renders several
+
+
+@dataclass(frozen=True)
+class MidjourneyWire:
+    version: str
+
+
+Wire = OfflineWire | OpenAIWire | StabilityWire | ReplicateWire | MidjourneyWire
 
 
 @dataclass(frozen=True)
@@ -68,24 +227,33 @@ class Model:
     label: str
     provider: str
     operations: frozenset[Operation]
-    sizes: tuple[Size, ...]
+    sizes: tuple[Size, ...]  # the presets a generation picks from, by aspect ratio
     qualities: tuple[str, ...]
     default_quality: str
+    wire: Wire
     max_n: int = 1
     options: tuple[Option, ...] = ()
+    rules: tuple[Requires, ...] = ()
     # USD per image, keyed "quality" or "quality/WxH" (the more specific one wins).
     prices: dict[str, Decimal] = field(default_factory=dict)
     negative_prompt: bool = False
-    seed: bool = False
+    seed_max: int | None = None  # None: the model takes no seed
     max_prompt_chars: int = 4000
     note: str = ""
-    upscale_factors: tuple[int, ...] = ()
-    # Sizes for edits: a model with size_step takes any WxH whose sides are multiples of it, up to
-    # max_edge; one without takes only its listed sizes, and inputs are fitted to the nearest.
-    size_step: int | None = None
-    max_edge: int = 2048
-    # Fixed settings the provider applies for this model (the offline renderer's style).
-    provider_params: dict[str, str] = field(default_factory=dict)
+    # Free sizes: edits are fitted to this rule (inputs keep their shape); None fits them to the
+    # nearest preset. With free_generate, generations may ask for any size the rule accepts too.
+    size_rule: SizeRule | None = None
+    free_generate: bool = False
+    upscale: Upscale | None = None
+    control_kinds: tuple[str, ...] = ()  # what a Control operation can follow in a source image
+    max_references: int = 0  # extra images an edit may draw from, beside the one edited
+    grid_actions: bool = False  # Midjourney: U1-U4 / V1-V4 on its own grids, as follow-up jobs
+    retired: bool = False  # gone from the vendor's API; reachable on compatible servers only
+    sources: tuple[str, ...] = ()  # where the limits above are documented
+
+    @property
+    def seed(self) -> bool:
+        return self.seed_max is not None
 
     def size(self, value: str) -> Size | None:
         return next((s for s in self.sizes if s.value == value), None)
@@ -93,29 +261,25 @@ class Model:
     def size_for_aspect(self, aspect: str) -> Size | None:
         return next((s for s in self.sizes if s.aspect == aspect), None)
 
-    @property
-    def control_kinds(self) -> tuple[str, ...]:
-        """What a Control operation can follow in a source image (structure, sketch, edges, depth)."""
-        kinds = self.provider_params.get("control_kinds", "")
-        return tuple(kinds.split(",")) if kinds else ()
-
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
 
-    def edit_size(self, width: int, height: int) -> Size | None:
-        """The size an edit of a WxH input is made at, or None when it is past the model's limit."""
-        if max(width, height) > self.max_edge:
-            return None
-        if self.size_step:
-            step = self.size_step
-            w, h = max(step, round(width / step) * step), max(step, round(height / step) * step)
-            divisor = math.gcd(w, h)
-            return Size(aspect_of(f"{w}x{h}") or f"{w // divisor}:{h // divisor}", w, h)
-        return self.nearest_size(width / height)
+    def options_for(self, operation: Operation) -> tuple[Option, ...]:
+        return tuple(o for o in self.options if o.operations is None or operation in o.operations)
 
     def nearest_size(self, ratio: float) -> Size:
-        """The listed size whose aspect ratio is closest to `ratio` (width / height)."""
-        return min(self.sizes, key=lambda s: abs(math.log((s.width / s.height) / ratio)))
+        """The preset whose aspect ratio is closest to `ratio` (width / height)."""
+        return min(self.sizes, key=lambda s: abs(math.log(s.ratio / ratio)))
+
+    def aspect_for(self, size: Size) -> str:
+        """The aspect ratio to ask for a size: its own where offered, else the closest preset's."""
+        return size.aspect if self.size_for_aspect(size.aspect) else self.nearest_size(size.ratio).aspect
+
+    def fit(self, width: int, height: int) -> Size | None:
+        """The size an edit of a W×H input is made at: the rule's closest, else the nearest preset."""
+        if self.size_rule:
+            return self.size_rule.fit(width, height)
+        return self.nearest_size(width / height)
 
     def price(self, quality: str, size: str) -> Decimal | None:
         """USD per image at this quality and size ("WxH"), or None where unknown."""
@@ -134,6 +298,22 @@ def _usd(**prices: str) -> dict[str, Decimal]:
     return {key.replace("__", "/"): Decimal(value) for key, value in prices.items()}
 
 
+def _choice(name: str, label: str, default: str | None, choices: tuple[str, ...], **kw: Any) -> Option:
+    return Option(name, label, OptionKind.CHOICE, default, choices=choices, **kw)
+
+
+def _int(name: str, label: str, default: int, low: int, high: int, **kw: Any) -> Option:
+    return Option(name, label, OptionKind.INT, default, low, high, **kw)
+
+
+def _float(name: str, label: str, default: float, low: float, high: float, **kw: Any) -> Option:
+    return Option(name, label, OptionKind.FLOAT, default, low, high, **kw)
+
+
+def _bool(name: str, label: str, default: bool, **kw: Any) -> Option:
+    return Option(name, label, OptionKind.BOOL, default, **kw)
+
+
 PROVIDERS: dict[str, Provider] = {
     p.id: p
     for p in [
@@ -144,6 +324,14 @@ PROVIDERS: dict[str, Provider] = {
         Provider("midjourney", "Midjourney (midjourney-proxy)", (("base_url", "MIDJOURNEY_PROXY_URL"),)),
     ]
 }
+
+SEED_MAX = 4_294_967_295
+# Stability's v2beta endpoints take seeds 0 … 4,294,967,294 (one less than v1 and the others).
+STABILITY_V2_SEED_MAX = 4_294_967_294
+
+OPENAI_SDK = "openai SDK types/image_generate_params.py and image_edit_params.py (openai==3.57.0)"
+STABILITY_V1 = "platform.stability.ai/docs/api-reference (v1 generation)"
+STABILITY_V2 = "platform.stability.ai/docs/api-reference (v2beta stable-image)"
 
 # The nine sizes SDXL was trained on, labelled with the nearest common aspect ratio.
 SDXL_SIZES = _sizes(
@@ -158,7 +346,6 @@ SDXL_SIZES = _sizes(
     ("9:21", 640, 1536),
 )
 GPT_IMAGE_SIZES = _sizes(("1:1", 1024, 1024), ("3:2", 1536, 1024), ("2:3", 1024, 1536))
-# gpt-image-2 takes any WxH with sides multiple of 16, ratio 1:3..3:1, up to 3840x2160.
 GPT_IMAGE_2_SIZES = GPT_IMAGE_SIZES + _sizes(
     ("16:9", 1536, 864),
     ("9:16", 864, 1536),
@@ -166,6 +353,12 @@ GPT_IMAGE_2_SIZES = GPT_IMAGE_SIZES + _sizes(
     ("3:4", 768, 1024),
     ("21:9", 1680, 720),
     ("16:9 4K", 3840, 2160),
+)
+# gpt-image-2 and 2.5: "Width and height must both be divisible by 16 and the requested aspect
+# ratio must be between 1:3 and 3:1 ... the maximum supported resolution is 3840x2160" (the SDK's
+# `size` doc); its pixel minimum is 655,360. The 2.5 pair is documented with the same size rules.
+GPT_IMAGE_2_RULE = SizeRule(
+    step=16, max_edge=3840, min_pixels=655_360, max_pixels=3840 * 2160, max_ratio=3.0, source=OPENAI_SDK
 )
 # Stable Image and Flux take an aspect ratio and render about one megapixel.
 MEGAPIXEL_SIZES = _sizes(
@@ -180,6 +373,8 @@ MEGAPIXEL_SIZES = _sizes(
     ("9:21", 640, 1536),
 )
 FLUX_SIZES = MEGAPIXEL_SIZES + _sizes(("4:3", 1152, 896), ("3:4", 896, 1152))
+# FLUX.1 [pro] and FLUX1.1 [pro] list no 21:9 or 9:21 in their aspect_ratio enum.
+FLUX_PRO_SIZES = tuple(s for s in FLUX_SIZES if s.aspect not in ("21:9", "9:21"))
 MIDJOURNEY_SIZES = _sizes(
     ("1:1", 1024, 1024),
     ("16:9", 1456, 816),
@@ -189,12 +384,39 @@ MIDJOURNEY_SIZES = _sizes(
     ("4:3", 1232, 928),
     ("3:4", 928, 1232),
 )
+# v2beta edits keep the input's size: at least 64 px a side, at most 9,437,184 pixels, 1:2.5…2.5:1.
+STABILITY_EDIT_RULE = SizeRule(
+    step=1, max_edge=9_437_184 // 64, min_edge=64, max_pixels=9_437_184, max_ratio=2.5, source=STABILITY_V2
+)
+# Flux tools on Replicate take inputs up to about 2 megapixels, on a grid of 8 (FLUX.2: 16).
+FLUX_EDIT_RULE = SizeRule(step=8, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0)
+# FLUX.2: at most 2048×2048 ("4 MP"), sizes on a grid of 32 (the stricter of the documented 16 and 32).
+FLUX_2_RULE = SizeRule(step=32, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0)
+OFFLINE_RULE = SizeRule(step=8, max_edge=4096, min_edge=64)
 
+TRANSPARENT_NEEDS_ALPHA = Requires(
+    "background", ("transparent",), When("output_format", ("png", "webp")), source=OPENAI_SDK
+)
 GPT_IMAGE_OPTIONS = (
-    Option("background", "Background", "choice", "auto", choices=("auto", "opaque", "transparent")),
-    Option("output_format", "Output format", "choice", "png", choices=("png", "webp", "jpeg")),
-    Option("output_compression", "Compression", "int", 100, 0, 100, help="webp/jpeg only"),
-    Option("moderation", "Moderation", "choice", "auto", choices=("auto", "low")),
+    _choice("background", "Background", "auto", ("auto", "opaque", "transparent")),
+    _choice("output_format", "Output format", "png", ("png", "webp", "jpeg")),
+    _int("output_compression", "Compression", 100, 0, 100, help="jpeg/webp only",
+         only_with=When("output_format", ("jpeg", "webp"))),
+    # images.edit takes no moderation (the SDK's image_edit_params has none).
+    _choice("moderation", "Moderation", "auto", ("auto", "low"), operations=frozenset({Operation.GENERATE})),
+)  # fmt: skip
+EDITS = frozenset({Operation.EDIT, Operation.INSTRUCT})
+
+
+def _input_fidelity(*choices: str) -> Option:
+    """How hard an edit holds on to the input's features: "Supports high and low on gpt-image-1.5;
+    gpt-image-1-mini supports only low. For gpt-image-2, omit this parameter" (image_edit_params)."""
+    return _choice("input_fidelity", "Input fidelity", None, choices, operations=EDITS, help="edits only")
+
+
+GPT_IMAGE_2_5_OPTIONS = (
+    *GPT_IMAGE_OPTIONS,
+    _choice("complexity", "Complexity", None, ("low", "medium", "high"), help="planning effort; blank: model default"),
 )
 SDXL_SAMPLERS = (
     "K_DPMPP_2M", "DDIM", "DDPM", "K_DPMPP_2S_ANCESTRAL", "K_DPM_2",
@@ -205,43 +427,64 @@ STABILITY_STYLE_PRESETS = (
     "enhance", "fantasy-art", "isometric", "line-art", "low-poly", "modeling-compound",
     "neon-punk", "origami", "photographic", "pixel-art", "tile-texture",
 )  # fmt: skip
-STABLE_IMAGE_FORMAT = Option("output_format", "Output format", "choice", "png", choices=("png", "jpeg", "webp"))
-FLUX_FORMAT = Option("output_format", "Output format", "choice", "webp", choices=("webp", "jpg", "png"))
-FLUX_QUALITY = Option("output_quality", "Output quality", "int", 80, 0, 100, help="jpg/webp only")
-FLUX_PRO_OPTIONS = (
-    FLUX_FORMAT,
-    FLUX_QUALITY,
-    Option("safety_tolerance", "Safety tolerance", "int", 2, 1, 6, help="1 strictest, 6 most permissive"),
-    Option("prompt_upsampling", "Prompt upsampling", "bool", False),
-)
+STABLE_IMAGE_FORMAT = _choice("output_format", "Output format", "png", ("png", "jpeg", "webp"))
+# /generate/sd3 takes png or jpeg only.
+SD3_FORMAT = _choice("output_format", "Output format", "png", ("png", "jpeg"))
+FLUX_FORMAT = _choice("output_format", "Output format", "webp", ("webp", "jpg", "png"))
+FLUX_JPG_PNG = _choice("output_format", "Output format", "jpg", ("jpg", "png"))
+FLUX_QUALITY = _int("output_quality", "Output quality", 80, 0, 100, help="jpg/webp only",
+                    only_with=When("output_format", ("jpg", "webp")))  # fmt: skip
+SAFETY_TOLERANCE = _int("safety_tolerance", "Safety tolerance", 2, 1, 6, help="1 strictest, 6 most permissive")
+FLUX_PRO_OPTIONS = (FLUX_FORMAT, FLUX_QUALITY, SAFETY_TOLERANCE, _bool("prompt_upsampling", "Prompt upsampling", False))
 MIDJOURNEY_OPTIONS = (
-    Option("stylize", "Stylize", "int", 100, 0, 1000, help="--stylize"),
-    Option("chaos", "Chaos", "int", 0, 0, 100, help="--chaos"),
-    Option("weird", "Weird", "int", 0, 0, 3000, help="--weird"),
-    Option("style_raw", "Raw style", "bool", False, help="--style raw"),
-    Option("tile", "Tile", "bool", False, help="--tile"),
+    _int("stylize", "Stylize", 100, 0, 1000, help="--stylize"),
+    _int("chaos", "Chaos", 0, 0, 100, help="--chaos"),
+    _int("weird", "Weird", 0, 0, 3000, help="--weird"),
+    _bool("style_raw", "Raw style", False, help="--style raw"),
+    _bool("tile", "Tile", False, help="--tile"),
 )
 GPT_IMAGE_QUALITIES = ("auto", "low", "medium", "high")
 STANDARD = ("standard",)
+RETIRED_NOTE = "Retired from OpenAI's API on {date}; for OpenAI-compatible servers only."
 
 
-def _gpt_image(model_id: str, label: str, sizes: tuple[Size, ...], prices: dict[str, Decimal]) -> Model:
-    any_size = sizes is GPT_IMAGE_2_SIZES
+def _gpt_image(model_id: str, label: str, *, free: bool, prices: dict[str, Decimal], **kw: Any) -> Model:
+    fields: dict[str, Any] = {
+        "operations": _ops(Operation.GENERATE, Operation.EDIT, Operation.INSTRUCT),
+        "sizes": GPT_IMAGE_2_SIZES if free else GPT_IMAGE_SIZES,
+        "qualities": GPT_IMAGE_QUALITIES,
+        "options": GPT_IMAGE_OPTIONS,
+        # Edits of the fixed-size models are fitted to the nearest of their three sizes.
+        "size_rule": GPT_IMAGE_2_RULE if free else None,
+        "free_generate": free,
+        **kw,
+    }
     return Model(
         model_id,
         label,
         "openai",
-        _ops(Operation.GENERATE, Operation.EDIT),
-        sizes,
-        GPT_IMAGE_QUALITIES,
-        "auto",
+        default_quality="auto",
+        wire=OpenAIWire(),
         max_n=10,
-        options=GPT_IMAGE_OPTIONS,
+        rules=(TRANSPARENT_NEEDS_ALPHA,),
         prices=prices,
         max_prompt_chars=32000,
-        size_step=16 if any_size else None,
-        max_edge=3840 if any_size else 1536,
-        provider_params={"max_references": "15"},  # images[] beside the one being edited
+        max_references=15,  # image[] beside the one being edited
+        sources=(OPENAI_SDK,),
+        **fields,
+    )
+
+
+def _gpt_image_2_5(model_id: str, label: str) -> Model:
+    # "gpt-image-2.5-sunburst and gpt-image-2.5-flare ... also support xhigh and max" (quality),
+    # and take `complexity` (image_generate_params). No published prices yet.
+    return _gpt_image(
+        model_id,
+        label,
+        free=True,
+        prices={},
+        qualities=(*GPT_IMAGE_QUALITIES, "xhigh", "max"),
+        options=GPT_IMAGE_2_5_OPTIONS,
     )
 
 
@@ -251,12 +494,9 @@ def _stable_image(
     usd: str,
     operations: frozenset[Operation],
     options: tuple[Option, ...],
-    endpoint: str,
-    upscale_factors: tuple[int, ...] = (),
-    extra_params: dict[str, str] | None = None,
+    wire: StabilityWire,
+    **kw: Any,
 ) -> Model:
-    # endpoint: "ultra", "core", or "sd3:<model>" for the SD3.5 family behind /generate/sd3;
-    # extra_params: which v2beta upscaler it uses, and the control kinds it offers.
     return Model(
         model_id,
         label,
@@ -265,16 +505,15 @@ def _stable_image(
         MEGAPIXEL_SIZES,
         STANDARD,
         "standard",
+        wire=wire,
         options=options,
         prices=_usd(standard=usd),
         negative_prompt=True,
-        seed=True,
+        seed_max=STABILITY_V2_SEED_MAX,
         max_prompt_chars=10000,
-        upscale_factors=upscale_factors,
-        provider_params={"endpoint": endpoint, **(extra_params or {})},
-        # v2beta edits keep the input's size (up to ~9 megapixels), so edits are not snapped.
-        size_step=8,
-        max_edge=4096,
+        size_rule=STABILITY_EDIT_RULE,
+        sources=(STABILITY_V2,),
+        **kw,
     )
 
 
@@ -284,33 +523,31 @@ def _flux(
     usd: str,
     operations: frozenset[Operation],
     options: tuple[Option, ...],
+    *,
+    sizes: tuple[Size, ...] = FLUX_SIZES,
     max_n: int = 1,
-    remix_fields: str = "",
+    **wire: Any,
 ) -> Model:
-    provider_params = {"replicate_model": f"black-forest-labs/{model_id}"}
-    if remix_fields:
-        provider_params["remix_fields"] = remix_fields  # "image input,strength input"
     return Model(
         model_id,
         label,
         "replicate",
         operations,
-        FLUX_SIZES,
+        sizes,
         STANDARD,
         "standard",
+        wire=ReplicateWire(f"black-forest-labs/{model_id}", outputs_input="num_outputs" if max_n > 1 else "", **wire),
         max_n=max_n,
         options=options,
         prices=_usd(standard=usd),
-        seed=True,
-        provider_params=provider_params,
+        seed_max=SEED_MAX,
+        size_rule=FLUX_EDIT_RULE if Operation.GENERATE not in operations else None,
+        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema",),
     )
 
 
 def _flux_tool(model_id: str, label: str, usd: str, operation: Operation, control_kind: str, image_input: str) -> Model:
     """Flux models that work from a source image only (control, redux): editor operations."""
-    params = {"replicate_model": f"black-forest-labs/{model_id}", "image_input": image_input}
-    if control_kind:
-        params["control_kinds"] = control_kind
     return Model(
         model_id,
         label,
@@ -319,13 +556,88 @@ def _flux_tool(model_id: str, label: str, usd: str, operation: Operation, contro
         FLUX_SIZES,
         STANDARD,
         "standard",
-        options=(FLUX_FORMAT,),
+        wire=ReplicateWire(
+            f"black-forest-labs/{model_id}",
+            image_input=image_input,
+            aspect_input="aspect_ratio" if operation == Operation.VARIATION else "",
+            outputs_input="num_outputs" if operation == Operation.VARIATION else "",
+        ),
+        max_n=4 if operation == Operation.VARIATION else 1,
+        options=(FLUX_FORMAT if operation == Operation.VARIATION else FLUX_JPG_PNG,),
         prices=_usd(standard=usd),
-        seed=True,
+        seed_max=SEED_MAX,
         note=f"Works from a source image: open one in the editor ({operation.value}).",
-        size_step=8,
-        max_edge=2048,
-        provider_params=params,
+        size_rule=FLUX_EDIT_RULE,
+        control_kinds=(control_kind,) if control_kind else (),
+        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema",),
+    )
+
+
+def _kontext(model_id: str, label: str, usd: str) -> Model:
+    """FLUX.1 Kontext: a new image from a prompt, or the source changed as the prompt says."""
+    return Model(
+        model_id,
+        label,
+        "replicate",
+        _ops(Operation.GENERATE, Operation.INSTRUCT),
+        FLUX_SIZES,
+        STANDARD,
+        "standard",
+        wire=ReplicateWire(
+            f"black-forest-labs/{model_id}", image_input="input_image", match_input_aspect="match_input_image"
+        ),
+        options=(
+            FLUX_JPG_PNG,
+            # "0 is most strict and 6 is most permissive; 2 is currently the maximum allowed when
+            # input images are used" (the schema's safety_tolerance).
+            _int(
+                "safety_tolerance",
+                "Safety tolerance",
+                2,
+                0,
+                6,
+                help="0 strictest, 6 most permissive",
+                operations=frozenset({Operation.GENERATE}),
+            ),
+            _int(
+                "safety_tolerance",
+                "Safety tolerance",
+                2,
+                0,
+                2,
+                help="0 strictest; at most 2 with an input image",
+                operations=frozenset({Operation.INSTRUCT}),
+            ),
+            _bool("prompt_upsampling", "Prompt upsampling", False),
+        ),
+        prices=_usd(standard=usd),
+        seed_max=SEED_MAX,
+        size_rule=FLUX_EDIT_RULE,
+        note="Instruct: open an image in the editor and say what to change (“make it night”).",
+        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema",),
+    )
+
+
+def _flux_2(model_id: str, label: str, usd: str, options: tuple[Option, ...], max_inputs: int) -> Model:
+    """FLUX.2: generation, and instruction edits drawing on several input images (input_images)."""
+    return Model(
+        model_id,
+        label,
+        "replicate",
+        _ops(Operation.GENERATE, Operation.INSTRUCT),
+        FLUX_PRO_SIZES,  # its aspect_ratio enum has no 21:9 or 9:21
+        STANDARD,
+        "standard",
+        wire=ReplicateWire(
+            f"black-forest-labs/{model_id}", images_input="input_images", match_input_aspect="match_input_image"
+        ),
+        options=options,
+        prices=_usd(standard=usd),
+        seed_max=SEED_MAX,
+        size_rule=FLUX_2_RULE,
+        max_references=max_inputs - 1,  # the image edited is the first input
+        note="Instruct: open an image in the editor and say what to change; add references to draw from.",
+        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema",),
     )
 
 
@@ -340,12 +652,14 @@ def _midjourney(model_id: str, label: str, qualities: tuple[str, ...], version: 
         MIDJOURNEY_SIZES,
         qualities,
         "1",
+        wire=MidjourneyWire(version),
+        grid_actions=True,
         options=MIDJOURNEY_OPTIONS,
         negative_prompt=True,
-        seed=True,
+        seed_max=SEED_MAX,
         max_prompt_chars=6000,
         note="Through your own midjourney-proxy server; renders a 2x2 grid, then U1-U4 / V1-V4.",
-        provider_params={"version": version},
+        sources=("github.com/novicezk/midjourney-proxy (REST API)",),
     )
 
 
@@ -361,25 +675,26 @@ def _offline(model_id: str, label: str, style: str) -> Model:
             Operation.VARIATION,
             Operation.REMIX,
             Operation.UPSCALE,
+            Operation.INSTRUCT,
         ),
         SDXL_SIZES,
         ("draft", "standard", "high"),
         "standard",
+        wire=OfflineWire(style),
         max_n=4,
         prices=_usd(draft="0", standard="0", high="0"),
         negative_prompt=True,
-        seed=True,
+        seed_max=SEED_MAX,
         max_prompt_chars=2000,
         note=f"{label} — not an AI model. A procedural renderer built into Atelier.",
-        upscale_factors=(2, 4),
-        size_step=8,
-        max_edge=4096,
-        provider_params={"style": style},
+        size_rule=OFFLINE_RULE,
+        upscale=Upscale((2, 4), max_input_pixels=4_194_304, max_output_edge=4096),
     )
 
 
-RETIRED_NOTE = "Retired from OpenAI's API in May 2026; served by OpenAI-compatible servers."
 GENERATE_REMIX = _ops(Operation.GENERATE, Operation.REMIX)
+# ESRGAN ×2 (v1): inputs up to 1,048,576 pixels, outputs up to 4,194,304 (so 1344×768 → 2688×1536).
+SDXL_UPSCALE = Upscale((2,), max_input_pixels=1024 * 1024, max_output_edge=4096)
 
 MODELS: dict[str, Model] = {
     m.id: m
@@ -387,10 +702,25 @@ MODELS: dict[str, Model] = {
         _offline("offline", "Offline sketch", "sketch"),
         _offline("offline-watercolor", "Offline watercolour", "watercolor"),
         _offline("offline-mosaic", "Offline mosaic", "mosaic"),
-        _gpt_image("gpt-image-2", "GPT Image 2", GPT_IMAGE_2_SIZES, {}),
-        _gpt_image("gpt-image-1.5", "GPT Image 1.5", GPT_IMAGE_SIZES, _usd(low="0.009", medium="0.034", high="0.133")),
+        _gpt_image_2_5("gpt-image-2.5-flare", "GPT Image 2.5 flare"),
+        _gpt_image_2_5("gpt-image-2.5-sunburst", "GPT Image 2.5 sunburst"),
+        _gpt_image("gpt-image-2", "GPT Image 2", free=True, prices={}),
         _gpt_image(
-            "gpt-image-1-mini", "GPT Image 1 mini", GPT_IMAGE_SIZES, _usd(low="0.005", medium="0.011", high="0.036")
+            "gpt-image-1.5", "GPT Image 1.5", free=False, prices=_usd(low="0.009", medium="0.034", high="0.133")
+        ),
+        _gpt_image(
+            "gpt-image-1-mini",
+            "GPT Image 1 mini",
+            free=False,
+            prices=_usd(low="0.005", medium="0.011", high="0.036"),
+        ),
+        _gpt_image(
+            "gpt-image-1",
+            "GPT Image 1 (OpenAI-compatible servers)",
+            free=False,
+            prices=_usd(low="0.011", medium="0.042", high="0.167"),
+            retired=True,
+            note=RETIRED_NOTE.format(date="2026-10-23"),
         ),
         Model(
             "dall-e-3",
@@ -400,7 +730,8 @@ MODELS: dict[str, Model] = {
             _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
             ("standard", "hd"),
             "standard",
-            options=(Option("style", "Style", "choice", "vivid", choices=("vivid", "natural")),),
+            wire=OpenAIWire(response_format="b64_json"),
+            options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
             prices=_usd(
                 standard="0.040",
                 hd="0.080",
@@ -409,8 +740,9 @@ MODELS: dict[str, Model] = {
                 hd__1792x1024="0.120",
                 hd__1024x1792="0.120",
             ),
-            note=RETIRED_NOTE,
-            provider_params={"response_format": "b64_json"},
+            note=RETIRED_NOTE.format(date="2026-05-12"),
+            retired=True,
+            sources=(OPENAI_SDK,),
         ),
         Model(
             "dall-e-2",
@@ -420,11 +752,13 @@ MODELS: dict[str, Model] = {
             _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
             STANDARD,
             "standard",
+            wire=OpenAIWire(response_format="b64_json"),
             max_n=10,
             prices=_usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
             max_prompt_chars=1000,
-            note=RETIRED_NOTE,
-            provider_params={"response_format": "b64_json"},
+            note=RETIRED_NOTE.format(date="2026-05-12"),
+            retired=True,
+            sources=(OPENAI_SDK,),
         ),
         Model(
             "sdxl-1.0",
@@ -434,18 +768,19 @@ MODELS: dict[str, Model] = {
             SDXL_SIZES,
             STANDARD,
             "standard",
+            wire=StabilityWire(engine="stable-diffusion-xl-1024-v1-0"),
             max_n=10,
             options=(
-                Option("cfg_scale", "CFG scale", "float", 7.0, 0, 35),
-                Option("steps", "Steps", "int", 30, 10, 50),
-                Option("sampler", "Sampler", "choice", "K_DPMPP_2M", choices=SDXL_SAMPLERS),
-                Option("style_preset", "Style preset", "choice", "none", choices=STABILITY_STYLE_PRESETS),
+                _float("cfg_scale", "CFG scale", 7.0, 0, 35),
+                _int("steps", "Steps", 30, 10, 50),
+                _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS),
+                _choice("style_preset", "Style preset", "none", STABILITY_STYLE_PRESETS),
             ),
             negative_prompt=True,
-            seed=True,
+            seed_max=SEED_MAX,
             max_prompt_chars=2000,
-            upscale_factors=(2,),  # ESRGAN x2
-            provider_params={"engine": "stable-diffusion-xl-1024-v1-0"},
+            upscale=SDXL_UPSCALE,
+            sources=(STABILITY_V1,),
         ),
         _stable_image(
             "stable-image-ultra",
@@ -453,9 +788,8 @@ MODELS: dict[str, Model] = {
             "0.08",
             _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
             (STABLE_IMAGE_FORMAT,),
-            "ultra",
-            upscale_factors=(4,),
-            extra_params={"upscale": "creative"},
+            StabilityWire(endpoint="ultra", upscaler="creative"),
+            upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
         ),
         _stable_image(
             "stable-image-core",
@@ -471,39 +805,35 @@ MODELS: dict[str, Model] = {
                 Operation.STYLE,
                 Operation.UPSCALE,
             ),
-            (
-                STABLE_IMAGE_FORMAT,
-                Option("style_preset", "Style preset", "choice", "none", choices=STABILITY_STYLE_PRESETS),
-            ),
-            "core",
-            upscale_factors=(4,),
-            extra_params={"upscale": "fast", "control_kinds": "structure,sketch"},
+            (STABLE_IMAGE_FORMAT, _choice("style_preset", "Style preset", "none", STABILITY_STYLE_PRESETS)),
+            StabilityWire(endpoint="core", upscaler="fast"),
+            upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
+            control_kinds=("structure", "sketch"),
         ),
         _stable_image(
             "sd3.5-large",
             "Stable Diffusion 3.5 Large",
             "0.065",
             _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
-            (STABLE_IMAGE_FORMAT,),
-            "sd3:sd3.5-large",
-            upscale_factors=(4,),
-            extra_params={"upscale": "conservative"},
+            (SD3_FORMAT,),
+            StabilityWire(endpoint="sd3", sd3_model="sd3.5-large", upscaler="conservative"),
+            upscale=Upscale((4,), max_input_pixels=9_437_184, max_output_edge=8192),
         ),
         _stable_image(
             "sd3.5-large-turbo",
             "Stable Diffusion 3.5 Large Turbo",
             "0.04",
             GENERATE_REMIX,
-            (STABLE_IMAGE_FORMAT,),
-            "sd3:sd3.5-large-turbo",
+            (SD3_FORMAT,),
+            StabilityWire(endpoint="sd3", sd3_model="sd3.5-large-turbo"),
         ),
         _stable_image(
             "sd3.5-medium",
             "Stable Diffusion 3.5 Medium",
             "0.035",
             GENERATE_REMIX,
-            (STABLE_IMAGE_FORMAT,),
-            "sd3:sd3.5-medium",
+            (SD3_FORMAT,),
+            StabilityWire(endpoint="sd3", sd3_model="sd3.5-medium"),
         ),
         _flux(
             "flux-schnell",
@@ -511,11 +841,11 @@ MODELS: dict[str, Model] = {
             "0.003",
             _ops(Operation.GENERATE),
             (
-                Option("num_inference_steps", "Steps", "int", 4, 1, 4),
+                _int("num_inference_steps", "Steps", 4, 1, 4),
                 FLUX_FORMAT,
                 FLUX_QUALITY,
-                Option("go_fast", "Go fast", "bool", True),
-                Option("megapixels", "Megapixels", "choice", "1", choices=("1", "0.25")),
+                _bool("go_fast", "Go fast", True),
+                _choice("megapixels", "Megapixels", "1", ("1", "0.25")),
             ),
             max_n=4,
         ),
@@ -525,23 +855,40 @@ MODELS: dict[str, Model] = {
             "0.025",
             GENERATE_REMIX,
             (
-                Option("num_inference_steps", "Steps", "int", 28, 1, 50),
-                Option("guidance", "Guidance", "float", 3.0, 0, 10),
+                _int("num_inference_steps", "Steps", 28, 1, 50),
+                _float("guidance", "Guidance", 3.0, 0, 10),
                 FLUX_FORMAT,
                 FLUX_QUALITY,
             ),
             max_n=4,
-            remix_fields="image,prompt_strength",
+            image_input="image",
+            strength_input="prompt_strength",
         ),
-        _flux("flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS),
-        _flux("flux-1.1-pro", "FLUX1.1 [pro]", "0.04", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS),
+        _flux("flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS, sizes=FLUX_PRO_SIZES),
+        _flux(
+            "flux-1.1-pro",
+            "FLUX1.1 [pro]",
+            "0.04",
+            _ops(Operation.GENERATE),
+            (
+                FLUX_FORMAT,
+                FLUX_QUALITY,
+                _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest"),
+                _bool("prompt_upsampling", "Prompt upsampling", False),
+            ),
+            sizes=FLUX_PRO_SIZES,
+        ),
         _flux(
             "flux-1.1-pro-ultra",
             "FLUX1.1 [pro] ultra",
             "0.06",
             GENERATE_REMIX,
-            (*FLUX_PRO_OPTIONS, Option("raw", "Raw", "bool", False)),
-            remix_fields="image_prompt,image_prompt_strength",
+            (FLUX_JPG_PNG, SAFETY_TOLERANCE, _bool("raw", "Raw", False)),
+            image_input="image_prompt",
+            # image_prompt_strength is how much the image prompt counts: the opposite of Atelier's
+            # strength (how far from the source).
+            strength_input="image_prompt_strength",
+            invert_strength=True,
         ),
         Model(
             "flux-fill-pro",
@@ -551,28 +898,42 @@ MODELS: dict[str, Model] = {
             FLUX_SIZES,
             STANDARD,
             "standard",
+            wire=ReplicateWire("black-forest-labs/flux-fill-pro", aspect_input=""),
             options=(
-                Option("steps", "Steps", "int", 50, 15, 50),
-                Option("guidance", "Guidance", "float", 60.0, 1.5, 100),
-                Option("safety_tolerance", "Safety tolerance", "int", 2, 1, 6, help="1 strictest, 6 most permissive"),
-                Option("output_format", "Output format", "choice", "png", choices=("png", "jpg")),
+                _int("steps", "Steps", 50, 15, 50),
+                _float("guidance", "Guidance", 60.0, 1.5, 100),
+                SAFETY_TOLERANCE,
+                FLUX_JPG_PNG,
             ),
             prices=_usd(standard="0.05"),
-            seed=True,
+            seed_max=SEED_MAX,
             note="Inpainting and outpainting only: open an image in the editor to use it.",
-            size_step=8,
-            max_edge=2048,
-            provider_params={"replicate_model": "black-forest-labs/flux-fill-pro", "mask_input": "mask"},
+            size_rule=FLUX_EDIT_RULE,
+            sources=("replicate.com/black-forest-labs/flux-fill-pro/api/schema",),
         ),
         _flux_tool("flux-canny-pro", "FLUX.1 Canny [pro]", "0.05", Operation.CONTROL, "edges", "control_image"),
         _flux_tool("flux-depth-pro", "FLUX.1 Depth [pro]", "0.05", Operation.CONTROL, "depth", "control_image"),
         _flux_tool("flux-redux-dev", "FLUX.1 Redux [dev]", "0.025", Operation.VARIATION, "", "redux_image"),
+        _kontext("flux-kontext-pro", "FLUX.1 Kontext [pro]", "0.04"),
+        _kontext("flux-kontext-max", "FLUX.1 Kontext [max]", "0.08"),
+        _flux_2(
+            "flux-2-pro",
+            "FLUX.2 [pro]",
+            "0.03",
+            (FLUX_FORMAT, FLUX_QUALITY, _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest")),
+            max_inputs=8,
+        ),
+        _flux_2(
+            "flux-2-dev",
+            "FLUX.2 [dev]",
+            "0.012",
+            (FLUX_FORMAT, FLUX_QUALITY, _bool("go_fast", "Go fast", True)),
+            max_inputs=4,
+        ),
         _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4"), "7"),
         _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2"), "6.1"),
     ]
 }
-
-SEED_MAX = 4_294_967_295
 
 
 def get_model(model_id: str) -> Model | None:
@@ -583,9 +944,10 @@ def models_for(operation: Operation) -> list[Model]:
     return [m for m in MODELS.values() if operation in m.operations]
 
 
-def aspect_of(size_value: str) -> str:
-    """The aspect ratio label of a size value such as "1344x768", from any model that offers it."""
-    return next((s.aspect for m in MODELS.values() for s in m.sizes if s.value == size_value), "")
+def default_model(operation: Operation | str, preferred: str = "") -> str:
+    """The preferred model if it can do the operation here, else the first one that can."""
+    ids = [m.id for m in models_for(Operation(operation)) if availability(m).enabled]
+    return preferred if preferred in ids else (ids[0] if ids else "")
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,15 @@ import math
 import random
 import secrets
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from studio import catalog, jobs
-from studio.forms import JobSpec
+from studio import catalog, jobs, specs
 from studio.models import Comparison, Job, Vote
+from studio.specs import ImageRequest
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 6
 ASPECTS = ("1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9")
@@ -28,7 +27,7 @@ class ComparisonNotFinished(Exception):
 
 
 def _ratio(aspect: str) -> float:
-    w, h = (int(x) for x in aspect.split(":"))
+    w, h = specs.parse_aspect(aspect) or (1, 1)
     return w / h
 
 
@@ -39,12 +38,15 @@ def quality_for(model: catalog.Model, tier: str) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    spec: JobSpec
+    request: ImageRequest
     notes: tuple[str, ...]
 
 
-def model_column(model: catalog.Model, *, prompt: str, negative: str, aspect: str, tier: str, seed: int) -> Column:
-    """One model's job in a comparison, fitted to what it accepts, with notes on every adjustment."""
+def model_column(
+    model: catalog.Model, *, prompt: str, negative: str, aspect: str, tier: str, seed: int, **overrides: Any
+) -> Column:
+    """One model's job in a comparison, fitted to what it accepts, with notes on every adjustment.
+    `overrides` (quality, options) are a sweep's value, checked like any request."""
     notes = []
     size = model.size_for_aspect(aspect)
     if size is None:
@@ -54,113 +56,29 @@ def model_column(model: catalog.Model, *, prompt: str, negative: str, aspect: st
         notes.append("Ignores the negative prompt.")
     if not model.seed:
         notes.append("Takes no seed; results vary run to run.")
-    spec = JobSpec(
+    request = specs.build(
         model=model,
         prompt=prompt,
         negative_prompt=negative if model.negative_prompt else "",
         size=size,
-        quality=quality_for(model, tier),
-        n=1,
-        seed=seed,
-        options={o.name: o.default for o in model.options},
+        quality=overrides.get("quality") or quality_for(model, tier),
+        seed=min(seed, model.seed_max or catalog.SEED_MAX),
+        options=overrides.get("options"),
     )
-    return Column(spec, tuple(notes))
+    return Column(request, tuple(notes))
 
 
-class ComparisonForm(forms.Form):
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), strip=True,
-                             error_messages={"required": "Write a prompt to compare the models on."})  # fmt: skip
-    negative_prompt = forms.CharField(required=False, strip=True, widget=forms.Textarea(attrs={"rows": 2}))
-    aspect_ratio = forms.ChoiceField(choices=[(a, a) for a in ASPECTS], initial="1:1")
-    quality = forms.ChoiceField(choices=list(QUALITY_TIERS.items()), initial="default")
-    seed = forms.IntegerField(required=False, min_value=0, max_value=catalog.SEED_MAX,
-                              help_text="Blank for a random seed, shared by every column.")  # fmt: skip
-    category = forms.CharField(required=False, max_length=60, strip=True, help_text="Groups the leaderboard.")
-    models = forms.MultipleChoiceField(
-        choices=[(m.id, m.label) for m in catalog.models_for(catalog.Operation.GENERATE)]
-    )
-
-    def clean_models(self) -> list[str]:
-        chosen = list(dict.fromkeys(self.cleaned_data["models"]))
-        if not MIN_COLUMNS <= len(chosen) <= MAX_COLUMNS:
-            raise forms.ValidationError(f"Pick {MIN_COLUMNS} to {MAX_COLUMNS} models; you picked {len(chosen)}.")
-        disabled = [
-            f"{catalog.MODELS[m].label} ({catalog.availability(catalog.MODELS[m]).reason})"
-            for m in chosen
-            if not catalog.availability(catalog.MODELS[m]).enabled
-        ]
-        if disabled:
-            raise forms.ValidationError("Not available here: " + "; ".join(disabled) + ".")
-        return chosen
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        prompt = cleaned.get("prompt", "")
-        too_long = [
-            catalog.MODELS[m].label
-            for m in cleaned.get("models", [])
-            if len(prompt) > catalog.MODELS[m].max_prompt_chars
-        ]
-        if too_long:
-            self.add_error("prompt", f"The prompt is {len(prompt)} characters, too long for {', '.join(too_long)}.")
-        return cleaned
-
-
-class SweepForm(forms.Form):
-    """One model, one setting, several values: quality, or any numeric or choice option."""
-
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), strip=True,
-                             error_messages={"required": "Write a prompt to sweep."})  # fmt: skip
-    negative_prompt = forms.CharField(required=False, strip=True, widget=forms.Textarea(attrs={"rows": 2}))
-    aspect_ratio = forms.ChoiceField(choices=[(a, a) for a in ASPECTS], initial="1:1")
-    seed = forms.IntegerField(required=False, min_value=0, max_value=catalog.SEED_MAX)
-    category = forms.CharField(required=False, max_length=60, strip=True)
-    model = forms.ChoiceField(choices=[(m.id, m.label) for m in catalog.models_for(catalog.Operation.GENERATE)])
-    setting = forms.CharField(help_text="quality, or one of the model's options, such as cfg_scale")
-    values = forms.CharField(help_text="2 to 6 values, separated by commas")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        model = catalog.get_model(cleaned.get("model", ""))
-        if model is None or "setting" not in cleaned or "values" not in cleaned:
-            return cleaned
-        if not catalog.availability(model).enabled:
-            self.add_error("model", f"{model.label} is not available: {catalog.availability(model).reason}.")
-            return cleaned
-        setting = cleaned["setting"].strip()
-        raw = [v.strip() for v in cleaned["values"].split(",") if v.strip()]
-        if not MIN_COLUMNS <= len(raw) <= MAX_COLUMNS:
-            self.add_error("values", f"Give {MIN_COLUMNS} to {MAX_COLUMNS} values; you gave {len(raw)}.")
-            return cleaned
-        try:
-            cleaned["parsed_values"] = [self._parse(model, setting, value) for value in raw]
-        except forms.ValidationError as exc:
-            self.add_error("values", exc)
-        return cleaned
-
-    @staticmethod
-    def _parse(model: catalog.Model, setting: str, value: str) -> Any:
-        if setting == "quality":
-            if value not in model.qualities:
-                raise forms.ValidationError(f"{model.label} has no quality “{value}” ({', '.join(model.qualities)}).")
-            return value
-        option = model.option(setting)
-        if option is None:
-            names = ", ".join(["quality", *(o.name for o in model.options)])
-            raise forms.ValidationError(f"{model.label} has no setting “{setting}”. Sweepable: {names}.")
-        if option.kind == "choice":
-            if value not in option.choices:
-                raise forms.ValidationError(f"“{value}” is not one of {', '.join(option.choices)}.")
-            return value
-        if option.kind == "bool":
-            return value.lower() in ("1", "true", "yes", "on")
-        try:
-            number = int(value) if option.kind == "int" else float(value)
-        except ValueError:
-            raise forms.ValidationError(f"“{value}” is not a number.") from None
-        if not option.min <= number <= option.max:
-            raise forms.ValidationError(f"{setting} goes from {option.min:g} to {option.max:g}; “{value}” is outside.")
-        return number
+def parse_sweep_value(model: catalog.Model, setting: str, value: str) -> Any:
+    """One value of a sweep, typed; ValueError says what is wrong with it."""
+    if setting == "quality":
+        if value not in model.qualities:
+            raise ValueError(f"{model.label} has no quality “{value}” ({', '.join(model.qualities)}).")
+        return value
+    option = model.option(setting)
+    if option is None:
+        names = ", ".join(["quality", *(o.name for o in model.options)])
+        raise ValueError(f"{model.label} has no setting “{setting}”. Sweepable: {names}.")
+    return specs.coerce_option(option, value)
 
 
 def _seed(seed: int | None) -> int:
@@ -190,7 +108,7 @@ def comparison_create(
             tier=quality,
             seed=seed,
         )
-        jobs.job_create(owner=owner, spec=column.spec, comparison=comparison, column=index, notes=column.notes)
+        jobs.job_create(owner=owner, request=column.request, comparison=comparison, column=index, notes=column.notes)
     return comparison
 
 
@@ -205,16 +123,14 @@ def sweep_create(
         owner=owner, kind=Comparison.Kind.SWEEP, prompt=prompt, negative_prompt=negative_prompt,
         settings=settings, category=category, rerun_of=rerun_of,
     )  # fmt: skip
-    base = model_column(
-        catalog.MODELS[model], prompt=prompt, negative=negative_prompt, aspect=aspect_ratio, tier="default", seed=seed
-    )
     for index, value in enumerate(values):
-        if setting == "quality":
-            spec = replace(base.spec, quality=value)
-        else:
-            spec = replace(base.spec, options={**base.spec.options, setting: value})
-        notes = (*base.notes, f"{setting} = {value}")
-        jobs.job_create(owner=owner, spec=spec, comparison=comparison, column=index, notes=notes)
+        override = {"quality": value} if setting == "quality" else {"options": {setting: value}}
+        column = model_column(
+            catalog.MODELS[model], prompt=prompt, negative=negative_prompt, aspect=aspect_ratio, tier="default",
+            seed=seed, **override,
+        )  # fmt: skip
+        notes = (*column.notes, f"{setting} = {value}")
+        jobs.job_create(owner=owner, request=column.request, comparison=comparison, column=index, notes=notes)
     return comparison
 
 

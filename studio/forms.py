@@ -1,47 +1,19 @@
-"""The prompt form, built from the catalog for the chosen model. The API and CLI use it too."""
+"""The studio's and the editor's forms: they parse fields, then build the request through specs."""
 
 from __future__ import annotations
 
-import re
-import secrets
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
 from django.core.files.storage import default_storage
-from PIL import Image, ImageChops
 
-from studio import catalog, imaging
+from studio import catalog, comparisons, editing, jobs, specs
 
 OPTION_PREFIX = "opt_"
 DEFAULT_MODEL = "offline"
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """A validated generation request, ready to become a Job."""
-
-    model: catalog.Model
-    prompt: str
-    negative_prompt: str
-    size: catalog.Size
-    quality: str
-    n: int
-    seed: int
-    options: dict[str, Any]
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return {
-            "width": self.size.width,
-            "height": self.size.height,
-            "aspect_ratio": self.size.aspect,
-            "quality": self.quality,
-            "n": self.n,
-            "seed": self.seed,
-            "options": self.options,
-        }
+T = TypeVar("T")
 
 
 def model_choices() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -53,18 +25,23 @@ def model_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def _option_field(option: catalog.Option) -> forms.Field:
-    common = {"label": option.label, "help_text": option.help, "initial": option.default}
-    if option.kind == "int":
-        return forms.IntegerField(min_value=option.min, max_value=option.max, **common)
-    if option.kind == "float":
-        return forms.FloatField(min_value=option.min, max_value=option.max, **common)
-    if option.kind == "bool":
-        return forms.BooleanField(required=False, **common)
-    return forms.ChoiceField(choices=[(c, c) for c in option.choices], **common)
+    """A form field that renders the option; its value is checked by specs.validate, with the rest."""
+    common = {"label": option.label, "help_text": option.help, "initial": option.default, "required": False}
+    if option.kind == catalog.OptionKind.BOOL:
+        return forms.BooleanField(**common)
+    if option.kind == catalog.OptionKind.CHOICE:
+        blank = [("", "Model default")] if option.optional else []
+        return forms.CharField(widget=forms.Select(choices=blank + [(c, c) for c in option.choices]), **common)
+    step = "1" if option.kind == catalog.OptionKind.INT else "any"
+    return forms.CharField(widget=forms.NumberInput(attrs={"min": option.min, "max": option.max, "step": step}),
+                           **common)  # fmt: skip
 
 
 class ModelRequestForm(forms.Form):
-    """What every job has: a model, its prompt, quality, count, seed and model-specific options."""
+    """What every job has: a model, its prompt, quality, count, seed and model-specific options.
+
+    The fields only parse text; the request itself is built and checked by specs (the same rules
+    the API, the CLI and comparisons use), and its errors are put back on these fields."""
 
     model = forms.CharField(label="Model")
     prompt = forms.CharField(
@@ -76,14 +53,11 @@ class ModelRequestForm(forms.Form):
     negative_prompt = forms.CharField(
         label="Negative prompt", required=False, strip=True, widget=forms.Textarea(attrs={"rows": 2})
     )
-    quality = forms.CharField(label="Quality")
-    n = forms.IntegerField(label="Count", initial=1)
+    quality = forms.CharField(label="Quality", required=False)
+    n = forms.IntegerField(label="Count", initial=1, required=False)
+    # Its range is the model's (checked by specs with the rest).
     seed = forms.IntegerField(
-        label="Seed",
-        required=False,
-        min_value=0,
-        max_value=catalog.SEED_MAX,
-        help_text="Blank for a random seed; the seed used is recorded.",
+        label="Seed", required=False, help_text="Blank for a random seed; the seed used is recorded."
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,78 +70,46 @@ class ModelRequestForm(forms.Form):
         self.fields["prompt"].widget.attrs["maxlength"] = model.max_prompt_chars
         if not self.is_bound:
             self.initial.setdefault("quality", model.default_quality)
-        for option in model.options:
+        try:
+            operation = catalog.Operation(source.get("operation") or catalog.Operation.GENERATE)
+        except ValueError:
+            operation = catalog.Operation.GENERATE
+        self.model_options = model.options_for(operation)
+        for option in self.model_options:
             self.fields[OPTION_PREFIX + option.name] = _option_field(option)
 
     @property
     def option_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith(OPTION_PREFIX)]
 
-    def prompt_required(self) -> bool:
-        return True
-
-    def clean_model(self) -> str:
-        model_id = self.cleaned_data["model"]
-        model = catalog.get_model(model_id)
-        if model is None:
-            raise forms.ValidationError(f"Unknown model “{model_id}”. See the list of models.")
-        available = catalog.availability(model)
-        if not available.enabled:
-            raise forms.ValidationError(f"{model.label} is not available: {available.reason}.")
-        return model_id
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        prompt = cleaned.get("prompt", "")
-        if not prompt and "prompt" not in self.errors and self.prompt_required():
-            self.add_error("prompt", "Write a prompt: describe the image you want.")
-        model = self.catalog_model
-        if model is None or "model" not in cleaned:
-            return cleaned
-        if len(prompt) > model.max_prompt_chars:
-            self.add_error(
-                "prompt",
-                f"The prompt is {len(prompt)} characters; {model.label} accepts at most {model.max_prompt_chars}.",
-            )
-        if cleaned.get("negative_prompt") and not model.negative_prompt:
-            self.add_error("negative_prompt", f"{model.label} does not take a negative prompt.")
-        quality = cleaned.get("quality")
-        if quality and quality not in model.qualities:
-            allowed = ", ".join(model.qualities)
-            self.add_error("quality", f"{model.label} has no quality “{quality}”. Choose one of: {allowed}.")
-        n = cleaned.get("n")
-        if n is not None and not 1 <= n <= model.max_n:
-            self.add_error("n", f"Count must be between 1 and {model.max_n} for {model.label}.")
-        unknown = sorted(
-            key[len(OPTION_PREFIX) :]
-            for key in self.data
-            if key.startswith(OPTION_PREFIX) and model.option(key[len(OPTION_PREFIX) :]) is None
-        )
-        if unknown:
-            self.add_error(None, f"{model.label} has no option {', '.join(unknown)}.")
-        return cleaned
-
-    def _common(self) -> dict[str, Any]:
-        """The validated fields shared by every spec; call only after is_valid()."""
+    def request_fields(self) -> dict[str, Any]:
+        """The cleaned values every request takes, for specs.build or editing.prepare."""
         data = self.cleaned_data
         model = self.catalog_model
-        assert model is not None
-        seed = data.get("seed")
+        # A field left blank keeps the model's default (an unchecked box is False, as HTML sends it).
+        values = {o.name: data.get(OPTION_PREFIX + o.name) for o in self.model_options} if model else {}
+        options = {name: value for name, value in values.items() if value not in (None, "")}
         return {
-            "model": model,
             "prompt": data.get("prompt", ""),
-            "negative_prompt": data.get("negative_prompt", "") if model.negative_prompt else "",
-            "quality": data["quality"],
-            "n": data["n"],
-            "seed": seed if seed is not None else secrets.randbelow(catalog.SEED_MAX + 1),
-            "options": {o.name: data[OPTION_PREFIX + o.name] for o in model.options},
+            "negative_prompt": data.get("negative_prompt", ""),
+            "quality": data.get("quality") or None,
+            "n": data.get("n"),
+            "seed": data.get("seed"),
+            "options": options,
         }
+
+    def add_invalid(self, exc: specs.Invalid) -> None:
+        """Put a request's errors on the fields they belong to (the rest above the form)."""
+        for name, messages in exc.errors.items():
+            field = OPTION_PREFIX + name.removeprefix("options.") if name.startswith("options.") else name
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
 
 
 class JobForm(ModelRequestForm):
     """The studio's prompt form: generate a new image at one of the model's sizes."""
 
-    size = forms.CharField(label="Aspect ratio")
+    size = forms.CharField(label="Aspect ratio", required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -176,33 +118,23 @@ class JobForm(ModelRequestForm):
         if not self.is_bound:
             self.initial.setdefault("size", model.sizes[0].value)
 
-    def clean_model(self) -> str:
-        model_id = super().clean_model()
-        if catalog.Operation.GENERATE not in catalog.MODELS[model_id].operations:
-            label = catalog.MODELS[model_id].label
-            raise forms.ValidationError(
-                f"{label} does not make images from a prompt alone; open an image in the editor."
-            )
-        return model_id
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        model = self.catalog_model
-        size = cleaned.get("size")
-        if model and size and model.size(size) is None:
-            allowed = ", ".join(s.value for s in model.sizes)
-            self.add_error("size", f"{model.label} does not offer {size}. Choose one of: {allowed}.")
+        if self.errors:
+            return cleaned
+        try:
+            self.request = specs.build(
+                model=cleaned.get("model", ""), size=cleaned.get("size") or None, **self.request_fields()
+            )
+        except specs.Invalid as exc:
+            self.add_invalid(exc)
         return cleaned
-
-    def spec(self) -> JobSpec:
-        """The validated request; call only after is_valid()."""
-        common = self._common()
-        return JobSpec(size=common["model"].size(self.cleaned_data["size"]), **common)
 
 
 EDIT_OPERATIONS = {
     catalog.Operation.EDIT: "Inpaint",
     catalog.Operation.OUTPAINT: "Outpaint",
+    catalog.Operation.INSTRUCT: "Instruct",
     catalog.Operation.REMIX: "Remix",
     catalog.Operation.VARIATION: "Variation",
     catalog.Operation.UPSCALE: "Upscale",
@@ -211,15 +143,6 @@ EDIT_OPERATIONS = {
     catalog.Operation.CONTROL: "Control",
     catalog.Operation.STYLE: "Style",
 }
-NEEDS_PROMPT = {
-    catalog.Operation.EDIT,
-    catalog.Operation.OUTPAINT,
-    catalog.Operation.REMIX,
-    catalog.Operation.SEARCH_REPLACE,
-    catalog.Operation.CONTROL,
-    catalog.Operation.STYLE,
-}
-MASKED = {catalog.Operation.EDIT, catalog.Operation.ERASE}
 MAX_EXTEND = 4096
 
 
@@ -241,41 +164,8 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-@dataclass(frozen=True)
-class EditSpec:
-    """A validated edit: the exact input pixels (resized to a size the model takes) and mask."""
-
-    operation: catalog.Operation
-    model: catalog.Model
-    prompt: str
-    negative_prompt: str
-    quality: str
-    n: int
-    seed: int
-    options: dict[str, Any]
-    canvas: Image.Image
-    mask: Image.Image | None
-    result_size: catalog.Size
-    source_image: Any  # gallery.Image or None: the parent in the image's lineage
-    extra: dict[str, Any]  # strength, factor or extension
-    references: tuple[bytes, ...] = ()  # extra images the model should draw from (PNG)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return {
-            "width": self.result_size.width,
-            "height": self.result_size.height,
-            "aspect_ratio": self.result_size.aspect,
-            "quality": self.quality,
-            "n": self.n,
-            "seed": self.seed,
-            "options": self.options,
-            **self.extra,
-        }
-
-
 class EditForm(ModelRequestForm):
-    """The editor: inpaint, outpaint, remix, vary or upscale a gallery image or an upload."""
+    """The editor: inpaint, outpaint, instruct, remix, vary or upscale a gallery image or an upload."""
 
     operation = forms.ChoiceField(choices=[(op.value, label) for op, label in EDIT_OPERATIONS.items()])
     source = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -298,173 +188,125 @@ class EditForm(ModelRequestForm):
     fidelity = forms.FloatField(label="Style fidelity", min_value=0, max_value=1, initial=0.5, required=False)
     references = MultipleFileField(label="Reference images", required=False)
 
-    def prompt_required(self) -> bool:
-        return self.data.get("operation") in NEEDS_PROMPT
-
     def clean(self) -> dict[str, Any]:
         from gallery.models import Image as GalleryImage
 
         cleaned = super().clean()
-        model, operation = self.catalog_model, cleaned.get("operation")
-        if model is None or "model" not in cleaned or not operation:
+        if self.errors:
             return cleaned
-        if operation not in model.operations:
-            self.add_error("model", f"{model.label} cannot {EDIT_OPERATIONS[operation].lower()}. Pick another model.")
-            return cleaned
-        source_id, upload = cleaned.get("source"), cleaned.get("image")
-        self.source_image = None
-        if source_id:
-            self.source_image = GalleryImage.objects.filter(pk=source_id).first()
-            if self.source_image is None:
+        source_image, upload = None, cleaned.get("image")
+        if source_id := cleaned.get("source"):
+            source_image = GalleryImage.objects.filter(pk=source_id).first()
+            if source_image is None:
                 self.add_error("source", "That gallery image no longer exists.")
                 return cleaned
-            data = default_storage.open(self.source_image.file).read()
+            with default_storage.open(source_image.file) as file:
+                data = file.read()
         elif upload:
             data = upload.read(settings.UPLOAD_MAX_BYTES + 1)
         else:
             self.add_error("image", "Choose an image to edit.")
             return cleaned
+        sides = [cleaned.get(f"extend_{side}") or 0 for side in ("left", "top", "right", "bottom")]
+        mask = self.files.get("mask")
         try:
-            source = imaging.decode(data).convert("RGB")
-        except imaging.ImageRejected as exc:
-            self.add_error("image", str(exc))
-            return cleaned
-        self.reference_pngs = self._references(model, operation, cleaned.get("references") or [])
-        try:
-            self.prepared = self._prepare(model, operation, source, cleaned)
-        except imaging.MaskRejected as exc:
-            self.add_error("mask", str(exc))
-        except forms.ValidationError as exc:
-            self.add_error(None, exc)
+            self.prepared = editing.prepare(
+                model=cleaned["model"],
+                operation=cleaned["operation"],
+                source=data,
+                source_image=source_image,
+                mask=mask.read(settings.UPLOAD_MAX_BYTES + 1) if mask else None,
+                references=[f.read(settings.UPLOAD_MAX_BYTES + 1) for f in cleaned.get("references") or []],
+                settings=specs.EditSettings(
+                    strength=cleaned.get("strength"),
+                    factor=cleaned.get("factor"),
+                    extend=specs.Extension(*sides),
+                    search_prompt=cleaned.get("search_prompt", ""),
+                    control_kind=cleaned.get("control_kind", ""),
+                    control_strength=cleaned.get("control_strength"),
+                    fidelity=cleaned.get("fidelity"),
+                ),
+                extend_aspect=(cleaned.get("extend_aspect") or "").strip(),
+                **self.request_fields(),
+            )
+        except specs.Invalid as exc:
+            self.add_invalid(exc)
         return cleaned
 
-    def _references(self, model: catalog.Model, operation: str, uploads: list[Any]) -> tuple[bytes, ...]:
-        """Reference images as PNGs, checked like any upload; only models that take them may."""
-        if not uploads:
-            return ()
-        limit = int(model.provider_params.get("max_references", 0))
-        if operation != catalog.Operation.EDIT or not limit:
-            self.add_error("references", f"{model.label} does not take reference images for this operation.")
-            return ()
-        if len(uploads) > limit:
-            self.add_error("references", f"{model.label} takes at most {limit} reference images.")
-            return ()
-        pngs = []
-        for upload in uploads:
-            try:
-                pngs.append(
-                    imaging.png_bytes(imaging.decode(upload.read(settings.UPLOAD_MAX_BYTES + 1)).convert("RGB"))
-                )
-            except imaging.ImageRejected as exc:
-                self.add_error("references", f"{upload.name}: {exc}")
-                return ()
-        return tuple(pngs)
 
-    def _prepare(self, model: catalog.Model, operation: str, source: Image.Image, cleaned: dict[str, Any]):
-        """(canvas, mask, result size, extra params) for the operation; raises on unusable input."""
-        mask = None
-        extra: dict[str, Any] = {}
-        canvas = source
-        if operation == catalog.Operation.UPSCALE:
-            factor = cleaned.get("factor") or (model.upscale_factors[0] if model.upscale_factors else None)
-            if factor not in model.upscale_factors:
-                allowed = " or ".join(f"{f}×" for f in model.upscale_factors) or "no factor"
-                raise forms.ValidationError(f"{model.label} upscales by {allowed}.")
-            result = model.edit_size(source.width * factor, source.height * factor)
-            if result is None or (result.width, result.height) != (source.width * factor, source.height * factor):
-                raise forms.ValidationError(
-                    f"{factor}× would make {source.width * factor}×{source.height * factor}; "
-                    f"{model.label} handles at most {model.max_edge} pixels a side."
-                )
-            return canvas, None, result, {"factor": factor}
-        if operation == catalog.Operation.OUTPAINT:
-            sides = self._extension(source, cleaned)
-            canvas, mask = imaging.extend_canvas(source, **sides)
-            extra["extend"] = sides
-            painted = self.files.get("mask")
-            if painted:
-                # Anything the user painted too (in the extended canvas's coordinates) is repainted.
-                painted_mask = imaging.read_mask(painted.read(settings.UPLOAD_MAX_BYTES + 1), canvas.size)
-                mask = ImageChops.lighter(mask, painted_mask)
-        elif operation in MASKED:
-            upload = self.files.get("mask")
-            if not upload:
-                raise imaging.MaskRejected("Paint a mask over the part of the image you want to change.")
-            mask = imaging.read_mask(upload.read(settings.UPLOAD_MAX_BYTES + 1), source.size)
-            imaging.check_mask_coverage(mask)
-        elif operation == catalog.Operation.REMIX:
-            extra["strength"] = cleaned.get("strength") if cleaned.get("strength") is not None else 0.6
-        if operation == catalog.Operation.SEARCH_REPLACE:
-            if not cleaned.get("search_prompt"):
-                raise forms.ValidationError("Say what to find and replace, e.g. “the red car”.")
-            extra["search_prompt"] = cleaned["search_prompt"]
-        elif operation == catalog.Operation.CONTROL:
-            kinds = model.control_kinds
-            kind = cleaned.get("control_kind") or kinds[0]
-            if kind not in kinds:
-                raise forms.ValidationError(f"{model.label} follows a source's {' or '.join(kinds)}, not “{kind}”.")
-            strength = cleaned.get("control_strength")
-            extra.update(control_kind=kind, control_strength=0.7 if strength is None else strength)
-        elif operation == catalog.Operation.STYLE:
-            extra["fidelity"] = 0.5 if cleaned.get("fidelity") is None else cleaned["fidelity"]
-        result = model.edit_size(canvas.width, canvas.height)
-        if result is None:
+class _ComparedPromptForm(forms.Form):
+    """What every comparison shares: the prompt and the settings each column gets."""
+
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), strip=True,
+                             error_messages={"required": "Write a prompt to compare on."})  # fmt: skip
+    negative_prompt = forms.CharField(required=False, strip=True, widget=forms.Textarea(attrs={"rows": 2}))
+    aspect_ratio = forms.ChoiceField(choices=[(a, a) for a in comparisons.ASPECTS], initial="1:1")
+    seed = forms.IntegerField(required=False, min_value=0, max_value=catalog.SEED_MAX,
+                              help_text="Blank for a random seed, shared by every column.")  # fmt: skip
+    category = forms.CharField(required=False, max_length=60, strip=True, help_text="Groups the leaderboard.")
+
+
+class ComparisonForm(_ComparedPromptForm):
+    quality = forms.ChoiceField(choices=list(comparisons.QUALITY_TIERS.items()), initial="default")
+    models = forms.MultipleChoiceField(
+        choices=[(m.id, m.label) for m in catalog.models_for(catalog.Operation.GENERATE)]
+    )
+
+    def clean_models(self) -> list[str]:
+        chosen = list(dict.fromkeys(self.cleaned_data["models"]))
+        if not comparisons.MIN_COLUMNS <= len(chosen) <= comparisons.MAX_COLUMNS:
             raise forms.ValidationError(
-                f"The image would be {canvas.width}×{canvas.height}; {model.label} handles at most "
-                f"{model.max_edge} pixels a side."
+                f"Pick {comparisons.MIN_COLUMNS} to {comparisons.MAX_COLUMNS} models; you picked {len(chosen)}."
             )
-        if (result.width, result.height) != canvas.size:
-            canvas = canvas.resize((result.width, result.height), Image.Resampling.LANCZOS)
-            mask = mask.resize(canvas.size, Image.Resampling.BILINEAR) if mask else None
-        return canvas, mask, result, extra
+        disabled = [
+            f"{catalog.MODELS[m].label} ({catalog.availability(catalog.MODELS[m]).reason})"
+            for m in chosen
+            if not catalog.availability(catalog.MODELS[m]).enabled
+        ]
+        if disabled:
+            raise forms.ValidationError("Not available here: " + "; ".join(disabled) + ".")
+        return chosen
 
-    def _extension(self, source: Image.Image, cleaned: dict[str, Any]) -> dict[str, int]:
-        aspect = (cleaned.get("extend_aspect") or "").strip()
-        if aspect:
-            if not re.fullmatch(r"\d{1,2}:\d{1,2}", aspect) or "0" in aspect.split(":"):
-                raise forms.ValidationError(f"“{aspect}” is not an aspect ratio such as 16:9.")
-            left, top, right, bottom = imaging.extension_for_aspect(source.width, source.height, aspect)
-        else:
-            sides = ("left", "top", "right", "bottom")
-            left, top, right, bottom = (cleaned.get(f"extend_{side}") or 0 for side in sides)
-        if not any((left, top, right, bottom)):
-            raise forms.ValidationError("Say how far to extend the image: pixels on a side, or a target aspect ratio.")
-        return {"left": left, "top": top, "right": right, "bottom": bottom}
-
-    def edit_spec(self) -> EditSpec:
-        """The validated edit; call only after is_valid()."""
-        canvas, mask, result, extra = self.prepared
-        return EditSpec(
-            operation=catalog.Operation(self.cleaned_data["operation"]),
-            canvas=canvas,
-            mask=mask,
-            result_size=result,
-            source_image=self.source_image,
-            extra=extra,
-            references=self.reference_pngs,
-            **self._common(),
-        )
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        prompt = cleaned.get("prompt", "")
+        too_long = [
+            catalog.MODELS[m].label
+            for m in cleaned.get("models", [])
+            if len(prompt) > catalog.MODELS[m].max_prompt_chars
+        ]
+        if too_long:
+            self.add_error("prompt", f"The prompt is {len(prompt)} characters, too long for {', '.join(too_long)}.")
+        return cleaned
 
 
-def form_data_from_api(payload: dict[str, Any]) -> dict[str, Any]:
-    """Turn an API/CLI payload into form data: `aspect_ratio` picks a size, options get defaults."""
-    data = {k: v for k, v in payload.items() if k not in ("options", "aspect_ratio")}
-    model = catalog.get_model(str(payload.get("model", "")))
-    if model is None:
-        return data
-    data.setdefault("quality", model.default_quality)
-    data.setdefault("n", 1)
-    if "size" not in data:
-        aspect = payload.get("aspect_ratio")
-        size = model.size_for_aspect(str(aspect)) if aspect else model.sizes[0]
-        # An unknown aspect stays visible to validation as a size the model does not offer.
-        data["size"] = size.value if size else str(aspect)
-    options = payload.get("options") or {}
-    for option in model.options:
-        data[OPTION_PREFIX + option.name] = option.default
-    for name, value in options.items():
-        data[OPTION_PREFIX + name] = value
-    return data
+class SweepForm(_ComparedPromptForm):
+    """One model, one setting, several values: quality, or any numeric or choice option."""
+
+    model = forms.ChoiceField(choices=[(m.id, m.label) for m in catalog.models_for(catalog.Operation.GENERATE)])
+    setting = forms.CharField(help_text="quality, or one of the model's options, such as cfg_scale")
+    values = forms.CharField(help_text="2 to 6 values, separated by commas")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        model = catalog.get_model(cleaned.get("model", ""))
+        if model is None or "setting" not in cleaned or "values" not in cleaned:
+            return cleaned
+        if not catalog.availability(model).enabled:
+            self.add_error("model", f"{model.label} is not available: {catalog.availability(model).reason}.")
+            return cleaned
+        setting = cleaned["setting"].strip()
+        raw = [v.strip() for v in cleaned["values"].split(",") if v.strip()]
+        if not comparisons.MIN_COLUMNS <= len(raw) <= comparisons.MAX_COLUMNS:
+            self.add_error(
+                "values", f"Give {comparisons.MIN_COLUMNS} to {comparisons.MAX_COLUMNS} values; you gave {len(raw)}."
+            )
+            return cleaned
+        try:
+            cleaned["parsed_values"] = [comparisons.parse_sweep_value(model, setting, value) for value in raw]
+        except ValueError as exc:
+            self.add_error("values", str(exc))
+        return cleaned
 
 
 def initial_from_job(model_id: str, prompt: str, negative_prompt: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -482,3 +324,15 @@ def initial_from_job(model_id: str, prompt: str, negative_prompt: str, params: d
     for name, value in (params.get("options") or {}).items():
         initial[OPTION_PREFIX + name] = value
     return {k: v for k, v in initial.items() if v is not None}
+
+
+def queue(form: forms.Form, create: Callable[[], T]) -> T | None:
+    """Queue what a valid form describes (a job, a comparison); None when the form is invalid or
+    the budget says no, with the reason added to the form so the page can show it."""
+    if not form.is_valid():
+        return None
+    try:
+        return create()
+    except (jobs.BudgetExceeded, specs.Invalid) as exc:
+        form.add_error(None, str(exc))
+        return None

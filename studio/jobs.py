@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any
 
-from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -19,13 +18,13 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from gallery.models import Image
-from studio import catalog, imaging
-from studio.forms import EditSpec, JobSpec
+from studio import catalog, imaging, specs
+from studio.editing import PreparedEdit
 from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
+from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Status = Job.Status
 
 
@@ -79,18 +78,6 @@ def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
         )
 
 
-def queue_from_form(form: forms.Form, create: Callable[[], T]) -> T | None:
-    """Queue what a valid form describes (a job, a comparison); None when the form is invalid or
-    the budget says no, with the reason added to the form so the page can show it."""
-    if not form.is_valid():
-        return None
-    try:
-        return create()
-    except BudgetExceeded as exc:
-        form.add_error(None, str(exc))
-        return None
-
-
 def images_by_index() -> Prefetch:
     """A job's images in the order the provider gave them (a Midjourney grid before its parts)."""
     return Prefetch("images", queryset=Image.objects.order_by("index"))
@@ -102,59 +89,44 @@ def _store(folder: str, extension: str, data: bytes) -> str:
     return default_storage.save(f"{folder}/{stem[:2]}/{stem}.{extension}", ContentFile(data))
 
 
-@transaction.atomic
-def job_create(
-    *,
-    owner: AbstractBaseUser,
-    spec: JobSpec,
-    enqueue: bool = True,
-    comparison: Comparison | None = None,
-    column: int = 0,
-    notes: tuple[str, ...] = (),
-) -> Job:
-    """A queued job for the spec; `enqueue=False` leaves running it to the caller (CLI --inline)."""
-    check_budget(owner, spec.model.id, spec.params)
-    job = Job.objects.create(
-        owner=owner,
-        operation="generate",
-        model_id=spec.model.id,
-        prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
-        params={**spec.params, "notes": list(notes)} if notes else spec.params,
-        comparison=comparison,
-        column=column,
-    )
+def _create(owner: AbstractBaseUser, request: ImageRequest, *, enqueue: bool = True, **fields: Any) -> Job:
+    """The job row for a validated request, its budget checked under the budget's row lock."""
+    check_budget(owner, request.model.id, specs.to_params(request))
+    job = Job.objects.create(owner=owner, **specs.job_fields(request, fields.pop("notes", ())), **fields)
     if enqueue:
         _enqueue(job)
     return job
 
 
-def job_create_edit(*, owner: AbstractBaseUser, spec: EditSpec) -> Job:
+@transaction.atomic
+def job_create(
+    *,
+    owner: AbstractBaseUser,
+    request: ImageRequest,
+    comparison: Comparison | None = None,
+    column: int = 0,
+    notes: tuple[str, ...] = (),
+    enqueue: bool = True,
+) -> Job:
+    """A queued job for the request; it runs once the transaction commits (`enqueue=False` leaves
+    running it to the caller: the CLI's --inline)."""
+    return _create(owner, request, enqueue=enqueue, comparison=comparison, column=column, notes=notes)
+
+
+def job_create_edit(*, owner: AbstractBaseUser, edit: PreparedEdit) -> Job:
     """Store the edit's input pixels and mask, then queue the job; the files go if the row does not."""
-    source = _store("inputs", "png", imaging.png_bytes(spec.canvas))
-    mask = _store("masks", "png", imaging.png_bytes(spec.mask)) if spec.mask is not None else ""
-    references = [_store("inputs", "png", data) for data in spec.references]
+    source = _store("inputs", "png", imaging.png_bytes(edit.canvas))
+    mask = _store("masks", "png", imaging.png_bytes(edit.mask)) if edit.mask is not None else ""
+    references = tuple(_store("inputs", "png", data) for data in edit.references)
     written = [name for name in (source, mask, *references) if name]
+    request = replace(edit.request, inputs=specs.Inputs(source, mask, references))
     try:
         with transaction.atomic():
-            check_budget(owner, spec.model.id, spec.params)
-            job = Job.objects.create(
-                owner=owner,
-                operation=spec.operation.value,
-                model_id=spec.model.id,
-                prompt=spec.prompt,
-                negative_prompt=spec.negative_prompt,
-                params={**spec.params, "references": references} if references else spec.params,
-                source_image=spec.source_image,
-                source_file=source,
-                mask_file=mask,
-            )
-            _enqueue(job)
+            return _create(owner, request, source_image=edit.source_image)
     except BaseException:
         for name in written:
             default_storage.delete(name)
         raise
-    return job
 
 
 MIDJOURNEY_ACTIONS = tuple(f"{kind}{n}" for kind in "UV" for n in range(1, 5))
@@ -170,27 +142,14 @@ def job_create_followup(*, owner: AbstractBaseUser, image: Image, action: str) -
     parent = image.job
     if action not in MIDJOURNEY_ACTIONS or not parent.usage.get("grid") or not parent.usage.get("task_id"):
         raise NotAGrid(f"{action} works only on a Midjourney grid.")
-    params = {
-        **{k: parent.params[k] for k in ("width", "height", "aspect_ratio", "quality", "seed") if k in parent.params},
-        "n": 1,
-        "options": {
-            "mj_task": parent.usage["task_id"],
-            "mj_action": action,
-            "mj_buttons": parent.usage.get("buttons", []),
-        },
-    }
-    check_budget(owner, parent.model_id, params)
-    job = Job.objects.create(
-        owner=owner,
-        operation="upscale" if action.startswith("U") else "variation",
-        model_id=parent.model_id,
-        prompt=parent.prompt,
-        negative_prompt=parent.negative_prompt,
-        params=params,
-        source_image=image,
+    request = replace(
+        specs.from_job(parent),
+        operation=catalog.Operation.UPSCALE if action.startswith("U") else catalog.Operation.VARIATION,
+        n=1,
+        followup=specs.Followup(parent.usage["task_id"], action, tuple(parent.usage.get("buttons") or ())),
     )
-    _enqueue(job)
-    return job
+    specs.validate(request)
+    return _create(owner, request, source_image=image)
 
 
 def job_cancel(*, job: Job) -> bool:
@@ -202,23 +161,21 @@ def job_cancel(*, job: Job) -> bool:
     return changed == 1
 
 
+class NotRetryable(Exception):
+    """Only failed or canceled jobs can be retried."""
+
+
 @transaction.atomic
 def job_retry(*, job: Job, owner: AbstractBaseUser) -> Job:
-    """Run a failed or canceled job again, as a new job with the same settings."""
-    copied = (
-        "operation",
-        "model_id",
-        "prompt",
-        "negative_prompt",
-        "params",
-        "source_image",
-        "source_file",
-        "mask_file",
-    )
-    check_budget(owner, job.model_id, job.params)
-    retry = Job.objects.create(owner=owner, **{field: getattr(job, field) for field in copied})
-    _enqueue(retry)
-    return retry
+    """Run a failed or canceled job again, as a new job with the same settings, after checking
+    them against today's catalog (specs.Invalid says which setting no longer holds)."""
+    if job.status not in (Status.FAILED, Status.CANCELED):
+        raise NotRetryable("Only failed or canceled jobs can be retried.")
+    request = specs.from_job(job)
+    specs.validate(request)
+    if not (state := catalog.availability(request.model)).enabled:
+        raise specs.Invalid({"model": [f"{request.model.label} is not available: {state.reason}."]})
+    return _create(owner, request, source_image=job.source_image, notes=tuple(job.params.get("notes") or ()))
 
 
 def job_start(job_id: int) -> bool:

@@ -11,19 +11,17 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import close_old_connections
 from django.utils import timezone
 
-from studio import jobs, providers
-from studio.catalog import Operation
+from studio import jobs, providers, specs
 from studio.downloads import DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
-from studio.providers.base import Canceled, ErrorKind, GenerationRequest, ProviderError, ProviderResult
+from studio.providers.base import Canceled, ErrorKind, ProviderError, ProviderResult
+from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
-EDIT_SETTINGS = ("extend", "search_prompt", "control_kind", "control_strength", "fidelity")
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -51,13 +49,6 @@ def heartbeat(job_id: int) -> Iterator[None]:
         thread.join()
 
 
-def _read(name: str) -> bytes | None:
-    if not name:
-        return None
-    with default_storage.open(name) as file:
-        return file.read()
-
-
 def _progress(job_id: int) -> Callable[[str, int | None], bool]:
     """Record what the provider says about its work; answer whether the job should go on."""
 
@@ -70,41 +61,18 @@ def _progress(job_id: int) -> Callable[[str, int | None], bool]:
     return report
 
 
-def _request(job: Job) -> GenerationRequest:
-    params = job.params
-    return GenerationRequest(
-        operation=Operation(job.operation),
-        model=job.model,  # type: ignore[arg-type]
-        prompt=job.prompt,
-        negative_prompt=job.negative_prompt,
-        width=params["width"],
-        height=params["height"],
-        quality=params["quality"],
-        n=params["n"],
-        seed=params["seed"],
-        options=params.get("options", {}),
-        image=_read(job.source_file),
-        mask=_read(job.mask_file),
-        strength=params.get("strength"),
-        factor=params.get("factor"),
-        edit_settings={key: params[key] for key in EDIT_SETTINGS if key in params},
-        references=tuple(_read(name) or b"" for name in params.get("references", [])),
-        progress=_progress(job.pk),
-    )
-
-
-def _call_provider(job: Job) -> ProviderResult:
+def _call_provider(job: Job, request: ImageRequest) -> ProviderResult:
     """Call the provider, retrying rate limits, outages and timeouts with backoff."""
-    provider = providers.get_provider(job.model.provider)  # type: ignore[union-attr]
-    request = _request(job)
+    provider = providers.get_provider(request.model.provider)
+    progress = _progress(job.pk)
     attempt = 0
     while True:
         attempt += 1
         Job.objects.filter(pk=job.pk).update(attempts=attempt)
         try:
-            return provider.generate(request)
+            return provider.generate(request, progress)
         except ProviderError as exc:
-            if not exc.kind.retryable or attempt >= settings.JOB_MAX_ATTEMPTS:
+            if not exc.retry_is_safe or attempt >= settings.JOB_MAX_ATTEMPTS:
                 raise
             delay = backoff_seconds(attempt, exc.retry_after)
             log.info("job %s: %s (%s), retrying in %.1fs", job.pk, exc.kind, exc.message, delay)
@@ -115,12 +83,14 @@ def run_job(job_id: int) -> str:
     if not jobs.job_start(job_id):
         return "skipped: not queued"
     job = Job.objects.get(pk=job_id)
-    if job.model is None:
-        jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The model “{job.model_id}” no longer exists.")
+    try:
+        request = specs.from_job(job)
+    except specs.Invalid as exc:
+        jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, str(exc))
         return "failed"
     try:
         with heartbeat(job_id):
-            result = _call_provider(job)
+            result = _call_provider(job, request)
             jobs.job_succeed(job, result)
     except ProviderError as exc:
         jobs.job_fail(job_id, exc.kind, exc.message)

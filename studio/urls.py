@@ -1,6 +1,7 @@
 from django.urls import path
 
-from studio import compare_views, costs, editor, views
+from studio.views import compare, costs, editor, providers
+from studio.views import studio as views
 
 app_name = "studio"
 urlpatterns = [
@@ -17,15 +18,15 @@ urlpatterns = [
     path("edit/fields/", editor.editor_fields, name="editor_fields"),
     path("edit/jobs/", editor.editor_submit, name="editor_submit"),
     path("costs/", costs.costs, name="costs"),
-    path("providers/", views.providers_page, name="providers"),
-    path("providers/<slug:provider_id>/check/", views.provider_check, name="provider_check"),
+    path("providers/", providers.providers_page, name="providers"),
+    path("providers/<slug:provider_id>/check/", providers.provider_check, name="provider_check"),
     path("costs/budgets/<int:user_id>/", costs.budget_set, name="budget_set"),
-    path("compare/", compare_views.index, name="compare"),
-    path("compare/new/", compare_views.create, name="compare_create"),
-    path("compare/sweep/", compare_views.sweep, name="compare_sweep"),
-    path("compare/leaderboard/", compare_views.leaderboard, name="leaderboard"),
-    path("compare/<int:pk>/", compare_views.detail, name="comparison"),
-    path("compare/<int:pk>/columns/<int:job_id>/", compare_views.column, name="comparison_column"),
-    path("compare/<int:pk>/vote/", compare_views.vote, name="comparison_vote"),
-    path("compare/<int:pk>/rerun/", compare_views.rerun, name="comparison_rerun"),
+    path("compare/", compare.index, name="compare"),
+    path("compare/new/", compare.create, name="compare_create"),
+    path("compare/sweep/", compare.sweep, name="compare_sweep"),
+    path("compare/leaderboard/", compare.leaderboard, name="leaderboard"),
+    path("compare/<int:pk>/", compare.detail, name="comparison"),
+    path("compare/<int:pk>/columns/<int:job_id>/", compare.column, name="comparison_column"),
+    path("compare/<int:pk>/vote/", compare.vote, name="comparison_vote"),
+    path("compare/<int:pk>/rerun/", compare.rerun, name="comparison_rerun"),
 ]

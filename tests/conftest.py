@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -56,6 +57,17 @@ def run_jobs_inline(monkeypatch, django_capture_on_commit_callbacks):
     """Enqueued jobs run in this process as soon as their transaction commits (django-q2 sync)."""
     monkeypatch.setattr(Conf, "SYNC", True)
     return django_capture_on_commit_callbacks
+
+
+@pytest.fixture
+def runner_waits(monkeypatch):
+    """The waits the job runner makes between attempts, recorded instead of slept (only the
+    runner's: the providers' poll loops and the emulators keep their real clock)."""
+    from studio import tasks
+
+    waits = []
+    monkeypatch.setattr(tasks, "time", SimpleNamespace(sleep=waits.append))
+    return waits
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,7 +12,10 @@ from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
 from gallery.models import Image
+from studio import specs
+from studio.catalog import Size
 from studio.models import Job
+from studio.specs import ImageRequest
 
 _counter = itertools.count(1)
 
@@ -38,6 +41,7 @@ def make_job(owner=None, **overrides: Any) -> Job:
             "n": 1,
             "seed": 7,
             "options": {},
+            "version": 2,
         },
     }
     fields.update(overrides)
@@ -69,3 +73,25 @@ def make_image(job: Job | None = None, *, with_files: bool = True, **overrides: 
     }
     fields.update(overrides)
     return Image.objects.create(**fields)
+
+
+def make_request(
+    model_id: str,
+    operation: str = "generate",
+    *,
+    source: bytes | None = None,
+    mask: bytes | None = None,
+    references: tuple[bytes, ...] = (),
+    **fields: Any,
+) -> ImageRequest:
+    """A validated request for a provider test, its input images written to storage as the editor
+    would. The model need not be configured (`available=False`); `fields` go to specs.build."""
+    names = {
+        "source": default_storage.save("inputs/t/source.png", ContentFile(source)) if source else "",
+        "mask": default_storage.save("masks/t/mask.png", ContentFile(mask)) if mask else "",
+        "references": tuple(default_storage.save("inputs/t/ref.png", ContentFile(r)) for r in references),
+    }
+    if source and "size" not in fields and operation != "upscale":
+        with PILImage.open(io.BytesIO(source)) as img:
+            fields["size"] = Size.of(*img.size)
+    return specs.build(model=model_id, operation=operation, inputs=specs.Inputs(**names), available=False, **fields)

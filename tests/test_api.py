@@ -81,7 +81,7 @@ def test_create_a_job_then_read_it_with_images(api, user, run_jobs_inline):
         ({"model": "offline", "prompt": "x", "n": 9}, "n", "between 1 and 4"),
         ({"model": "nope", "prompt": "x"}, "model", "Unknown model"),
         ({"model": "dall-e-3", "prompt": "x"}, "model", "not available"),
-        ({"model": "offline", "prompt": "x", "options": {"foo": 1}}, "request", "has no option foo"),
+        ({"model": "offline", "prompt": "x", "options": {"foo": 1}}, "options", "has no option “foo”"),
         ({"model": "offline", "prompt": "x", "seed": "abc"}, "seed", "whole number"),
         ({"model": "offline", "prompt": "x", "options": [1, 2]}, "options", "a JSON object"),
     ],
@@ -148,10 +148,10 @@ def test_edit_jobs_through_the_api(api, user, run_jobs_inline):
     ("payload", "field", "text"),
     [
         ({"operation": "edit", "image": "%%%"}, "image", "base64"),
-        ({"operation": "edit"}, "image", "Choose an image"),
+        ({"operation": "edit"}, "image", "Send the image to edit"),
         ({"operation": "edit", "image": "IMG", "mask": "SMALL"}, "mask", "must match"),
         ({"operation": "outpaint", "image": "IMG", "extend": [1]}, "extend", "left, top"),
-        ({"operation": "sharpen", "image": "IMG"}, "operation", "valid choice"),
+        ({"operation": "sharpen", "image": "IMG"}, "operation", "Unknown operation “sharpen”"),
     ],
 )
 def test_bad_edit_requests_are_400(api, payload, field, text):

@@ -95,10 +95,31 @@ def test_outpaint_sends_the_extended_canvas_with_the_new_strip_masked(alice, sou
     assert job.images.get().width == 104
 
 
+def test_outpaint_lands_on_the_models_grid_and_keeps_what_the_user_painted(alice, source, run_jobs_inline):
+    # 64 + 37 = 101 is off the offline renderer's 8 px grid: the canvas grows to 104 on the
+    # extended side, and a mask painted on the 101 px canvas the editor showed is placed as painted.
+    with run_jobs_inline(execute=True):
+        submit(
+            alice, operation="outpaint", source=source.pk, extend_right="37",
+            mask=mask_file(size=(101, 64), box=(4, 4, 12, 12)),
+        )  # fmt: skip
+    job = Job.objects.get(operation="outpaint")
+    assert job.params["edit"]["extend"] == {"left": 0, "top": 0, "right": 40, "bottom": 0}
+    mask = np.asarray(stored(job.mask_file))
+    assert mask.shape == (64, 104) and (mask[4:12, 4:12] == 255).all() and (mask[20:40, 0:20] == 0).all()
+    assert (np.asarray(stored(job.source_file))[:, :64] == np.asarray(stored(source.file).convert("RGB"))).all()
+    assert job.status == "succeeded"
+
+
 def test_outpaint_to_an_aspect_ratio(alice, source, run_jobs_inline):
     with run_jobs_inline(execute=True):
         submit(alice, operation="outpaint", source=source.pk, extend_aspect="16:9")
-    assert Job.objects.get(operation="outpaint").params["extend"] == {"left": 25, "top": 0, "right": 25, "bottom": 0}
+    assert Job.objects.get(operation="outpaint").params["edit"]["extend"] == {
+        "left": 28,
+        "top": 0,
+        "right": 28,
+        "bottom": 0,
+    }
 
 
 def test_remix_variation_and_upscale(alice, source, run_jobs_inline):
@@ -107,7 +128,7 @@ def test_remix_variation_and_upscale(alice, source, run_jobs_inline):
         submit(alice, operation="variation", source=source.pk, prompt="")
         submit(alice, operation="upscale", source=source.pk, prompt="", factor="4")
     jobs = {job.operation: job for job in Job.objects.all()}
-    assert jobs["remix"].params["strength"] == 0.3
+    assert jobs["remix"].params["edit"]["strength"] == 0.3
     assert all(job.status == "succeeded" for job in jobs.values()), [j.error_message for j in jobs.values()]
     assert jobs["upscale"].images.get().width == 256 and not jobs["upscale"].mask_file
 
@@ -123,9 +144,14 @@ def test_an_upload_can_be_edited(alice, run_jobs_inline):
 def test_fixed_size_models_get_the_nearest_size(settings, monkeypatch):
     from studio import catalog
 
-    assert catalog.MODELS["sdxl-1.0"].edit_size(1000, 560).value == "1344x768"
-    assert catalog.MODELS["offline"].edit_size(1001, 559).value == "1000x560"
-    assert catalog.MODELS["offline"].edit_size(5000, 100) is None
+    assert catalog.MODELS["sdxl-1.0"].fit(1000, 560).value == "1344x768"
+    assert catalog.MODELS["offline"].fit(1001, 559).value == "1000x560"
+    # Past the largest edge, an input is scaled down to fit, keeping its shape.
+    assert catalog.MODELS["offline"].fit(5000, 100).value == "4096x80"
+    # GPT Image 2 takes at least 655,360 pixels: a 640×480 photo is scaled up, in shape.
+    fitted = catalog.MODELS["gpt-image-2"].fit(640, 480)
+    assert fitted.pixels >= 655_360 and fitted.width % 16 == 0 and fitted.height % 16 == 0
+    assert abs(fitted.ratio - 4 / 3) < 0.02
 
 
 @pytest.mark.parametrize(
@@ -137,7 +163,7 @@ def test_fixed_size_models_get_the_nearest_size(settings, monkeypatch):
         ({"operation": "edit"}, "Paint a mask"),
         ({"operation": "edit", "mask": "OK", "prompt": ""}, "Write a prompt"),
         ({"operation": "outpaint"}, "Say how far to extend"),
-        ({"operation": "outpaint", "extend_right": "4090"}, "handles at most 4096 pixels a side"),
+        ({"operation": "outpaint", "extend_right": "4090"}, "at most 4096 pixels a side"),
         ({"operation": "upscale", "factor": "3"}, "Select a valid choice"),
         ({"operation": "outpaint", "extend_aspect": "wide"}, "is not an aspect ratio"),
     ],
@@ -233,7 +259,8 @@ def test_new_operations_through_the_editor_reach_stability(alice, source, stabil
     assert {op: j.status for op, j in jobs.items()} == dict.fromkeys(
         ["replace", "control", "style", "erase", "outpaint"], "succeeded"
     )
-    assert jobs["replace"].params["search_prompt"] == "the sky" and jobs["control"].params["control_kind"] == "sketch"
+    assert jobs["replace"].params["edit"]["search_prompt"] == "the sky"
+    assert jobs["control"].params["edit"]["control_kind"] == "sketch"
     paths = [r.path for r in stability.requests]
     for path in ("edit/search-and-replace", "control/sketch", "control/style", "edit/erase", "edit/outpaint"):
         assert f"/v2beta/stable-image/{path}" in paths
@@ -251,3 +278,22 @@ def test_new_operations_through_the_editor_reach_stability(alice, source, stabil
 def test_new_operations_explain_bad_input(alice, source, stability, fields, message):
     response = submit(alice, **CORE, source=source.pk, **fields)
     assert response.status_code == 422 and message in response.content.decode()
+
+
+def test_sdxl_doubles_an_sdxl_sized_image(alice, stability, run_jobs_inline):
+    # 1024×1024 ×2 is 2048×2048: not one of SDXL's generation sizes, but what ESRGAN ×2 makes.
+    upload = SimpleUploadedFile("sdxl.png", png_bytes(1024, 1024), content_type="image/png")
+    with run_jobs_inline(execute=True):
+        response = submit(alice, model="sdxl-1.0", quality="standard", operation="upscale", image=upload,
+                          prompt="", factor="2")  # fmt: skip
+    assert response.status_code == 200, response.content.decode()[:500]
+    job = Job.objects.get(operation="upscale")
+    assert (job.params["width"], job.params["height"]) == (2048, 2048) and job.status == "succeeded"
+    assert "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale" in [r.path for r in stability.requests]
+
+
+def test_sdxl_refuses_to_upscale_past_esrgans_input_limit(alice, stability):
+    upload = SimpleUploadedFile("big.png", png_bytes(1216, 1024), content_type="image/png")
+    response = submit(alice, model="sdxl-1.0", quality="standard", operation="upscale", image=upload, prompt="")
+    assert response.status_code == 422 and "at most 1,048,576 pixels" in response.content.decode()
+    assert not Job.objects.filter(operation="upscale").exists()

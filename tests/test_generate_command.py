@@ -51,7 +51,7 @@ def test_queue_without_waiting_prints_the_job_id(admin, django_capture_on_commit
     [
         (["--prompt", ""], "Write a prompt"),
         (["--prompt", "x", "--model", "nope"], "Unknown model"),
-        (["--prompt", "x", "--aspect", "5:7"], "does not offer"),
+        (["--prompt", "x", "--aspect", "5:7"], "has no aspect ratio “5:7”"),
         (["--prompt", "x", "--option", "broken"], "NAME=VALUE"),
     ],
 )

@@ -41,7 +41,7 @@ def test_cancel_a_finished_job_changes_nothing(alice, user):
 
 
 def test_retry_a_failed_job_queues_a_copy(alice, user, run_jobs_inline):
-    job = make_job(owner=user, status=Job.Status.FAILED, error_kind="timeout")
+    job = make_job(owner=user, status=Job.Status.FAILED, error_kind="timeout", params=valid_params())
     with run_jobs_inline(execute=True):
         response = alice.post(reverse("studio:job_retry", args=[job.pk]), **HTMX)
     retry = Job.objects.exclude(pk=job.pk).get()
@@ -58,3 +58,36 @@ def test_other_users_cannot_see_or_cancel_a_job(client_for, other_user, user):
     assert bob.post(reverse("studio:job_cancel", args=[job.pk])).status_code == 404
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
+
+
+def valid_params(**overrides):
+    params = {"width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "draft", "n": 1, "seed": 7,
+              "options": {}, "version": 2}  # fmt: skip
+    return {**params, **overrides}
+
+
+def test_retry_revalidates_and_says_which_setting_no_longer_holds(alice, user):
+    job = make_job(owner=user, status=Job.Status.FAILED, error_kind="timeout", params=valid_params(quality="hd"))
+    response = alice.post(reverse("studio:job_retry", args=[job.pk]), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and "no quality “hd”" in html
+    assert f"?job={job.pk}" in html and "Edit and retry" in html
+    assert Job.objects.count() == 1
+
+
+def test_retry_of_a_job_whose_model_is_gone_says_so(alice, user):
+    job = make_job(owner=user, status=Job.Status.FAILED, model_id="gpt-image-0", params=valid_params())
+    html = alice.post(reverse("studio:job_retry", args=[job.pk]), **HTMX).content.decode()
+    assert "“gpt-image-0” no longer exists" in html and Job.objects.count() == 1
+
+
+def test_edit_and_retry_refills_the_form_and_marks_what_no_longer_holds(alice, user):
+    job = make_job(owner=user, status=Job.Status.FAILED, prompt="a red kite", params=valid_params(quality="hd"))
+    html = alice.get(reverse("studio:home"), {"job": job.pk}).content.decode()
+    assert "a red kite" in html and "no quality “hd”" in html and "What no longer holds is marked" in html
+
+
+def test_only_failed_or_canceled_jobs_can_be_retried(alice, user):
+    job = make_job(owner=user, status=Job.Status.SUCCEEDED, params=valid_params())
+    alice.post(reverse("studio:job_retry", args=[job.pk]), **HTMX)
+    assert Job.objects.count() == 1

@@ -23,7 +23,7 @@ class ScriptedProvider:
         self.answers = list(answers)
         self.calls = 0
 
-    def generate(self, request):
+    def generate(self, request, progress):
         self.calls += 1
         answer = self.answers.pop(0)
         if isinstance(answer, BaseException):
@@ -62,7 +62,9 @@ def stored_files():
 
 
 def test_success_records_images_timings_and_cost():
-    job = make_job(params={"width": 64, "height": 64, "quality": "draft", "n": 2, "seed": 3, "options": {}})
+    job = make_job(
+        params={"width": 64, "height": 64, "quality": "draft", "n": 2, "seed": 3, "options": {}, "version": 2}
+    )
     assert tasks.run_job(job.pk) == "succeeded"
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.started_at <= job.finished_at
@@ -130,7 +132,7 @@ def test_an_unusable_image_fails_and_leaves_no_files(scripted):
 def test_canceled_while_running_discards_the_result(monkeypatch):
     job = make_job()
 
-    def cancel_then_render(request):
+    def cancel_then_render(request, progress):
         Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELED)
         return offline.generate(request)
 
@@ -164,7 +166,7 @@ def test_heartbeat_is_refreshed_while_the_provider_works(settings, monkeypatch, 
     job = make_job()
     seen = []
 
-    def slow(request):
+    def slow(request, progress):
         import time
 
         before = Job.objects.get(pk=job.pk).heartbeat_at
@@ -176,3 +178,17 @@ def test_heartbeat_is_refreshed_while_the_provider_works(settings, monkeypatch, 
     tasks.run_job(job.pk)
     before, after = seen[0]
     assert after > before
+
+
+def test_a_call_that_may_have_been_paid_is_not_made_again(scripted, sleeps):
+    provider = scripted(
+        ProviderError(ErrorKind.TIMEOUT, "OpenAI did not answer in time. It may still have made the image.",
+                      may_be_paid=True),
+        ok(),
+    )  # fmt: skip
+    job = make_job(params={"width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "draft", "n": 1,
+                           "seed": 3, "options": {}, "version": 2})  # fmt: skip
+    assert tasks.run_job(job.pk) == "failed: timeout"
+    job.refresh_from_db()
+    assert provider.calls == 1 and job.attempts == 1 and sleeps == []
+    assert job.status == "failed" and "may still have made the image" in job.error_message

@@ -1,35 +1,35 @@
 """The offline renderer: deterministic, prompt-aware, and able to do every studio operation."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from studio import catalog
-from studio.catalog import Operation
+from studio import catalog, specs
+from studio.catalog import Operation, Size
 from studio.providers import offline
-from studio.providers.base import GenerationRequest, ProviderError
+from studio.providers.base import ProviderError
+from tests.factories import make_request
 
 
 def pixels(img):
     return np.asarray(img.convert("RGB"), dtype=np.int16)
 
 
-def request(operation=Operation.GENERATE, **overrides):
-    fields = {
-        "operation": operation,
-        "model": catalog.MODELS["offline"],
-        "prompt": "a sunset over the sea",
-        "negative_prompt": "",
-        "width": 256,
-        "height": 192,
-        "quality": "standard",
-        "n": 1,
-        "seed": 11,
-    }
-    fields.update(overrides)
-    return GenerationRequest(**fields)
+def request(operation=Operation.GENERATE, *, width=256, height=192, image=None, mask=None, strength=None, **fields):
+    """A request as the studio would send it, at a small size (the renderer's tests stay fast):
+    the size is set on the validated value, since the catalog's presets are all near a megapixel."""
+    edit = {
+        Operation.REMIX: specs.EditSettings(strength=strength),
+        Operation.UPSCALE: specs.EditSettings(factor=2),
+        Operation.OUTPAINT: specs.EditSettings(extend=specs.Extension(right=64)),
+    }.get(operation, specs.NO_EDIT)
+    fields = {"prompt": "a sunset over the sea", "quality": "standard", "seed": 11, "edit": edit, **fields}
+    if operation == Operation.GENERATE:
+        fields["size"] = "1024x1024"
+    return replace(make_request("offline", operation, source=image, mask=mask, **fields), size=Size.of(width, height))
 
 
 def test_same_prompt_and_seed_give_identical_pixels():
@@ -136,6 +136,7 @@ def test_upscale_doubles_the_size():
 
 
 def test_edit_without_a_mask_is_an_invalid_request():
+    edit = request(Operation.EDIT, image=png(Image.new("RGB", (64, 64))), width=64, height=64)
     with pytest.raises(ProviderError) as exc:
-        offline.generate(request(Operation.EDIT, image=png(Image.new("RGB", (8, 8)))))
+        offline.generate(replace(edit, inputs=replace(edit.inputs, mask="")))
     assert exc.value.kind == "invalid_request"

@@ -1,21 +1,29 @@
 """Midjourney through midjourney-proxy: prompt flags, progress, grid split, U/V follow-ups."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from studio import catalog, tasks
+from studio import specs, tasks
 from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import midjourney as provider
-from studio.providers.base import ErrorKind, GenerationRequest, ProviderError
+from studio.providers.base import Canceled, ErrorKind, ProviderError
+from studio.specs import Followup
 from tests.emulators.base import Fault
-from tests.factories import make_job
+from tests.factories import make_job, make_request
 
 pytestmark = pytest.mark.django_db
+
+IMAGINE = "POST /mj/submit/imagine"
+FETCH = "GET /mj/task/"
+QUEUE_FULL = {"code": 23, "description": "queue is full, please try again later", "result": None}
+JOB_PARAMS = {"version": 2, "width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "1", "n": 1, "seed": 5,
+              "options": {"stylize": 100}}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -23,22 +31,13 @@ def fast_polling(monkeypatch):
     monkeypatch.setattr(provider, "POLL_SECONDS", 0.05)
 
 
-def request(**overrides):
-    model = catalog.MODELS["midjourney-v7"]
-    fields = {
-        "operation": Operation.GENERATE,
-        "model": model,
-        "prompt": "a paper crane",
-        "negative_prompt": "",
-        "width": 1456,
-        "height": 816,
-        "quality": "2",
-        "n": 1,
-        "seed": 1234,
-        "options": {o.name: o.default for o in model.options},
-    }
-    fields.update(overrides)
-    return GenerationRequest(**fields)
+def request(**fields):
+    fields = {"prompt": "a paper crane", "size": "1456x816", "quality": "2", "seed": 1234, **fields}
+    return make_request("midjourney-v7", **fields)
+
+
+def imagines(proxy):
+    return [r for r in proxy.requests if r.path == "/mj/submit/imagine"]
 
 
 def test_the_prompt_carries_the_pickers_as_flags():
@@ -52,7 +51,7 @@ def test_the_prompt_carries_the_pickers_as_flags():
 
 def test_imagine_is_polled_with_progress_and_the_grid_is_split(midjourney_proxy):
     progress = []
-    result = provider.generate(request(progress=lambda tid, pct: progress.append(pct) or True))
+    result = provider.generate(request(), progress=lambda tid, pct: progress.append(pct) or True)
     submit = midjourney_proxy.requests[0]
     assert submit.path == "/mj/submit/imagine" and submit.headers["mj-api-secret"] == "mj-secret"
     assert submit.json["prompt"].endswith("--seed 1234")
@@ -67,8 +66,10 @@ def test_imagine_is_polled_with_progress_and_the_grid_is_split(midjourney_proxy)
 def test_upscale_follow_up_uses_buttons_or_change(midjourney_proxy, flavor):
     midjourney_proxy.flavor = flavor
     first = provider.generate(request())
-    options = {"mj_task": first.provider_job_id, "mj_action": "U3", "mj_buttons": first.usage["buttons"]}
-    result = provider.generate(request(operation=Operation.UPSCALE, options=options))
+    followup = Followup(first.provider_job_id, "U3", tuple(first.usage["buttons"]))
+    upscale = replace(request(), operation=Operation.UPSCALE, followup=followup)
+    specs.validate(upscale)
+    result = provider.generate(upscale)
     follow = next(r for r in midjourney_proxy.requests if r.path in ("/mj/submit/action", "/mj/submit/change"))
     if flavor == "csharp":
         assert follow.path == "/mj/submit/action" and follow.json["customId"].startswith("MJ::JOB::upsample::3::")
@@ -81,18 +82,12 @@ def test_upscale_follow_up_uses_buttons_or_change(midjourney_proxy, flavor):
     assert len(result.images) == 1
 
 
-@pytest.mark.parametrize(
-    ("prompt", "flavor", "kind", "text"),
-    [
-        ("something forbidden", "csharp", ErrorKind.CONTENT_POLICY, "forbidden"),
-        ("something forbidden", "java", ErrorKind.CONTENT_POLICY, "forbidden"),
-    ],
-)
-def test_banned_words_are_refused_whatever_the_http_status(midjourney_proxy, prompt, flavor, kind, text):
+@pytest.mark.parametrize("flavor", ["csharp", "java"])
+def test_banned_words_are_refused_whatever_the_http_status(midjourney_proxy, flavor):
     midjourney_proxy.flavor = flavor
     with pytest.raises(ProviderError) as exc:
-        provider.generate(request(prompt=prompt))
-    assert exc.value.kind == kind and text in exc.value.message
+        provider.generate(request(prompt="something forbidden"))
+    assert exc.value.kind == ErrorKind.CONTENT_POLICY and "forbidden" in exc.value.message
 
 
 def test_a_wrong_secret_is_an_auth_failure(midjourney_proxy, settings):
@@ -102,38 +97,90 @@ def test_a_wrong_secret_is_an_auth_failure(midjourney_proxy, settings):
     }
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
-    assert exc.value.kind == ErrorKind.AUTH
+    assert exc.value.kind == ErrorKind.AUTH and "MIDJOURNEY_PROXY_SECRET" in exc.value.message
 
 
 @pytest.mark.parametrize(
     ("fault", "kind"),
     [
-        (
-            Fault(status=200, body={"code": 23, "description": "queue is full, please try again later"}),
-            ErrorKind.RATE_LIMITED,
-        ),
         (Fault(status=502, body=b"bad gateway"), ErrorKind.UNAVAILABLE),
+        (Fault(status=429, body=b"", headers={"retry-after": "3"}), ErrorKind.RATE_LIMITED),
         (Fault(malformed=True), ErrorKind.UNAVAILABLE),
+        (Fault(status=200, body=b""), ErrorKind.UNAVAILABLE),
+        (Fault(status=200, body={"code": 1, "description": "Submit success"}), ErrorKind.UNAVAILABLE),  # no task id
+        (Fault(status=200, body=["not", "an", "object"]), ErrorKind.UNAVAILABLE),
+        (Fault(drop=True), ErrorKind.UNAVAILABLE),
     ],
 )
-def test_faults_map_to_error_kinds(midjourney_proxy, fault, kind):
+def test_faults_on_submit_map_to_error_kinds(midjourney_proxy, fault, kind):
     midjourney_proxy.faults.append(fault)
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
-    assert exc.value.kind == kind
+    assert exc.value.kind == kind and exc.value.kind.retryable
+    assert exc.value.retry_after == (3 if kind == ErrorKind.RATE_LIMITED else None)
+
+
+@pytest.mark.parametrize(("headers", "wait"), [({"Retry-After": "7"}, 7), ({}, provider.QUEUE_FULL_SECONDS)])
+def test_a_full_queue_says_how_long_to_wait(midjourney_proxy, headers, wait):
+    midjourney_proxy.faults.append(Fault(on=IMAGINE, status=200, body=QUEUE_FULL, headers=headers))
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.RATE_LIMITED and "queue is full" in exc.value.message
+    assert exc.value.retry_after == wait
+
+
+def test_the_runner_waits_retry_after_when_the_queue_is_full(midjourney_proxy, runner_waits):
+    midjourney_proxy.faults.append(Fault(on=IMAGINE, status=200, body=QUEUE_FULL, headers={"Retry-After": "7"}))
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert job.attempts == 2 and len(runner_waits) == 1 and runner_waits[0] >= 7
+    assert len(imagines(midjourney_proxy)) == 2  # the refused one, then the one that ran
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(on=FETCH, status=500, body=b"oops"),
+        Fault(on=FETCH, status=502, body=b"bad gateway"),
+        Fault(on=FETCH, malformed=True),
+        Fault(on=FETCH, status=200, body={}),
+        Fault(on=FETCH, drop=True),
+    ],
+)
+def test_a_failed_fetch_is_fetched_again_and_the_imagine_bought_once(midjourney_proxy, runner_waits, fault):
+    midjourney_proxy.faults.append(fault)
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and not midjourney_proxy.faults
+    assert len(imagines(midjourney_proxy)) == 1 and job.images.count() == 5
+
+
+def test_a_task_that_succeeded_without_its_image_is_fetched_again(midjourney_proxy):
+    first = provider.generate(request())
+    done = {"id": first.provider_job_id, "status": "SUCCESS", "progress": "100%", "imageUrl": None}
+    midjourney_proxy.faults.append(Fault(on=FETCH, status=200, body=done))
+    provider.generate(request())
+    assert len(imagines(midjourney_proxy)) == 2 and not midjourney_proxy.faults
+
+
+def test_calls_reuse_the_session_and_its_connection(midjourney_proxy):
+    provider.generate(request())
+    provider.generate(request())
+    api = [r for r in midjourney_proxy.requests if r.path.startswith("/mj/")]
+    assert len(api) >= 4 and len({r.connection for r in api}) == 1
+
+
+def test_a_cancel_stops_fetching(midjourney_proxy):
+    midjourney_proxy.duration = 5
+    with pytest.raises(Canceled):
+        provider.generate(request(), progress=lambda tid, pct: False)
+    assert [r.path for r in midjourney_proxy.requests] == ["/mj/submit/imagine"]
 
 
 def test_grid_buttons_on_the_detail_page_run_follow_up_jobs(midjourney_proxy, alice, user, run_jobs_inline):
-    params = {
-        "width": 1024,
-        "height": 1024,
-        "aspect_ratio": "1:1",
-        "quality": "1",
-        "n": 1,
-        "seed": 5,
-        "options": {"stylize": 100},
-    }
-    job = make_job(owner=user, model_id="midjourney-v7", params=params)
+    job = make_job(owner=user, model_id="midjourney-v7", params=JOB_PARAMS)
     assert tasks.run_job(job.pk) == "succeeded"
     job.refresh_from_db()
     assert job.images.count() == 5 and job.progress == 100

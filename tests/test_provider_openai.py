@@ -11,28 +11,19 @@ from studio import catalog, imaging, tasks
 from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import openai as provider
-from studio.providers.base import ErrorKind, GenerationRequest, ProviderError, retry_after
+from studio.providers.base import ErrorKind, ProviderError, retry_after
 from tests.emulators.base import Fault
-from tests.factories import make_job, png_bytes
+from tests.factories import make_job, make_request, png_bytes
 
 pytestmark = pytest.mark.django_db
 
+JOB_PARAMS = {"version": 2, "width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "low", "n": 1, "seed": 1,
+              "options": {}}  # fmt: skip
 
-def request(model="gpt-image-1.5", operation=Operation.GENERATE, **overrides):
-    fields = {
-        "operation": operation,
-        "model": catalog.MODELS[model],
-        "prompt": "a lighthouse at dusk",
-        "negative_prompt": "",
-        "width": 1024,
-        "height": 1024,
-        "quality": catalog.MODELS[model].default_quality,
-        "n": 1,
-        "seed": 1,
-        "options": {},
-    }
-    fields.update(overrides)
-    return GenerationRequest(**fields)
+
+def request(model="gpt-image-1.5", operation=Operation.GENERATE, **fields):
+    fields.setdefault("prompt", "a lighthouse at dusk")
+    return make_request(model, operation, **fields)
 
 
 def decoded(data):
@@ -46,23 +37,40 @@ def test_models_are_enabled_once_the_key_is_set(openai_emulator, settings):
 
 
 def test_gpt_image_generate_sends_the_options_and_gets_b64(openai_emulator):
-    options = {"background": "transparent", "output_format": "png", "output_compression": 100, "moderation": "low"}
-    result = provider.generate(request("gpt-image-1.5", width=1536, height=1024, quality="high", n=2, options=options))
+    options = {"background": "transparent", "output_format": "webp", "output_compression": 80, "moderation": "low"}
+    result = provider.generate(request("gpt-image-1.5", size="1536x1024", quality="high", n=2, options=options))
     sent = openai_emulator.requests[-1]
     assert sent.path == "/v1/images/generations" and sent.headers["authorization"] == "Bearer sk-test-emulator"
     assert sent.json == {"model": "gpt-image-1.5", "prompt": "a lighthouse at dusk", "n": 2, "size": "1536x1024",
                          "quality": "high", **options}  # fmt: skip
-    assert [decoded(i.data).size for i in result.images] == [(1536, 1024)] * 2
+    assert [(decoded(i.data).format, decoded(i.data).size) for i in result.images] == [("WEBP", (1536, 1024))] * 2
     assert result.usage["total_tokens"] > 0
 
 
+def test_png_output_leaves_compression_off_the_wire(openai_emulator):
+    options = {"background": "auto", "output_format": "png", "output_compression": 100, "moderation": "auto"}
+    provider.generate(request("gpt-image-1.5", options=options))
+    sent = openai_emulator.requests[-1].json
+    assert sent["output_format"] == "png" and "output_compression" not in sent
+
+
 def test_gpt_image_2_takes_its_wider_sizes(openai_emulator):
-    result = provider.generate(request("gpt-image-2", width=1680, height=720))
+    result = provider.generate(request("gpt-image-2", size="1680x720"))
     assert decoded(result.images[0].data).size == (1680, 720)
 
 
+@pytest.mark.parametrize("model", ["gpt-image-2.5-flare", "gpt-image-2.5-sunburst"])
+def test_gpt_image_2_5_generates_with_xhigh_quality_and_complexity(openai_emulator, model):
+    options = {"background": "opaque", "output_format": "png", "moderation": "auto", "complexity": "high"}
+    result = provider.generate(request(model, size="1536x864", quality="xhigh", options=options))
+    sent = openai_emulator.requests[-1].json
+    assert sent == {"model": model, "prompt": "a lighthouse at dusk", "n": 1, "size": "1536x864", "quality": "xhigh",
+                    **options}  # fmt: skip
+    assert decoded(result.images[0].data).size == (1536, 864)
+
+
 def test_dall_e_3_style_quality_and_revised_prompt(openai_emulator):
-    result = provider.generate(request("dall-e-3", width=1792, height=1024, quality="hd", options={"style": "natural"}))
+    result = provider.generate(request("dall-e-3", size="1792x1024", quality="hd", options={"style": "natural"}))
     sent = openai_emulator.requests[-1].json
     assert sent["response_format"] == "b64_json" and sent["style"] == "natural" and sent["quality"] == "hd"
     assert result.images[0].revised_prompt.startswith("A detailed, vivid illustration of a lighthouse")
@@ -73,7 +81,7 @@ def test_gpt_image_edit_sends_the_mask_as_alpha_transparent_where_painted(openai
     mask.paste(255, (0, 0, 32, 64))
     source = png_bytes(64, 64, (10, 200, 30))
     provider.generate(
-        request("gpt-image-1.5", Operation.EDIT, image=source, mask=imaging.png_bytes(mask), width=1024, height=1024)
+        request("gpt-image-1.5", Operation.EDIT, source=source, mask=imaging.png_bytes(mask), size="1024x1024")
     )
     sent = openai_emulator.requests[-1]
     assert sent.path == "/v1/images/edits" and sent.fields["prompt"] == "a lighthouse at dusk"
@@ -85,20 +93,19 @@ def test_dall_e_2_edit_and_variation_send_square_rgba_pngs(openai_emulator):
     mask_img = PILImage.new("L", (64, 64), 0)
     mask_img.paste(255, (8, 8, 24, 24))
     provider.generate(
-        request("dall-e-2", Operation.EDIT, image=png_bytes(), mask=imaging.png_bytes(mask_img), width=256, height=256)
+        request("dall-e-2", Operation.EDIT, source=png_bytes(), mask=imaging.png_bytes(mask_img), size="256x256")
     )
     assert decoded(openai_emulator.requests[-1].files["image"]).mode == "RGBA"
-    result = provider.generate(request("dall-e-2", Operation.VARIATION, image=png_bytes(), width=256, height=256, n=2))
+    result = provider.generate(request("dall-e-2", Operation.VARIATION, source=png_bytes(), size="256x256", n=2))
     assert openai_emulator.requests[-1].path == "/v1/images/variations" and len(result.images) == 2
 
 
 def test_dall_e_2_edit_refuses_a_non_square_image_before_calling(openai_emulator):
+    mask = PILImage.new("L", (64, 32))
+    mask.paste(255, (0, 0, 16, 16))
+    square = request("dall-e-2", Operation.EDIT, source=png_bytes(64, 32), mask=imaging.png_bytes(mask), size="256x256")
     with pytest.raises(ProviderError) as exc:
-        provider.generate(
-            request(
-                "dall-e-2", Operation.EDIT, image=png_bytes(64, 32), mask=imaging.png_bytes(PILImage.new("L", (64, 32)))
-            )
-        )
+        provider.generate(square)
     assert exc.value.kind == ErrorKind.INVALID_REQUEST and "square" in exc.value.message
     assert openai_emulator.requests == []
 
@@ -122,6 +129,18 @@ def test_dall_e_2_edit_refuses_a_non_square_image_before_calling(openai_emulator
             "server had an error",
         ),
         (Fault(malformed=True), ErrorKind.UNAVAILABLE, "could not read"),
+        (Fault(status=200, body=b""), ErrorKind.UNAVAILABLE, "could not read"),
+        (Fault(status=200, body={}), ErrorKind.UNAVAILABLE, "without any image"),
+        (
+            Fault(status=200, body={"created": 1, "data": [{"b64_json": "%%%"}]}),
+            ErrorKind.UNAVAILABLE,
+            "could not read",
+        ),
+        (
+            Fault(status=503, body={"error": {"message": "Overloaded"}}, headers={"retry-after": "4"}),
+            ErrorKind.UNAVAILABLE,
+            "Overloaded",
+        ),
     ],
 )
 def test_faults_map_to_error_kinds(openai_emulator, fault, kind, text):
@@ -129,8 +148,8 @@ def test_faults_map_to_error_kinds(openai_emulator, fault, kind, text):
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
     assert exc.value.kind == kind and text in exc.value.message
-    if kind == ErrorKind.RATE_LIMITED:
-        assert exc.value.retry_after == 3
+    if "retry-after" in fault.headers:
+        assert exc.value.retry_after == float(fault.headers["retry-after"])
     assert len(openai_emulator.requests) == 1  # the SDK does not retry; Atelier decides
 
 
@@ -155,17 +174,22 @@ def test_retry_after_is_read_from_headers():
     assert retry_after({}) is None
 
 
-def test_a_429_with_retry_after_1_is_retried_after_a_second_and_succeeds(openai_emulator, monkeypatch):
-    waits = []
-    monkeypatch.setattr(tasks.time, "sleep", waits.append)
+def test_a_429_with_retry_after_1_is_retried_after_a_second_and_succeeds(openai_emulator, runner_waits):
     openai_emulator.faults.append(
         Fault(status=429, body={"error": {"message": "Slow down"}}, headers={"retry-after": "1"})
     )
-    params = {"width": 1024, "height": 1024, "quality": "low", "n": 1, "seed": 1, "options": {}}
-    job = make_job(model_id="gpt-image-1.5", params=params)
+    job = make_job(model_id="gpt-image-1.5", params=JOB_PARAMS)
     assert tasks.run_job(job.pk) == "succeeded"
     job.refresh_from_db()
-    assert waits and waits[0] >= 1 and job.attempts == 2 and job.cost is not None
+    assert runner_waits and runner_waits[0] >= 1 and job.attempts == 2 and job.cost is not None
+
+
+def test_a_malformed_200_is_retried_by_the_job_runner(openai_emulator, runner_waits):
+    openai_emulator.faults.append(Fault(malformed=True))
+    job = make_job(model_id="gpt-image-1.5", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert job.attempts == 2 and len(runner_waits) == 1 and len(openai_emulator.requests) == 2
 
 
 def test_the_studio_runs_an_openai_job_end_to_end(openai_emulator, alice, user, run_jobs_inline):
@@ -193,10 +217,64 @@ def test_gpt_image_edit_sends_reference_images_after_the_edited_one(openai_emula
     mask.paste(255, (0, 0, 32, 32))
     refs = (png_bytes(32, 32, (255, 0, 0)), png_bytes(48, 48, (0, 0, 255)))
     provider.generate(
-        request("gpt-image-1.5", Operation.EDIT, image=png_bytes(), mask=imaging.png_bytes(mask), references=refs)
-    )
+        request(
+            "gpt-image-1.5", Operation.EDIT, source=png_bytes(), mask=imaging.png_bytes(mask), references=refs,
+            size="1024x1024",
+        )
+    )  # fmt: skip
     sent = openai_emulator.requests[-1].file_lists["image[]"]
     assert [decoded(i).size for i in sent] == [(64, 64), (32, 32), (48, 48)]
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_gpt_image_edit_carries_every_setting_on_the_multipart_wire(openai_emulator, fmt):
+    mask = PILImage.new("L", (1024, 1024), 0)
+    mask.paste(255, (0, 0, 512, 1024))
+    options = {"background": "opaque", "output_format": fmt, "output_compression": 55, "complexity": "medium"}
+    edit = request("gpt-image-2.5-flare", Operation.EDIT, source=png_bytes(1024, 1024), mask=imaging.png_bytes(mask),
+                   size="1024x1024", quality="max", n=2, options=options)  # fmt: skip
+    result = provider.generate(edit)
+    sent = openai_emulator.requests[-1]
+    assert sent.path == "/v1/images/edits" and sent.headers["content-type"].startswith("multipart/form-data")
+    settings = {"size": "1024x1024", "quality": "max", **{k: str(v) for k, v in options.items()}}
+    assert sent.fields == {"model": "gpt-image-2.5-flare", "prompt": "a lighthouse at dusk", "n": "2", **settings}
+    assert set(sent.files) == {"image", "mask"}
+    assert [decoded(i.data).format for i in result.images] == [fmt.upper()] * 2
+
+
+def test_moderation_is_sent_with_generations(openai_emulator):
+    # Edits take none (image_edit_params.py has no `moderation`; the emulator refuses it there).
+    provider.generate(request("gpt-image-2", options={"moderation": "low"}))
+    assert openai_emulator.requests[-1].json["moderation"] == "low"
+
+
+def test_a_transparent_edit_keeps_png_and_sends_no_compression(openai_emulator):
+    mask = PILImage.new("L", (1024, 1024), 0)
+    mask.paste(255, (0, 0, 100, 100))
+    options = {"background": "transparent", "output_format": "png", "output_compression": 100}
+    provider.generate(request("gpt-image-2", Operation.EDIT, source=png_bytes(1024, 1024), mask=imaging.png_bytes(mask),
+                              size="1024x1024", quality="high", options=options))  # fmt: skip
+    fields = openai_emulator.requests[-1].fields
+    assert fields["background"] == "transparent" and fields["quality"] == "high" and "output_compression" not in fields
+
+
+def test_an_instruct_goes_to_images_edit_without_a_mask(openai_emulator):
+    refs = (png_bytes(32, 32, (255, 0, 0)),)
+    result = provider.generate(
+        request("gpt-image-2", Operation.INSTRUCT, source=png_bytes(1024, 768, (0, 90, 200)), prompt="make it night",
+                size="1024x768", references=refs)
+    )  # fmt: skip
+    sent = openai_emulator.requests[-1]
+    assert sent.path == "/v1/images/edits" and "mask" not in sent.files and sent.fields["prompt"] == "make it night"
+    images = [decoded(i) for i in sent.file_lists["image[]"]]
+    assert [i.size for i in images] == [(1024, 768), (32, 32)] and images[0].getpixel((5, 5)) == (0, 90, 200)
+    assert decoded(result.images[0].data).size == (1024, 768)
+
+
+def test_an_instruct_without_references_sends_one_image(openai_emulator):
+    provider.generate(request("gpt-image-1.5", Operation.INSTRUCT, source=png_bytes(1024, 1024), size="1024x1024"))
+    sent = openai_emulator.requests[-1]
+    assert list(sent.file_lists) == ["image"] and "mask" not in sent.files
 
 
 def test_reference_images_through_the_editor(openai_emulator, alice, user, run_jobs_inline):
@@ -231,3 +309,10 @@ def test_reference_images_are_refused_where_the_model_takes_none(alice, user):
             "references": [SimpleUploadedFile("a.png", png_bytes())]}  # fmt: skip
     response = alice.post(reverse("studio:editor_submit"), data, HTTP_HX_REQUEST="true")
     assert response.status_code == 422 and "does not take reference images" in response.content.decode()
+
+
+def test_calls_reuse_the_client_and_its_connection(openai_emulator):
+    provider.generate(request())
+    provider.generate(request())
+    first, second = openai_emulator.requests
+    assert first.connection == second.connection

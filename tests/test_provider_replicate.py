@@ -1,37 +1,59 @@
 """Replicate provider: the real `replicate` SDK against the local predictions emulator."""
 
+import base64
 import io
 import threading
+from dataclasses import replace
+from types import MappingProxyType
 
+import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from studio import catalog
+from studio import editing, imaging, jobs, tasks
 from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import replicate as provider
-from studio.providers.base import Canceled, ErrorKind, GenerationRequest, ProviderError
+from studio.providers.base import Canceled, ErrorKind, ProviderError
+from studio.specs import EditSettings
+from tests.conftest import wait_for
 from tests.emulators.base import Fault
-from tests.factories import make_job, png_bytes
+from tests.factories import make_job, make_request, png_bytes
 
 pytestmark = pytest.mark.django_db
 
+CREATE = "POST /v1/models/"
+POLL = "GET /v1/predictions/"
 
-def request(model="flux-schnell", **overrides):
-    fields = {
-        "operation": Operation.GENERATE,
-        "model": catalog.MODELS[model],
-        "prompt": "a lighthouse at dusk",
-        "negative_prompt": "",
-        "width": 1344,
-        "height": 768,
-        "quality": "standard",
-        "n": 1,
-        "seed": 7,
-        "options": {o.name: o.default for o in catalog.MODELS[model].options},
-    }
-    fields.update(overrides)
-    return GenerationRequest(**fields)
+
+def request(model="flux-schnell", operation=Operation.GENERATE, **fields):
+    fields.setdefault("prompt", "a lighthouse at dusk")
+    fields.setdefault("seed", 7)
+    if operation == Operation.GENERATE:
+        fields.setdefault("size", "1344x768")
+    return make_request(model, operation, **fields)
+
+
+def decoded(data):
+    return PILImage.open(io.BytesIO(data))
+
+
+def creates(emulator):
+    return [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/predictions")]
+
+
+@pytest.fixture
+def polling(replicate_emulator, monkeypatch, settings):
+    """Predictions that take a while and are polled, quickly: no `Prefer: wait` on create."""
+    monkeypatch.setattr(provider, "POLL_SECONDS", 0.05)
+    settings.REPLICATE_WAIT_SECONDS = 0
+    replicate_emulator.latency = 0.4
+    return replicate_emulator
+
+
+def job_params(**overrides):
+    return {"version": 2, "width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "standard", "n": 1,
+            "seed": 1, "options": {}, **overrides}  # fmt: skip
 
 
 def test_flux_schnell_generates_with_prefer_wait_and_downloads_outputs(replicate_emulator):
@@ -42,40 +64,97 @@ def test_flux_schnell_generates_with_prefer_wait_and_downloads_outputs(replicate
     sent = create.json["input"]
     assert sent["aspect_ratio"] == "16:9" and sent["num_outputs"] == 2 and sent["seed"] == 7
     assert sent["num_inference_steps"] == 4 and sent["output_format"] == "webp" and sent["go_fast"] is True
-    assert [PILImage.open(io.BytesIO(i.data)).size for i in result.images] == [(1344, 768)] * 2
+    assert [decoded(i.data).size for i in result.images] == [(1344, 768)] * 2
     assert result.provider_job_id and result.usage["predict_time"] == 0.2
 
 
-def test_a_slow_prediction_is_polled_until_it_succeeds(replicate_emulator, monkeypatch):
-    monkeypatch.setattr(provider, "POLL_SECONDS", 0.05)
-    replicate_emulator.latency = 0.6
-    monkeypatch.setattr(provider.settings, "REPLICATE_WAIT_SECONDS", 0)
+def test_a_slow_prediction_is_polled_until_it_succeeds(polling):
     seen = []
-    result = provider.generate(request("flux-1.1-pro", progress=lambda pid, pct: seen.append((pid, pct)) or True))
-    polls = [r for r in replicate_emulator.requests if r.method == "GET" and r.path.startswith("/v1/predictions/")]
+    result = provider.generate(request("flux-1.1-pro"), progress=lambda pid, pct: seen.append((pid, pct)) or True)
+    polls = [r for r in polling.requests if r.method == "GET" and r.path.startswith("/v1/predictions/")]
     assert polls and len(result.images) == 1  # pro models answer with one URL, not a list
     assert seen[0][0] == result.provider_job_id and seen[-1][1] == 100
 
 
-def test_a_user_cancel_is_forwarded_to_replicate(replicate_emulator, monkeypatch):
-    monkeypatch.setattr(provider, "POLL_SECONDS", 0.05)
-    replicate_emulator.latency = 5
-    monkeypatch.setattr(provider.settings, "REPLICATE_WAIT_SECONDS", 0)
+def test_a_user_cancel_is_forwarded_to_replicate(polling):
+    polling.latency = 5
     with pytest.raises(Canceled):
-        provider.generate(request(progress=lambda pid, pct: False))
-    assert replicate_emulator.requests[-1].path.endswith("/cancel")
-    assert next(iter(replicate_emulator.predictions.values())).status == "canceled"
+        provider.generate(request(), progress=lambda pid, pct: False)
+    assert polling.requests[-1].path.endswith("/cancel")
+    assert next(iter(polling.predictions.values())).status == "canceled"
+
+
+def test_the_deadline_cancels_the_prediction(polling, settings):
+    polling.latency = 5
+    settings.PROVIDER_TIMEOUT_SECONDS = 0.3
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.TIMEOUT and polling.requests[-1].path.endswith("/cancel")
+    assert len(creates(polling)) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(on=POLL, status=500, body={"title": "Internal", "detail": "boom", "status": 500}),
+        Fault(on=POLL, status=503, body={"title": "Unavailable", "detail": "busy"}, headers={"retry-after": "0"}),
+        Fault(on=POLL, status=429, body={"title": "Throttled", "detail": "slow down"}, headers={"retry-after": "0"}),
+        Fault(on=POLL, malformed=True),
+        Fault(on=POLL, status=200, body={}),
+        Fault(on=POLL, drop=True),
+    ],
+)
+def test_a_failed_poll_is_polled_again_and_the_prediction_is_bought_once(polling, fault):
+    polling.faults.append(fault)
+    result = provider.generate(request())
+    assert len(creates(polling)) == 1 and len(result.images) == 1
+    assert not polling.faults  # the fault was hit
+    polls = [r for r in polling.requests if r.method == "GET" and r.path.startswith("/v1/predictions/")]
+    assert len(polls) >= 2
+
+
+def test_a_500_while_polling_does_not_rebuy_the_job(polling, runner_waits):
+    """The whole path: the job runner sees no failure, so it never creates a second prediction."""
+    polling.faults.extend([Fault(on=POLL, status=500, body={"detail": "boom"}), Fault(on=POLL, malformed=True)])
+    job = make_job(model_id="flux-schnell", params=job_params())
+    assert tasks.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and len(creates(polling)) == 1 and not polling.faults
+
+
+def test_a_malformed_200_on_create_is_retried_by_the_job_runner(replicate_emulator, runner_waits):
+    replicate_emulator.faults.append(Fault(on=CREATE, malformed=True))
+    job = make_job(model_id="flux-schnell", params=job_params())
+    assert tasks.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    assert job.attempts == 2 and len(runner_waits) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault(malformed=True), Fault(status=200, body=b""), Fault(status=201, body={"id": 3}), Fault(status=201, body=[])],
+)
+def test_a_malformed_answer_to_create_is_unavailable(replicate_emulator, fault):
+    replicate_emulator.faults.append(fault)
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert (
+        exc.value.kind == ErrorKind.UNAVAILABLE and exc.value.kind.retryable and "could not read" in exc.value.message
+    )
 
 
 def test_flux_dev_remix_sends_the_image_and_strength(replicate_emulator):
-    provider.generate(request("flux-dev", operation=Operation.REMIX, image=png_bytes(), strength=0.3))
+    remix = request("flux-dev", Operation.REMIX, source=png_bytes(), size="1024x1024", edit=EditSettings(strength=0.3))
+    provider.generate(remix)
     sent = replicate_emulator.requests[0].json["input"]
     assert sent["image"].startswith("data:image/png;base64,") and sent["prompt_strength"] == 0.3
 
 
 def test_invalid_input_is_an_invalid_request_with_replicates_words(replicate_emulator):
+    # A setting the catalog allowed but Replicate's schema no longer does.
+    valid = request()
     with pytest.raises(ProviderError) as exc:
-        provider.generate(request(options={"num_inference_steps": 9}))
+        provider.generate(replace(valid, options=MappingProxyType({**valid.options, "num_inference_steps": 9})))
     assert exc.value.kind == ErrorKind.INVALID_REQUEST and "num_inference_steps" in exc.value.message
 
 
@@ -101,59 +180,45 @@ def test_an_nsfw_failure_is_a_content_policy_failure(replicate_emulator):
             ErrorKind.RATE_LIMITED,
         ),
         (Fault(status=500, body={"title": "Internal", "detail": "boom", "status": 500}), ErrorKind.UNAVAILABLE),
+        (Fault(status=409, body={"title": "Conflict", "detail": "try again"}), ErrorKind.UNAVAILABLE),
+        (Fault(status=422, body={"title": "Invalid", "detail": "- input.prompt: bad"}), ErrorKind.INVALID_REQUEST),
     ],
 )
 def test_faults_on_create_map_to_error_kinds(replicate_emulator, fault, kind):
     replicate_emulator.faults.append(fault)
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
-    assert exc.value.kind == kind
+    assert exc.value.kind == kind and fault.body["detail"] in exc.value.message
     if kind == ErrorKind.RATE_LIMITED:
-        assert exc.value.retry_after == 1 and "throttled" in exc.value.message
+        assert exc.value.retry_after == 1
+    assert len(replicate_emulator.requests) == 1  # the SDK does not retry; Atelier decides
 
 
-def test_canceling_the_job_in_the_studio_cancels_the_prediction(replicate_emulator, monkeypatch, transactional_db):
+def test_canceling_the_job_in_the_studio_cancels_the_prediction(polling, transactional_db):
     """The whole path: the worker runs the job, the user cancels, Replicate is told."""
-    from studio import jobs, tasks
-
-    monkeypatch.setattr(provider, "POLL_SECONDS", 0.05)
-    monkeypatch.setattr(provider.settings, "REPLICATE_WAIT_SECONDS", 0)
-    replicate_emulator.latency = 10
-    params = {"width": 1024, "height": 1024, "quality": "standard", "n": 1, "seed": 1, "options": {}}
-    job = make_job(model_id="flux-schnell", params=params)
+    polling.latency = 10
+    job = make_job(model_id="flux-schnell", params=job_params())
     outcome = []
     worker = threading.Thread(target=lambda: outcome.append(tasks.run_job(job.pk)))
     worker.start()
-    from tests.conftest import wait_for
-
     assert wait_for(lambda: Job.objects.get(pk=job.pk).provider_job_id, timeout=10)
     jobs.job_cancel(job=Job.objects.get(pk=job.pk))
     worker.join(timeout=10)
     assert outcome == ["discarded: canceled while running"]
-    assert any(r.path.endswith("/cancel") for r in replicate_emulator.requests)
+    assert any(r.path.endswith("/cancel") for r in polling.requests)
     assert Job.objects.get(pk=job.pk).status == "canceled"
 
 
 def test_flux_fill_inpaints_with_the_mask_white_where_painted(replicate_emulator):
-    import numpy as np
-
-    from studio import imaging
-
-    mask = PILImage.new("L", (64, 64), 0)
-    mask.paste(255, (0, 0, 64, 20))
-    source = png_bytes(64, 64, (10, 200, 30))
-    result = provider.generate(
-        request(
-            "flux-fill-pro", operation=Operation.EDIT, image=source, mask=imaging.png_bytes(mask), width=64, height=64
-        )
-    )
+    mask = PILImage.new("L", (256, 256), 0)
+    mask.paste(255, (0, 0, 256, 80))
+    source = png_bytes(256, 256, (10, 200, 30))
+    result = provider.generate(request("flux-fill-pro", Operation.EDIT, source=source, mask=imaging.png_bytes(mask)))
     sent = replicate_emulator.requests[0]
-    assert (
-        sent.path == "/v1/models/black-forest-labs/flux-fill-pro/predictions"
-        and "aspect_ratio" not in sent.json["input"]
-    )
-    out = np.asarray(PILImage.open(io.BytesIO(result.images[0].data)).convert("RGB"), dtype=int)
-    assert (out[20:] == [10, 200, 30]).all() and (out[:20] != [10, 200, 30]).any()
+    assert sent.path == "/v1/models/black-forest-labs/flux-fill-pro/predictions"
+    assert "aspect_ratio" not in sent.json["input"]
+    out = np.asarray(decoded(result.images[0].data).convert("RGB"), dtype=int)
+    assert (out[80:] == [10, 200, 30]).all() and (out[:80] != [10, 200, 30]).any()
 
 
 def test_edit_only_models_stay_off_the_generate_form(alice, replicate_emulator):
@@ -172,18 +237,72 @@ def test_edit_only_models_stay_off_the_generate_form(alice, replicate_emulator):
 
 @pytest.mark.parametrize("model", ["flux-canny-pro", "flux-depth-pro"])
 def test_flux_control_models_send_the_source_as_control_image(replicate_emulator, model):
-    result = provider.generate(
-        request(model, operation=Operation.CONTROL, image=png_bytes(64, 48), width=64, height=48)
-    )
+    kind = "edges" if "canny" in model else "depth"
+    control = request(model, Operation.CONTROL, source=png_bytes(320, 256), edit=EditSettings(control_kind=kind))
+    result = provider.generate(control)
     sent = replicate_emulator.requests[0].json["input"]
     assert sent["control_image"].startswith("data:image/png;base64,") and sent["prompt"] == "a lighthouse at dusk"
-    assert PILImage.open(io.BytesIO(result.images[0].data)).size == (64, 48)
+    assert decoded(result.images[0].data).size == (320, 256)
 
 
 def test_flux_redux_varies_the_source(replicate_emulator):
-    result = provider.generate(
-        request("flux-redux-dev", operation=Operation.VARIATION, image=png_bytes(64, 64), width=64, height=64, n=2)
-    )
+    result = provider.generate(request("flux-redux-dev", Operation.VARIATION, source=png_bytes(256, 256), n=2))
     sent = replicate_emulator.requests[0].json["input"]
     assert sent["redux_image"].startswith("data:") and "prompt" not in sent and sent["num_outputs"] == 2
-    assert len(result.images) == 2
+    assert sent["aspect_ratio"] == "1:1" and len(result.images) == 2
+
+
+def test_redux_of_a_1000x1500_image_keeps_2_3(replicate_emulator, user):
+    """Through the editor's service, the job row and the runner: the aspect ratio survives."""
+    edit = editing.prepare(model="flux-redux-dev", operation="variation", source=png_bytes(1000, 1500), seed=3)
+    job = jobs.job_create_edit(owner=user, edit=edit)
+    assert tasks.run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error_message
+    sent = creates(replicate_emulator)[0].json["input"]
+    assert sent["aspect_ratio"] == "2:3"
+    width, height = decoded(data_url_bytes(sent["redux_image"])).size  # fitted to Flux's grid of 8
+    assert width == 1000 and abs(height - 1500) < 8
+    image = Job.objects.get(pk=job.pk).images.get()
+    assert (image.width, image.height) == (832, 1216)
+
+
+def data_url_bytes(value):
+    return base64.b64decode(value.split(",", 1)[1])
+
+
+def test_kontext_instruct_sends_input_image_and_matches_its_aspect(replicate_emulator):
+    source = png_bytes(512, 768, (30, 60, 90))
+    result = provider.generate(
+        request("flux-kontext-pro", Operation.INSTRUCT, source=source, prompt="make it night", seed=11)
+    )
+    sent = creates(replicate_emulator)[0]
+    assert sent.path == "/v1/models/black-forest-labs/flux-kontext-pro/predictions"
+    data = sent.json["input"]
+    assert data["aspect_ratio"] == "match_input_image" and data["prompt"] == "make it night" and data["seed"] == 11
+    assert decoded(data_url_bytes(data["input_image"])).getpixel((3, 3)) == (30, 60, 90)
+    assert "input_images" not in data and data["safety_tolerance"] == 2
+    assert decoded(result.images[0].data).size == (512, 768)
+
+
+def test_kontext_generates_from_a_prompt_alone_with_an_aspect_ratio(replicate_emulator):
+    provider.generate(request("flux-kontext-max", size="1344x768"))
+    data = creates(replicate_emulator)[0].json["input"]
+    assert data["aspect_ratio"] == "16:9" and "input_image" not in data
+
+
+def test_flux_2_instruct_sends_the_source_first_then_the_references(replicate_emulator):
+    refs = (png_bytes(64, 64, (255, 0, 0)), png_bytes(96, 96, (0, 0, 255)))
+    source = png_bytes(512, 768, (10, 20, 30))
+    result = provider.generate(request("flux-2-pro", Operation.INSTRUCT, source=source, references=refs))
+    data = creates(replicate_emulator)[0].json["input"]
+    assert data["aspect_ratio"] == "match_input_image"
+    images = [decoded(data_url_bytes(url)) for url in data["input_images"]]
+    assert [i.size for i in images] == [(512, 768), (64, 64), (96, 96)]
+    assert [i.getpixel((1, 1)) for i in images] == [(10, 20, 30), (255, 0, 0), (0, 0, 255)]
+    assert decoded(result.images[0].data).size == (512, 768)
+
+
+def test_calls_reuse_the_client_and_its_connection(replicate_emulator):
+    provider.generate(request())
+    provider.generate(request())
+    api = [r for r in replicate_emulator.requests if r.path.startswith("/v1/")]
+    assert len(api) == 2 and len({r.connection for r in api}) == 1

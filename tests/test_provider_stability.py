@@ -1,41 +1,48 @@
 """Stability provider over `requests` against the local v1 + v2beta emulator."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from studio import catalog, imaging
-from studio.catalog import Operation
+from studio import editing, imaging
+from studio.catalog import Operation, Size
 from studio.providers import stability as provider
-from studio.providers.base import ErrorKind, GenerationRequest, ProviderError
+from studio.providers.base import Canceled, ErrorKind, ProviderError
+from studio.specs import EditSettings, Extension
 from tests.emulators.base import Fault
-from tests.factories import png_bytes
+from tests.factories import make_request, png_bytes
 
 pytestmark = pytest.mark.django_db
 
+RESULTS = "GET /v2beta/results/"
 
-def request(model="sdxl-1.0", operation=Operation.GENERATE, **overrides):
-    m = catalog.MODELS[model]
-    fields = {
-        "operation": operation,
-        "model": m,
-        "prompt": "a lighthouse at dusk",
-        "negative_prompt": "",
-        "width": 1344,
-        "height": 768,
-        "quality": "standard",
-        "n": 1,
-        "seed": 42,
-        "options": {o.name: o.default for o in m.options},
-    }
-    fields.update(overrides)
-    return GenerationRequest(**fields)
+
+def request(model="sdxl-1.0", operation=Operation.GENERATE, **fields):
+    fields.setdefault("prompt", "a lighthouse at dusk")
+    fields.setdefault("seed", 42)
+    if operation == Operation.GENERATE:
+        fields.setdefault("size", "1344x768")
+    return make_request(model, operation, **fields)
 
 
 def size(data):
     return PILImage.open(io.BytesIO(data)).size
+
+
+def pixels(data):
+    return np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB"))
+
+
+def noise(width, height, seed=1):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def fast_polling(monkeypatch):
+    monkeypatch.setattr(provider, "POLL_SECONDS", 0.05)
 
 
 def test_sdxl_text_to_image_sends_weighted_prompts_and_settings(stability_emulator):
@@ -55,7 +62,9 @@ def test_sdxl_style_preset_none_is_not_sent(stability_emulator):
 
 
 def test_sdxl_image_to_image_turns_strength_into_image_strength(stability_emulator):
-    provider.generate(request(operation=Operation.REMIX, image=png_bytes(64, 64), strength=0.25))
+    remix = request(operation=Operation.REMIX, source=png_bytes(64, 64), size="1024x1024",
+                    edit=EditSettings(strength=0.25))  # fmt: skip
+    provider.generate(remix)
     sent = stability_emulator.requests[-1]
     assert sent.fields["init_image_mode"] == "IMAGE_STRENGTH" and sent.fields["image_strength"] == "0.750"
     assert sent.fields["text_prompts[0][text]"] == "a lighthouse at dusk" and "init_image" in sent.files
@@ -64,47 +73,91 @@ def test_sdxl_image_to_image_turns_strength_into_image_strength(stability_emulat
 def test_sdxl_masking_sends_white_where_the_image_changes(stability_emulator):
     mask = PILImage.new("L", (64, 64), 0)
     mask.paste(255, (0, 0, 64, 16))
-    provider.generate(request(operation=Operation.EDIT, image=png_bytes(64, 64), mask=imaging.png_bytes(mask)))
+    provider.generate(
+        request(operation=Operation.EDIT, source=png_bytes(64, 64), mask=imaging.png_bytes(mask), size="1024x1024")
+    )
     sent = stability_emulator.requests[-1]
     assert sent.fields["mask_source"] == "MASK_IMAGE_WHITE"
-    pixels = np.asarray(PILImage.open(io.BytesIO(sent.files["mask_image"])).convert("L"))
-    assert (pixels[:16] == 255).all() and (pixels[16:] == 0).all()
+    mask_sent = np.asarray(PILImage.open(io.BytesIO(sent.files["mask_image"])).convert("L"))
+    assert (mask_sent[:16] == 255).all() and (mask_sent[16:] == 0).all()
 
 
 def test_sdxl_esrgan_upscale_doubles(stability_emulator):
-    result = provider.generate(request(operation=Operation.UPSCALE, image=png_bytes(64, 48), factor=2))
+    upscale = request(operation=Operation.UPSCALE, source=png_bytes(64, 48), size=Size.of(128, 96),
+                      edit=EditSettings(factor=2))  # fmt: skip
+    result = provider.generate(upscale)
     assert size(result.images[0].data) == (128, 96)
+
+
+def test_sdxl_2x_upscale_of_an_sdxl_sized_image_goes_to_esrgan(stability_emulator):
+    source = noise(1024, 1024)
+    upscale = request(operation=Operation.UPSCALE, source=imaging.png_bytes(PILImage.fromarray(source)),
+                      size=Size.of(2048, 2048), edit=EditSettings(factor=2))  # fmt: skip
+    result = provider.generate(upscale)
+    sent = stability_emulator.requests[-1]
+    assert sent.path == "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
+    assert sent.fields == {"width": "2048"} and np.array_equal(pixels(sent.files["image"]), source)
+    assert size(result.images[0].data) == (2048, 2048)
 
 
 @pytest.mark.parametrize(
     ("model", "path"), [("stable-image-ultra", "ultra"), ("stable-image-core", "core"), ("sd3.5-large-turbo", "sd3")]
 )
 def test_stable_image_generate_is_multipart_with_the_aspect_ratio(stability_emulator, model, path):
-    result = provider.generate(request(model, width=1344, height=768, negative_prompt="text", n=2))
+    result = provider.generate(request(model, negative_prompt="text"))
     sent = stability_emulator.requests[-1]
     assert sent.path == f"/v2beta/stable-image/generate/{path}"
     assert (
         sent.headers["content-type"].startswith("multipart/form-data") and sent.headers["accept"] == "application/json"
     )
     assert sent.fields["aspect_ratio"] == "16:9" and sent.fields["negative_prompt"] == "text"
-    assert [i.seed for i in result.images] == [42, 43]
+    assert sent.fields["seed"] == "42" and [i.seed for i in result.images] == [42]
     if path == "sd3":
         assert sent.fields["model"] == "sd3.5-large-turbo"
 
 
-def test_stable_image_inpaint_and_fast_and_creative_upscale(stability_emulator, monkeypatch):
-    mask = PILImage.new("L", (32, 32), 0)
-    mask.paste(255, (0, 0, 16, 32))
+def test_stable_image_inpaint_and_fast_and_creative_upscale(stability_emulator, fast_polling):
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
     provider.generate(
-        request("stable-image-core", Operation.EDIT, image=png_bytes(32, 32), mask=imaging.png_bytes(mask))
+        request("stable-image-core", Operation.EDIT, source=png_bytes(64, 64), mask=imaging.png_bytes(mask))
     )
     assert stability_emulator.requests[-1].path == "/v2beta/stable-image/edit/inpaint"
-    fast = provider.generate(request("stable-image-core", Operation.UPSCALE, image=png_bytes(32, 24), factor=4))
+    fast = provider.generate(upscale_request("stable-image-core"))
     assert size(fast.images[0].data) == (128, 96)
-    monkeypatch.setattr(provider, "POLL_SECONDS", 0.05)
-    creative = provider.generate(request("stable-image-ultra", Operation.UPSCALE, image=png_bytes(32, 24), factor=4))
+    creative = provider.generate(upscale_request("stable-image-ultra"))
     polls = [r for r in stability_emulator.requests if r.path.startswith("/v2beta/results/")]
     assert len(polls) >= 2 and size(creative.images[0].data) == (128, 96)
+
+
+def upscale_request(model):
+    return request(model, Operation.UPSCALE, source=png_bytes(32, 24), size=Size.of(128, 96),
+                   edit=EditSettings(factor=4))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(on=RESULTS, status=500, body={"id": "x", "name": "internal", "errors": ["boom"]}),
+        Fault(on=RESULTS, status=429, body={"name": "rate_limit", "errors": ["slow"]}, headers={"retry-after": "0"}),
+        Fault(on=RESULTS, malformed=True),
+        Fault(on=RESULTS, status=200, body={"finish_reason": "SUCCESS"}),  # done, but without the image
+        Fault(on=RESULTS, drop=True),
+    ],
+)
+def test_a_failed_poll_of_the_creative_upscale_buys_it_once(stability_emulator, fast_polling, fault):
+    stability_emulator.creative_seconds = 0.2
+    stability_emulator.faults.append(fault)
+    result = provider.generate(upscale_request("stable-image-ultra"))
+    buys = [r for r in stability_emulator.requests if r.path == "/v2beta/stable-image/upscale/creative"]
+    assert len(buys) == 1 and size(result.images[0].data) == (128, 96) and not stability_emulator.faults
+
+
+def test_a_canceled_creative_upscale_stops_polling(stability_emulator, fast_polling):
+    stability_emulator.creative_seconds = 5
+    with pytest.raises(Canceled):
+        provider.generate(upscale_request("stable-image-ultra"), progress=lambda job_id, percent: False)
+    assert [r.path for r in stability_emulator.requests] == ["/v2beta/stable-image/upscale/creative"]
 
 
 def test_content_filtered_results_are_content_policy_failures(stability_emulator):
@@ -115,8 +168,9 @@ def test_content_filtered_results_are_content_policy_failures(stability_emulator
 
 
 def test_bad_sizes_are_refused_with_stabilitys_message(stability_emulator):
+    # A size the catalog let through but Stability does not take.
     with pytest.raises(ProviderError) as exc:
-        provider.generate(request(width=1000, height=1000))
+        provider.generate(replace(request(), size=Size.of(1000, 1000)))
     assert exc.value.kind == ErrorKind.INVALID_REQUEST and "not an allowed SDXL dimension" in exc.value.message
 
 
@@ -137,7 +191,15 @@ def test_bad_sizes_are_refused_with_stabilitys_message(stability_emulator):
             ErrorKind.RATE_LIMITED,
         ),
         (Fault(status=500, body={"id": "x", "name": "internal", "errors": ["boom"]}), ErrorKind.UNAVAILABLE),
+        (
+            Fault(status=413, body={"id": "x", "name": "payload_too_large", "errors": ["too big"]}),
+            ErrorKind.INVALID_REQUEST,
+        ),
         (Fault(malformed=True), ErrorKind.UNAVAILABLE),
+        (Fault(status=200, body=b""), ErrorKind.UNAVAILABLE),
+        (Fault(status=200, body={"artifacts": "none"}), ErrorKind.UNAVAILABLE),
+        (Fault(status=200, body={"artifacts": [{"base64": "", "finishReason": "SUCCESS"}]}), ErrorKind.UNAVAILABLE),
+        (Fault(drop=True), ErrorKind.UNAVAILABLE),
     ],
 )
 def test_faults_map_to_error_kinds(stability_emulator, fault, kind):
@@ -149,6 +211,21 @@ def test_faults_map_to_error_kinds(stability_emulator, fault, kind):
         assert exc.value.retry_after == 2
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(malformed=True),
+        Fault(status=200, body={"finish_reason": "SUCCESS", "seed": 1}),
+        Fault(status=200, body=[]),
+    ],
+)
+def test_a_malformed_200_from_stable_image_is_unavailable(stability_emulator, fault):
+    stability_emulator.faults.append(fault)
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request("stable-image-core"))
+    assert exc.value.kind == ErrorKind.UNAVAILABLE and "could not read" in exc.value.message
+
+
 def test_timeouts(stability_emulator, settings):
     settings.PROVIDER_TIMEOUT_SECONDS = 0.3
     stability_emulator.faults.append(Fault(delay=1.0))
@@ -157,29 +234,55 @@ def test_timeouts(stability_emulator, settings):
     assert exc.value.kind == ErrorKind.TIMEOUT
 
 
-def test_outpaint_sends_the_original_and_how_far_to_extend(stability_emulator):
-    canvas = PILImage.new("RGB", (96, 72), (0, 0, 0))
-    canvas.paste((200, 10, 10), (16, 8, 80, 72))  # original 64x64 at left 16, top 8
-    extend = {"left": 16, "top": 8, "right": 16, "bottom": 0}
-    result = provider.generate(request("stable-image-core", Operation.OUTPAINT, image=imaging.png_bytes(canvas),
-                                       width=96, height=72, edit_settings={"extend": extend}))  # fmt: skip
+def outpaint(source, *, mask=None, **extend):
+    """An outpaint prepared by the editor's service, its canvas and mask stored as the job's inputs."""
+    prepared = editing.prepare(
+        model="stable-image-core", operation="outpaint", source=imaging.png_bytes(PILImage.fromarray(source)),
+        mask=mask, settings=EditSettings(extend=Extension(**extend)), prompt="more sea", seed=5,
+    )  # fmt: skip
+    return prepared, make_request(
+        "stable-image-core", "outpaint", source=imaging.png_bytes(prepared.canvas),
+        mask=imaging.png_bytes(prepared.mask), size=prepared.request.size, edit=prepared.request.edit,
+        prompt="more sea", seed=5,
+    )  # fmt: skip
+
+
+def test_outpaint_sends_exactly_the_source_pixels_and_how_far_to_extend(stability_emulator):
+    source = noise(64, 64)
+    _, outpainting = outpaint(source, left=16, top=8, right=16, bottom=0)
+    result = provider.generate(outpainting)
     sent = stability_emulator.requests[-1]
-    assert sent.path == "/v2beta/stable-image/edit/outpaint"
+    assert sent.path == "/v2beta/stable-image/edit/outpaint" and "mask" not in sent.files
     assert (sent.fields["left"], sent.fields["right"], sent.fields["up"], sent.fields["down"]) == ("16", "16", "8", "0")
-    original = PILImage.open(io.BytesIO(sent.files["image"]))
-    assert original.size == (64, 64) and original.getpixel((10, 10)) == (200, 10, 10)
+    assert np.array_equal(pixels(sent.files["image"]), source)  # no grey strip, nothing resampled
     assert size(result.images[0].data) == (96, 72)
 
 
+def test_outpaint_with_the_picture_painted_over_inpaints_the_whole_canvas(stability_emulator):
+    source = noise(128, 128)
+    painted = PILImage.new("L", (128, 128 + 32), 0)  # the canvas: 32 px added below
+    painted.paste(255, (20, 10, 60, 40))  # over the picture, away from the new area and its overlap
+    _, outpainting = outpaint(source, mask=imaging.png_bytes(painted), bottom=32)
+    provider.generate(outpainting)
+    sent = stability_emulator.requests[-1]
+    assert sent.path == "/v2beta/stable-image/edit/inpaint"
+    canvas = pixels(sent.files["image"])
+    assert canvas.shape == (160, 128, 3) and np.array_equal(canvas[:128], source)
+    mask = np.asarray(PILImage.open(io.BytesIO(sent.files["mask"])).convert("L"))
+    keep = 128 - imaging.OUTPAINT_OVERLAP  # rows below this one blend into the new area
+    assert (mask[10:40, 20:60] == 255).all() and (mask[keep:] == 255).all()  # what was painted, and the new area
+    assert (mask[:10] == 0).all() and (mask[40:keep] == 0).all() and (mask[:keep, 60:] == 0).all()
+
+
 def test_erase_sends_the_mask_white_where_painted(stability_emulator):
-    mask = PILImage.new("L", (32, 32), 0)
-    mask.paste(255, (8, 8, 24, 24))
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
     provider.generate(
-        request("stable-image-core", Operation.ERASE, image=png_bytes(32, 32), mask=imaging.png_bytes(mask))
+        request("stable-image-core", Operation.ERASE, source=png_bytes(64, 64), mask=imaging.png_bytes(mask))
     )
     sent = stability_emulator.requests[-1]
     assert sent.path == "/v2beta/stable-image/edit/erase" and "prompt" not in sent.fields
-    assert np.asarray(PILImage.open(io.BytesIO(sent.files["mask"])))[16, 16] == 255
+    assert np.asarray(PILImage.open(io.BytesIO(sent.files["mask"])))[32, 32] == 255
 
 
 @pytest.mark.parametrize(
@@ -187,36 +290,59 @@ def test_erase_sends_the_mask_white_where_painted(stability_emulator):
     [
         (
             Operation.SEARCH_REPLACE,
-            {"search_prompt": "the red car"},
+            EditSettings(search_prompt="the red car"),
             "edit/search-and-replace",
             "search_prompt",
             "the red car",
         ),
         (
             Operation.CONTROL,
-            {"control_kind": "sketch", "control_strength": 0.4},
+            EditSettings(control_kind="sketch", control_strength=0.4),
             "control/sketch",
             "control_strength",
             "0.4",
         ),
         (
             Operation.CONTROL,
-            {"control_kind": "structure", "control_strength": 0.9},
+            EditSettings(control_kind="structure", control_strength=0.9),
             "control/structure",
             "control_strength",
             "0.9",
         ),
-        (Operation.STYLE, {"fidelity": 0.3}, "control/style", "fidelity", "0.3"),
+        (Operation.STYLE, EditSettings(fidelity=0.3), "control/style", "fidelity", "0.3"),
     ],
 )
 def test_replace_control_and_style(stability_emulator, operation, edit, path, field, value):
-    result = provider.generate(request("stable-image-core", operation, image=png_bytes(48, 32), edit_settings=edit))
+    result = provider.generate(request("stable-image-core", operation, source=png_bytes(96, 64), edit=edit))
     sent = stability_emulator.requests[-1]
     assert sent.path == f"/v2beta/stable-image/{path}" and sent.fields[field] == value
-    assert sent.fields["prompt"] == "a lighthouse at dusk" and size(result.images[0].data) == (48, 32)
+    assert sent.fields["prompt"] == "a lighthouse at dusk" and size(result.images[0].data) == (96, 64)
 
 
 def test_conservative_upscale(stability_emulator):
-    result = provider.generate(request("sd3.5-large", Operation.UPSCALE, image=png_bytes(32, 24), factor=4))
+    result = provider.generate(upscale_request("sd3.5-large"))
     assert stability_emulator.requests[-1].path == "/v2beta/stable-image/upscale/conservative"
     assert size(result.images[0].data) == (128, 96)
+
+
+def test_calls_reuse_the_session_and_its_connection(stability_emulator):
+    provider.generate(request())
+    provider.generate(request())
+    first, second = stability_emulator.requests
+    assert first.connection == second.connection
+
+
+def test_a_creative_upscale_past_its_deadline_fails_and_is_not_bought_again(
+    stability_emulator, fast_polling, settings, runner_waits
+):
+    from studio import specs, tasks
+    from tests.factories import make_job
+
+    stability_emulator.creative_seconds = 30
+    settings.PROVIDER_TIMEOUT_SECONDS = 0.5
+    job = make_job(**specs.job_fields(upscale_request("stable-image-ultra")))
+    assert tasks.run_job(job.pk) == "failed: timeout"
+    job.refresh_from_db()
+    buys = [r for r in stability_emulator.requests if r.path == "/v2beta/stable-image/upscale/creative"]
+    assert len(buys) == 1 and runner_waits == [] and job.attempts == 1
+    assert "did not finish in time" in job.error_message and "did not try again" in job.error_message

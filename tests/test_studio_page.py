@@ -62,7 +62,7 @@ def test_invalid_submit_returns_422_form_with_message_and_no_job(alice):
     assert response.status_code == 422
     assert response["HX-Retarget"] == "#job-form" and response["HX-Reswap"] == "outerHTML"
     html = response.content.decode()
-    assert "Write a prompt" in html and "does not offer 1792x1024" in html
+    assert "Write a prompt" in html and "does not offer 1792×1024" in html
     assert not Job.objects.exists()
 
 

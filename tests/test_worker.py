@@ -2,7 +2,7 @@
 
 import pytest
 
-from studio.forms import JobForm, form_data_from_api
+from studio import specs
 from studio.jobs import job_create
 from studio.models import Job
 from tests.conftest import wait_for
@@ -12,9 +12,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_submitted_job_is_picked_up_and_finished_by_the_worker(worker):
-    form = JobForm(form_data_from_api({"model": "offline", "prompt": "harbor at dawn", "quality": "draft", "n": 2}))
-    assert form.is_valid(), form.errors
-    job = job_create(owner=make_user(), spec=form.spec())
+    request = specs.build(model="offline", prompt="harbor at dawn", quality="draft", n=2)
+    job = job_create(owner=make_user(), request=request)
 
     def finished():
         job.refresh_from_db()

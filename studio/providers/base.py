@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from django.core.files.storage import default_storage
 from django.utils import timezone
+from PIL import Image
 
-from studio.catalog import Model, Operation
+from studio.specs import ImageRequest
 
 
 class ErrorKind(StrEnum):
@@ -34,35 +37,48 @@ class Canceled(Exception):
 class ProviderError(Exception):
     """A provider refused or failed a request; `message` is shown to the user as is."""
 
-    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, retry_after: float | None = None, *, may_be_paid: bool = False
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
+        # The provider may have taken (and charged for) the order before this happened: a timeout
+        # of the paid call, or a paid job that did not finish in time. Never retried unasked.
+        self.may_be_paid = may_be_paid
+
+    @property
+    def retry_is_safe(self) -> bool:
+        return self.kind.retryable and not self.may_be_paid
 
 
-@dataclass(frozen=True)
-class GenerationRequest:
-    operation: Operation
-    model: Model
-    prompt: str
-    negative_prompt: str
-    width: int
-    height: int
-    quality: str
-    n: int
-    seed: int
-    options: dict[str, Any] = field(default_factory=dict)
-    image: bytes | None = None  # source image for edits, variations, upscales (PNG)
-    mask: bytes | None = None  # greyscale PNG the size of `image`, white where the image may change
-    strength: float | None = None  # remix: 0 keeps the source, 1 ignores it
-    factor: int | None = None  # upscale
-    # Per-operation settings: extend (outpaint), search_prompt, control_kind and control_strength,
-    # fidelity (style).
-    edit_settings: dict[str, Any] = field(default_factory=dict)
-    references: tuple[bytes, ...] = ()  # more images to draw from, beside `image` (PNG)
-    # Long-running providers report their job id and percent done; False means the user canceled.
-    progress: Callable[[str, int | None], bool] = lambda provider_job_id, percent: True
+# What a provider reports while it works: its own job id and percent done; False means the user
+# canceled and the provider should stop (and tell its API to stop, where it can).
+Progress = Callable[[str, int | None], bool]
+
+
+def keep_going(provider_job_id: str, percent: int | None) -> bool:
+    return True
+
+
+def read_input(name: str) -> bytes:
+    """The bytes of one of the request's inputs (source, mask, reference), from storage."""
+    with default_storage.open(name) as file:
+        return file.read()
+
+
+def source_image(request: ImageRequest) -> Image.Image:
+    return Image.open(io.BytesIO(read_input(request.inputs.source)))
+
+
+def mask_image(request: ImageRequest) -> Image.Image:
+    """The mask as greyscale, white where the image may change."""
+    return Image.open(io.BytesIO(read_input(request.inputs.mask))).convert("L")
+
+
+def reference_pngs(request: ImageRequest) -> list[bytes]:
+    return [read_input(name) for name in request.inputs.references]
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,7 @@ class Check:
 
 
 class ImageProvider(Protocol):
-    def generate(self, request: GenerationRequest) -> ProviderResult: ...
+    def generate(self, request: ImageRequest, progress: Progress = keep_going) -> ProviderResult: ...
 
     def check(self) -> Check: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,30 +18,39 @@ import requests
 from django.conf import settings
 from PIL import Image
 
-from studio import catalog, downloads, imaging
+from studio import downloads, imaging
 from studio.catalog import Operation
+from studio.providers import http
 from studio.providers.base import (
-    Canceled,
     Check,
     ErrorKind,
     GeneratedImage,
-    GenerationRequest,
+    Progress,
     ProviderError,
     ProviderResult,
+    keep_going,
+    retry_after,
 )
+from studio.specs import Followup, ImageRequest
 
+LABEL = "midjourney-proxy"
 POLL_SECONDS = 1.0
 ACCEPTED = {1, 21, 22}  # submitted, already exists, queued
+QUEUE_FULL = 23
+# How long to wait when the proxy says its queue is full (code 23) without a Retry-After.
+QUEUE_FULL_SECONDS = 30.0
+FINAL = {"SUCCESS", "FAILURE", "CANCEL"}
 CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net", "*.discordapp.net", "*.discordapp.com")
 ACTION = re.compile(r"^([UV])([1-4])$")
+PERCENT = re.compile(r"(\d+)")
 
 
-def prompt_with_parameters(request: GenerationRequest) -> str:
+def prompt_with_parameters(request: ImageRequest) -> str:
     """The prompt with Midjourney's flags at the end, from the form's pickers."""
     options = request.options
     parts = [request.prompt.strip()]
-    parts.append(f"--ar {catalog.aspect_of(f'{request.width}x{request.height}') or '1:1'}")
-    parts.append(f"--v {request.model.provider_params['version']}")
+    parts.append(f"--ar {request.model.aspect_for(request.size)}")
+    parts.append(f"--v {request.model.wire.version}")
     parts.append(f"--q {request.quality}")
     parts.append(f"--stylize {options.get('stylize', 100)}")
     if options.get("chaos"):
@@ -58,79 +68,101 @@ def prompt_with_parameters(request: GenerationRequest) -> str:
 
 
 class Proxy:
-    def __init__(self) -> None:
-        conf = settings.PROVIDER_SETTINGS["midjourney"]
-        self.base = conf["base_url"].rstrip("/")
-        self.session = requests.Session()
-        if conf["api_key"]:
-            self.session.headers["mj-api-secret"] = conf["api_key"]
+    """One midjourney-proxy server: its base URL and the process's session for its secret."""
 
-    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = self.session.request(
-                method, self.base + path, timeout=settings.PROVIDER_TIMEOUT_SECONDS, **kwargs
-            )
-        except requests.Timeout as exc:
-            raise ProviderError(ErrorKind.TIMEOUT, "The midjourney-proxy did not answer in time.") from exc
-        except requests.ConnectionError as exc:
-            raise ProviderError(ErrorKind.UNAVAILABLE, "Could not reach the midjourney-proxy server.") from exc
-        if response.status_code == 401:
-            raise ProviderError(ErrorKind.AUTH, "The midjourney-proxy refused the secret (MIDJOURNEY_PROXY_SECRET).")
-        if response.status_code >= 500:
-            raise ProviderError(
-                ErrorKind.UNAVAILABLE, f"The midjourney-proxy is having trouble ({response.status_code})."
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            raise ProviderError(
-                ErrorKind.UNAVAILABLE, "The midjourney-proxy sent a response Atelier could not read."
-            ) from None
-        if not isinstance(body, dict):
-            raise ProviderError(ErrorKind.UNAVAILABLE, "The midjourney-proxy sent a response Atelier could not read.")
-        return body
+    def __init__(self, base_url: str, secret: str) -> None:
+        self.base = base_url.rstrip("/")
+        self.session = http.session(("mj-api-secret", secret)) if secret else http.session()
+
+    def call(self, method: str, path: str, **kwargs: Any) -> tuple[dict[str, Any], Mapping[str, str]]:
+        """The proxy's JSON answer and its headers. Refusals carry the proxy's `code` (the C# fork
+        with HTTP 400/404, the original with 200) and are returned for the caller to read."""
+        response = http.send(
+            self.session, method, self.base + path, provider=LABEL, timeout=settings.PROVIDER_TIMEOUT_SECONDS, **kwargs
+        )
+        status = response.status_code
+        if status < 400:
+            return http.json_object(response, LABEL), response.headers
+        if status in (401, 403):
+            message = "check MIDJOURNEY_PROXY_SECRET"  # the C# fork answers 401 with an empty body
+        else:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if status in (400, 404) and isinstance(body, dict) and body.get("code") is not None:
+                return body, response.headers
+            message = str(body.get("description") or "") if isinstance(body, dict) else ""
+        raise http.error_for_status(LABEL, status, message, response.headers, credential="secret")
 
     def submit(self, path: str, payload: dict[str, Any]) -> str:
-        """Submit a task; the proxy's `code` decides, whatever the HTTP status (forks differ)."""
-        body = self.call("POST", path, json=payload)
+        """Submit a task (the paid part); the proxy's `code` decides, whatever the HTTP status."""
+        body, headers = http.bought(lambda: self.call("POST", path, json=payload))
         code = body.get("code")
         description = body.get("description") or "The midjourney-proxy refused the task."
-        if code in ACCEPTED and body.get("result"):
+        if code in ACCEPTED:
+            if not body.get("result"):
+                raise http.unreadable(LABEL)
             return str(body["result"])
         if code == 24:
             word = (body.get("properties") or {}).get("bannedWord")
             raise ProviderError(
                 ErrorKind.CONTENT_POLICY, f"Midjourney bans a word in the prompt{f': {word}' if word else ''}."
             )
-        if code == 23:
-            raise ProviderError(ErrorKind.RATE_LIMITED, f"Midjourney's queue is full: {description}", retry_after=30)
+        if code == QUEUE_FULL:
+            wait = retry_after(headers)
+            raise ProviderError(
+                ErrorKind.RATE_LIMITED,
+                f"Midjourney's queue is full: {description}",
+                retry_after=QUEUE_FULL_SECONDS if wait is None else wait,
+            )
         if code == 4:
             raise ProviderError(ErrorKind.INVALID_REQUEST, description)
+        if code is None:
+            raise http.unreadable(LABEL)
         raise ProviderError(ErrorKind.UNAVAILABLE, description)
 
-    def wait(self, task_id: str, request: GenerationRequest) -> dict[str, Any]:
-        deadline = time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS
-        while True:
-            task = self.call("GET", f"/mj/task/{task_id}/fetch")
-            status = task.get("status")
-            percent = re.match(r"(\d+)", str(task.get("progress") or ""))
-            if not request.progress(task_id, int(percent.group(1)) if percent else None):
-                raise Canceled  # the proxy has no cancel call; the result is simply not fetched
-            if status == "SUCCESS":
-                return task
-            if status in ("FAILURE", "CANCEL"):
-                reason = task.get("failReason") or f"Midjourney ended the task ({status.lower()})."
-                banned = any(w in reason.lower() for w in ("banned", "moderation", "blocked"))
-                raise ProviderError(ErrorKind.CONTENT_POLICY if banned else ErrorKind.INVALID_REQUEST, reason)
-            if time.monotonic() > deadline:
-                raise ProviderError(ErrorKind.TIMEOUT, "Midjourney did not finish in time.")
-            time.sleep(POLL_SECONDS)
+    def fetch(self, task_id: str) -> dict[str, Any]:
+        task, _ = self.call("GET", f"/mj/task/{task_id}/fetch")
+        if task.get("status") is None:
+            if task.get("code") is not None:  # the proxy does not know the task (any more)
+                raise ProviderError(ErrorKind.INVALID_REQUEST, task.get("description") or "The proxy lost the task.")
+            raise http.unreadable(LABEL)
+        if task["status"] == "SUCCESS" and not task.get("imageUrl"):
+            raise http.unreadable(LABEL)  # done but not readable yet: fetched again, never bought again
+        return task
+
+    def wait(self, task_id: str, progress: Progress) -> dict[str, Any]:
+        # The proxy has no cancel call: on the user's cancel the task is simply not fetched.
+        task = http.poll(
+            lambda: self.fetch(task_id),
+            provider=LABEL,
+            deadline=time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS,
+            progress=progress,
+            provider_job_id=task_id,
+            interval=POLL_SECONDS,
+            is_done=lambda t: t["status"] in FINAL,
+            percent=_percent,
+        )
+        if task["status"] != "SUCCESS":
+            reason = task.get("failReason") or f"Midjourney ended the task ({task['status'].lower()})."
+            banned = any(w in reason.lower() for w in ("banned", "moderation", "blocked"))
+            raise ProviderError(ErrorKind.CONTENT_POLICY if banned else ErrorKind.INVALID_REQUEST, reason)
+        return task
 
     def image(self, task: dict[str, Any]) -> bytes:
         url = str(task.get("imageUrl") or "")
-        if not url:
-            raise ProviderError(ErrorKind.UNAVAILABLE, "Midjourney finished without an image.")
         return downloads.download(url, allowed_hosts=(*CDN_HOSTS, urlsplit(self.base).hostname or ""))
+
+
+def _proxy() -> Proxy:
+    conf = settings.PROVIDER_SETTINGS["midjourney"]
+    return Proxy(conf["base_url"], conf["api_key"])
+
+
+def _percent(task: dict[str, Any]) -> int | None:
+    match = PERCENT.match(str(task.get("progress") or ""))
+    return int(match.group(1)) if match else None
 
 
 def quadrants(grid: bytes) -> list[bytes]:
@@ -140,30 +172,29 @@ def quadrants(grid: bytes) -> list[bytes]:
     return [imaging.png_bytes(img.crop((x, y, x + w, y + h))) for y in (0, h) for x in (0, w)]
 
 
-def _follow_up(proxy: Proxy, request: GenerationRequest) -> str:
+def _follow_up(proxy: Proxy, followup: Followup) -> str:
     """Submit U/V n on the parent task: its button if it has one, else /submit/change."""
-    parent, action = request.options["mj_task"], request.options["mj_action"]
+    parent, action = followup.task_id, followup.action
     match = ACTION.match(action)
     if not match:
         raise ProviderError(ErrorKind.INVALID_REQUEST, f"Unknown Midjourney action {action}.")
-    button = next((b for b in request.options.get("mj_buttons", []) if b.get("label") == action), None)
+    button = next((b for b in followup.buttons if b.get("label") == action), None)
     if button and button.get("customId"):
         return proxy.submit("/mj/submit/action", {"customId": button["customId"], "taskId": parent})
     change = "UPSCALE" if match.group(1) == "U" else "VARIATION"
     return proxy.submit("/mj/submit/change", {"taskId": parent, "action": change, "index": int(match.group(2))})
 
 
-def generate(request: GenerationRequest) -> ProviderResult:
-    proxy = Proxy()
-    with proxy.session:
-        if request.operation == Operation.GENERATE:
-            task_id = proxy.submit("/mj/submit/imagine", {"prompt": prompt_with_parameters(request), "base64Array": []})
-        elif request.operation in (Operation.UPSCALE, Operation.VARIATION) and "mj_task" in request.options:
-            task_id = _follow_up(proxy, request)
-        else:
-            raise ProviderError(ErrorKind.INVALID_REQUEST, "Midjourney can only vary or upscale its own grids.")
-        task = proxy.wait(task_id, request)
-        data = proxy.image(task)
+def generate(request: ImageRequest, progress: Progress = keep_going) -> ProviderResult:
+    proxy = _proxy()
+    if request.followup is not None:
+        task_id = _follow_up(proxy, request.followup)
+    elif request.operation == Operation.GENERATE:
+        task_id = proxy.submit("/mj/submit/imagine", {"prompt": prompt_with_parameters(request), "base64Array": []})
+    else:
+        raise ProviderError(ErrorKind.INVALID_REQUEST, "Midjourney can only vary or upscale its own grids.")
+    task = proxy.wait(task_id, progress)
+    data = proxy.image(task)
     usage = {"task_id": task_id, "action": task.get("action"), "buttons": task.get("buttons") or []}
     if request.operation == Operation.UPSCALE:
         return ProviderResult(images=[GeneratedImage(data, seed=request.seed)], provider_job_id=task_id, usage=usage)
@@ -173,12 +204,11 @@ def generate(request: GenerationRequest) -> ProviderResult:
 
 def check() -> Check:
     """GET /mj/task/list: the proxy's cheapest call that needs the secret."""
-    proxy = Proxy()
-    with proxy.session:
-        try:
-            response = proxy.session.get(proxy.base + "/mj/task/list", timeout=5)
-        except requests.RequestException:
-            return Check(False, "Could not reach the midjourney-proxy server.")
+    proxy = _proxy()
+    try:
+        response = proxy.session.get(proxy.base + "/mj/task/list", timeout=5)
+    except requests.RequestException:
+        return Check(False, "Could not reach the midjourney-proxy server.")
     if response.status_code == 401:
         return Check(False, "The proxy refused the secret (MIDJOURNEY_PROXY_SECRET).")
     if response.status_code != 200:

@@ -21,10 +21,14 @@ from studio.providers.base import (
     Check,
     ErrorKind,
     GeneratedImage,
-    GenerationRequest,
+    Progress,
     ProviderError,
     ProviderResult,
+    keep_going,
+    mask_image,
+    source_image,
 )
+from studio.specs import ImageRequest
 
 Color = tuple[int, int, int]
 
@@ -291,12 +295,6 @@ def upscale(source: Image.Image, factor: int = 2) -> Image.Image:
     return big.filter(ImageFilter.UnsharpMask(radius=2, percent=60, threshold=2))
 
 
-def _open(data: bytes | None, what: str) -> Image.Image:
-    if data is None:
-        raise ProviderError(ErrorKind.INVALID_REQUEST, f"This operation needs a {what}.")
-    return Image.open(io.BytesIO(data))
-
-
 def _png(img: Image.Image) -> bytes:
     out = io.BytesIO()
     # Fast compression: the renderer's budget is 300 ms for a megapixel.
@@ -304,26 +302,32 @@ def _png(img: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def generate(request: GenerationRequest) -> ProviderResult:
+# An instruction ("make it night") is a remix halfway between the source and the prompt here.
+INSTRUCT_STRENGTH = 0.5
+
+
+def generate(request: ImageRequest, progress: Progress = keep_going) -> ProviderResult:
     """Provider entry point: one image per requested count, seeds counting up from the job's seed."""
+    op, size = request.operation, request.size
+    source = source_image(request) if request.inputs.source else None
+    mask = mask_image(request) if request.inputs.mask else None
+    if op != Operation.GENERATE and source is None:
+        raise ProviderError(ErrorKind.INVALID_REQUEST, "This operation needs a source image.")
     images = []
     for i in range(request.n):
         seed = request.seed + i
-        op = request.operation
         if op == Operation.GENERATE:
-            img = render(request.prompt, request.negative_prompt, request.width, request.height, seed, request.quality)
-            img = stylize(img, request.model.provider_params.get("style", "sketch"))
-        elif op in (Operation.EDIT, Operation.OUTPAINT):
-            img = inpaint(_open(request.image, "source image"), _open(request.mask, "mask"),
-                          request.prompt, request.negative_prompt, seed, request.quality)  # fmt: skip
+            img = render(request.prompt, request.negative_prompt, size.width, size.height, seed, request.quality)
+            img = stylize(img, request.model.wire.style)
+        elif op in (Operation.EDIT, Operation.OUTPAINT) and mask is not None:
+            img = inpaint(source, mask, request.prompt, request.negative_prompt, seed, request.quality)
         elif op == Operation.VARIATION:
-            img = vary(_open(request.image, "source image"), seed)
-        elif op == Operation.REMIX:
-            strength = request.strength if request.strength is not None else 0.6
-            img = remix(_open(request.image, "source image"), request.prompt, request.negative_prompt,
-                        seed, request.quality, strength)  # fmt: skip
+            img = vary(source, seed)
+        elif op in (Operation.REMIX, Operation.INSTRUCT):
+            strength = request.edit.strength if op == Operation.REMIX else INSTRUCT_STRENGTH
+            img = remix(source, request.prompt, request.negative_prompt, seed, request.quality, strength)
         elif op == Operation.UPSCALE:
-            img = upscale(_open(request.image, "source image"), request.factor or 2)
+            img = upscale(source, request.edit.factor or 2)
         else:
             raise ProviderError(ErrorKind.INVALID_REQUEST, f"The offline renderer cannot {op}.")
         images.append(GeneratedImage(data=_png(img), seed=seed))

@@ -5,29 +5,33 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import io
+import inspect
 import json
 from typing import Any
 
 from django.conf import settings
 from openai import APIConnectionError, APIResponseValidationError, APIStatusError, APITimeoutError, OpenAI
-from PIL import Image
+from openai.resources.images import Images
 
 from studio import imaging
 from studio.catalog import Operation
+from studio.providers import http
 from studio.providers.base import (
     Check,
     ErrorKind,
     GeneratedImage,
-    GenerationRequest,
+    Progress,
     ProviderError,
     ProviderResult,
-    retry_after,
+    keep_going,
+    mask_image,
+    reference_pngs,
+    source_image,
 )
+from studio.specs import ImageRequest
 
+LABEL = "OpenAI"
 REFUSALS = {"moderation_blocked", "content_policy_violation"}
-UNREADABLE = "OpenAI sent a response Atelier could not read."
-REQUEST_FIELDS = {"response_format"}
 
 
 def _client() -> OpenAI:
@@ -42,73 +46,91 @@ def _cached_client(api_key: str, base_url: str, timeout: float) -> OpenAI:
     return OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
 
+@functools.cache
+def _sdk_parameters(method: str) -> frozenset[str]:
+    return frozenset(inspect.signature(getattr(Images, method)).parameters)
+
+
+def _arguments(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The SDK method's own arguments; parameters the API takes that the installed SDK does not
+    name yet (`moderation` on edits) travel in the request body as they are."""
+    known = _sdk_parameters(method)
+    arguments = {k: v for k, v in params.items() if k in known}
+    if extra := {k: v for k, v in params.items() if k not in known}:
+        arguments["extra_body"] = extra
+    return arguments
+
+
 def _png(data: bytes) -> tuple[str, bytes, str]:
     return ("image.png", data, "image/png")
 
 
-def _call(request: GenerationRequest) -> Any:
+def _call(request: ImageRequest) -> Any:
     client = _client()
     model = request.model
-    # Request fields the catalog fixes per model (DALL-E's response_format); other provider_params
-    # are Atelier's own (max_references).
-    fixed = {key: value for key, value in model.provider_params.items() if key in REQUEST_FIELDS}
-    common: dict[str, Any] = {"model": model.id, "n": request.n, **fixed}
-    size = f"{request.width}x{request.height}"
+    # Every setting the request carries goes on the wire, for edits as for generations; retired
+    # DALL·E shapes add their response_format.
+    common: dict[str, Any] = {
+        "model": model.id,
+        "n": request.n,
+        "size": request.size.value,
+        "quality": request.quality,
+        **request.wire_options(),
+    }
+    if model.wire.response_format:
+        common["response_format"] = model.wire.response_format
     if request.operation == Operation.GENERATE:
-        return client.images.generate(
-            prompt=request.prompt, size=size, quality=request.quality, **request.options, **common
-        )
-    source = Image.open(io.BytesIO(request.image or b""))
-    if request.operation == Operation.EDIT:
-        mask = Image.open(io.BytesIO(request.mask or b"")).convert("L")
-        if model.id == "dall-e-2":
-            image_png, mask_png = imaging.dall_e_2_edit(source, mask)
-        else:
-            image_png, mask_png = imaging.png_bytes(source.convert("RGB")), imaging.mask_for_openai(mask)
-        # Reference images go after the edited one (sent as image[]); the mask applies to the first.
-        images = [_png(image_png), *(_png(ref) for ref in request.references)]
-        return client.images.edit(
-            image=images if len(images) > 1 else images[0],
-            mask=_png(mask_png),
-            prompt=request.prompt,
-            size=size,
-            **common,
-        )
+        return client.images.generate(**_arguments("generate", {"prompt": request.prompt, **common}))
+    source = source_image(request)
+    if request.operation in (Operation.EDIT, Operation.INSTRUCT):
+        images = [_png(imaging.png_bytes(source.convert("RGB")))]
+        extra: dict[str, Any] = {}
+        if request.operation == Operation.EDIT:
+            mask = mask_image(request)
+            if model.id == "dall-e-2":
+                image_png, mask_png = imaging.dall_e_2_edit(source, mask)
+                images = [_png(image_png)]
+            else:
+                mask_png = imaging.mask_for_openai(mask)
+            extra["mask"] = _png(mask_png)  # applies to the first image
+        # Reference images go after the edited one (sent as image[]).
+        images += [_png(ref) for ref in reference_pngs(request)]
+        image = images if len(images) > 1 else images[0]
+        return client.images.edit(**_arguments("edit", {"image": image, "prompt": request.prompt, **extra, **common}))
     if request.operation == Operation.VARIATION:
         # Deprecated in the SDK since DALL-E 2 left OpenAI's API; compatible servers still serve it.
-        return client.images.create_variation(image=_png(imaging.dall_e_2_image(source)), size=size, **common)
+        del common["quality"]  # variations have no quality
+        image = _png(imaging.dall_e_2_image(source))
+        return client.images.create_variation(**_arguments("create_variation", {"image": image, **common}))
     raise ProviderError(ErrorKind.INVALID_REQUEST, f"OpenAI models cannot {request.operation} in Atelier.")
 
 
 def _error(exc: APIStatusError) -> ProviderError:
     body = exc.body if isinstance(exc.body, dict) else {}
     detail = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    refused = exc.status_code == 400 and (exc.code in REFUSALS or detail.get("code") in REFUSALS)
     message = detail.get("message") or exc.message
-    status = exc.status_code
-    if status == 400 and (exc.code in REFUSALS or detail.get("code") in REFUSALS):
-        return ProviderError(ErrorKind.CONTENT_POLICY, message)
-    if status in (401, 403):
-        return ProviderError(ErrorKind.AUTH, f"OpenAI refused the API key: {message}")
-    if status == 429:
-        return ProviderError(ErrorKind.RATE_LIMITED, message, retry_after=retry_after(exc.response.headers))
-    if status >= 500 or status in (408, 409):
-        return ProviderError(ErrorKind.UNAVAILABLE, f"OpenAI is having trouble ({status}): {message}")
-    return ProviderError(ErrorKind.INVALID_REQUEST, message)
+    return http.error_for_status(LABEL, exc.status_code, message, exc.response.headers, refused=refused)
 
 
-def generate(request: GenerationRequest) -> ProviderResult:
+def _send(request: ImageRequest) -> Any:
+    """The SDK call, every way it can fail as Atelier's error."""
     try:
-        response = _call(request)
+        return _call(request)
     except imaging.MaskRejected as exc:
         raise ProviderError(ErrorKind.INVALID_REQUEST, str(exc)) from exc
     except APIStatusError as exc:
         raise _error(exc) from exc
     except APITimeoutError as exc:
-        raise ProviderError(ErrorKind.TIMEOUT, "OpenAI did not answer in time.") from exc
+        raise http.too_slow(LABEL) from exc
     except APIConnectionError as exc:
-        raise ProviderError(ErrorKind.UNAVAILABLE, "Could not reach the OpenAI server.") from exc
+        raise http.unreachable(LABEL) from exc
     except (APIResponseValidationError, json.JSONDecodeError) as exc:
-        raise ProviderError(ErrorKind.UNAVAILABLE, UNREADABLE) from exc
+        raise http.unreadable(LABEL) from exc
+
+
+def generate(request: ImageRequest, progress: Progress = keep_going) -> ProviderResult:
+    response = http.bought(lambda: _send(request))  # every images.* call makes (and charges for) images
     try:
         images = [
             GeneratedImage(
@@ -117,7 +139,7 @@ def generate(request: GenerationRequest) -> ProviderResult:
             for item in response.data or []
         ]
     except (AttributeError, TypeError, binascii.Error) as exc:  # e.g. an HTML error page with status 200
-        raise ProviderError(ErrorKind.UNAVAILABLE, UNREADABLE) from exc
+        raise http.unreadable(LABEL) from exc
     if not images:
         raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image.")
     usage = response.usage.model_dump() if getattr(response, "usage", None) else {}

@@ -7,33 +7,41 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 import replicate
 from django.conf import settings
-from PIL import Image
 from replicate.exceptions import ReplicateError
+from replicate.prediction import Prediction
 
-from studio import catalog, downloads, imaging
+from studio import downloads, imaging
 from studio.catalog import Operation
+from studio.providers import http
 from studio.providers.base import (
     Canceled,
     Check,
     ErrorKind,
     GeneratedImage,
-    GenerationRequest,
+    Progress,
     ProviderError,
     ProviderResult,
-    retry_after,
+    keep_going,
+    mask_image,
+    read_input,
+    reference_pngs,
 )
+from studio.specs import ImageRequest
 
+LABEL = "Replicate"
 OUTPUT_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 FINAL = {"succeeded", "failed", "canceled"}
 POLL_SECONDS = 1.0
 REFUSAL_WORDS = ("nsfw", "safety", "content policy", "flagged")
+
+T = TypeVar("T")
 
 
 def _client() -> replicate.Client:
@@ -41,104 +49,120 @@ def _client() -> replicate.Client:
     return _cached_client(conf["api_key"], conf["base_url"], settings.PROVIDER_TIMEOUT_SECONDS)
 
 
-class _Throttled(Exception):
-    def __init__(self, retry_after: float | None, detail: str) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-        self.detail = detail
-
-
-def _throttled(response: httpx.Response) -> None:
-    """httpx response hook: the SDK's ReplicateError drops headers, so read Retry-After here."""
-    if response.status_code == 429:
-        response.read()
-        try:
-            detail = str(response.json().get("detail") or "Replicate throttled the request.")
-        except ValueError:
-            detail = "Replicate throttled the request."
-        raise _Throttled(retry_after(response.headers), detail)
+def _raise_for_status(response: httpx.Response) -> None:
+    """httpx response hook: the SDK's ReplicateError drops the headers (Retry-After), so every
+    error answer is turned into Atelier's error here, before the SDK sees it."""
+    if response.status_code < 400:
+        return
+    response.read()
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    message = str(body.get("detail") or body.get("title") or "Replicate refused the request.")
+    raise http.error_for_status(LABEL, response.status_code, message, response.headers, credential="API token")
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_client(token: str, base_url: str, timeout: float) -> replicate.Client:
-    # One client per configuration: building one costs ~50 ms (a fresh TLS context) per job.
+    # One client per configuration: building one costs ~50 ms (a fresh TLS context) per job. The
+    # plain transport mounted for every URL replaces the SDK's own retrying one: Atelier's poll
+    # loop retries within the job's deadline, so the SDK must not retry as well.
     return replicate.Client(
-        api_token=token, base_url=base_url, timeout=httpx.Timeout(timeout), event_hooks={"response": [_throttled]}
+        api_token=token,
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout),
+        event_hooks={"response": [_raise_for_status]},
+        mounts={"all://": httpx.HTTPTransport()},
     )
+
+
+def _api(call: Callable[[], T]) -> T:
+    """One SDK call, every way it can fail as Atelier's error."""
+    try:
+        return call()
+    except ReplicateError as exc:  # only if an error answer slipped past the hook
+        raise http.error_for_status(
+            LABEL, exc.status or 500, exc.detail or exc.title or "", credential="API token"
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise http.too_slow(LABEL) from exc
+    except httpx.HTTPError as exc:
+        raise http.unreachable(LABEL) from exc
+    except (ValueError, TypeError) as exc:  # a 2xx whose body is not a prediction (JSON or pydantic)
+        raise http.unreadable(LABEL) from exc
 
 
 def _data_url(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
-def model_input(request: GenerationRequest) -> dict[str, Any]:
-    """The prediction input: Replicate's names for the prompt, size and the model's options."""
-    data: dict[str, Any] = {"prompt": request.prompt, "seed": request.seed, **request.options}
-    image_input = request.model.provider_params.get("image_input")
-    if request.operation == Operation.CONTROL:  # canny / depth: the source is the control image
-        data[image_input] = _data_url(request.image or b"")
+def model_input(request: ImageRequest) -> dict[str, Any]:
+    """The prediction input: the catalog's wire says each model's names for the image inputs."""
+    model, wire, op = request.model, request.model.wire, request.operation
+    data: dict[str, Any] = {"prompt": request.prompt, "seed": request.seed, **request.wire_options()}
+    if wire.aspect_input:
+        # The preset aspect closest to the request's size: an edit fitted to 1000×1504 is "2:3".
+        data[wire.aspect_input] = model.aspect_for(request.size)
+    if wire.outputs_input:
+        data[wire.outputs_input] = request.n
+    if op == Operation.GENERATE:
         return data
-    if request.operation == Operation.VARIATION:  # redux: a new take on the source, no prompt
+    source = _data_url(read_input(request.inputs.source))
+    if op in (Operation.EDIT, Operation.OUTPAINT):
+        # Fill models take the (extended) image and a mask, white where it changes.
+        data.update(image=source, mask=_data_url(imaging.mask_white_changes(mask_image(request))))
+    elif op == Operation.VARIATION:  # redux: a new take on the source, no prompt
         del data["prompt"]
-        data.update({image_input: _data_url(request.image or b""), "num_outputs": request.n})
-        data["aspect_ratio"] = catalog.aspect_of(f"{request.width}x{request.height}") or "1:1"
-        return data
-    if request.operation in (Operation.EDIT, Operation.OUTPAINT):
-        # Fill models take the (extended) image and a mask, white where it changes; no aspect ratio.
-        mask = Image.open(io.BytesIO(request.mask or b"")).convert("L")
-        data.update(image=_data_url(request.image or b""), mask=_data_url(imaging.mask_white_changes(mask)))
-        return data
-    data["aspect_ratio"] = catalog.aspect_of(f"{request.width}x{request.height}") or "1:1"
-    if request.model.max_n > 1:
-        data["num_outputs"] = request.n
-    if request.operation == Operation.REMIX:
-        # Each Flux model names its image-to-image inputs differently; the catalog says which.
-        image_key, strength_key = request.model.provider_params["remix_fields"].split(",")
-        strength = request.strength if request.strength is not None else 0.6
-        data.update({image_key: _data_url(request.image or b""), strength_key: strength})
+        data[wire.image_input] = source
+    elif op == Operation.INSTRUCT:
+        if wire.images_input:
+            data[wire.images_input] = [source, *(_data_url(ref) for ref in reference_pngs(request))]
+        else:
+            data[wire.image_input] = source
+        data[wire.aspect_input] = wire.match_input_aspect
+    elif op == Operation.REMIX:
+        strength = request.edit.strength
+        data.update({wire.image_input: source, wire.strength_input: 1 - strength if wire.invert_strength else strength})
+    elif op == Operation.CONTROL:
+        data[wire.image_input] = source
+    else:
+        raise ProviderError(ErrorKind.INVALID_REQUEST, f"{model.label} cannot {op} in Atelier.")
     return data
 
 
-def _error(exc: ReplicateError) -> ProviderError:
-    message = exc.detail or exc.title or "Replicate refused the request."
-    status = exc.status or 0
-    if status in (401, 403):
-        return ProviderError(ErrorKind.AUTH, f"Replicate refused the API token: {message}")
-    if status >= 500:
-        return ProviderError(ErrorKind.UNAVAILABLE, f"Replicate is having trouble ({status}): {message}")
-    return ProviderError(ErrorKind.INVALID_REQUEST, message)
-
-
-def generate(request: GenerationRequest) -> ProviderResult:
+def generate(request: ImageRequest, progress: Progress = keep_going) -> ProviderResult:
     model = request.model
     if request.operation not in model.operations:
         raise ProviderError(ErrorKind.INVALID_REQUEST, f"{model.label} cannot {request.operation} in Atelier.")
     client = _client()
     data = model_input(request)
     deadline = time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS
-    try:
-        prediction = client.models.predictions.create(
-            model=model.provider_params["replicate_model"], input=data, wait=settings.REPLICATE_WAIT_SECONDS
+    # The paid call: its failure is the job's (retried by the runner); after it, only polls.
+    created = http.bought(
+        lambda: _api(
+            lambda: client.models.predictions.create(
+                model=model.wire.model, input=data, wait=settings.REPLICATE_WAIT_SECONDS
+            )
         )
-        while prediction.status not in FINAL:
-            if not request.progress(prediction.id, None):
-                client.predictions.cancel(prediction.id)
-                raise Canceled
-            if time.monotonic() > deadline:
-                client.predictions.cancel(prediction.id)
-                limit = settings.PROVIDER_TIMEOUT_SECONDS
-                raise ProviderError(ErrorKind.TIMEOUT, f"Replicate did not finish in {limit:.0f} s.")
-            time.sleep(POLL_SECONDS)
-            prediction.reload()
-    except ReplicateError as exc:
-        raise _error(exc) from exc
-    except _Throttled as exc:
-        raise ProviderError(ErrorKind.RATE_LIMITED, exc.detail, retry_after=exc.retry_after) from exc
-    except httpx.TimeoutException as exc:
-        raise ProviderError(ErrorKind.TIMEOUT, "Replicate did not answer in time.") from exc
-    except httpx.HTTPError as exc:
-        raise ProviderError(ErrorKind.UNAVAILABLE, "Could not reach Replicate.") from exc
-    request.progress(prediction.id, 100 if prediction.status == "succeeded" else None)
+    )
+    prediction = http.poll(
+        lambda: _api(lambda: client.predictions.get(created.id)),
+        provider=LABEL,
+        deadline=deadline,
+        progress=progress,
+        provider_job_id=created.id,
+        interval=POLL_SECONDS,
+        is_done=lambda p: p.status in FINAL,
+        percent=lambda p: 100 if p.status == "succeeded" else None,
+        cancel=lambda: _api(lambda: client.predictions.cancel(created.id)),
+        initial=created,
+    )
+    return _result(request, prediction)
+
+
+def _result(request: ImageRequest, prediction: Prediction) -> ProviderResult:
     if prediction.status == "canceled":
         raise Canceled
     if prediction.status == "failed":
@@ -162,9 +186,7 @@ def generate(request: GenerationRequest) -> ProviderResult:
 def check() -> Check:
     """GET /v1/account: cheap, and it proves both the address and the token."""
     try:
-        account = _client().accounts.current()
-    except ReplicateError as exc:
-        return Check(False, _error(exc).message)
-    except httpx.HTTPError:
-        return Check(False, "Could not reach Replicate.")
+        account = _api(lambda: _client().accounts.current())
+    except ProviderError as exc:
+        return Check(False, exc.message)
     return Check(True, f"Reachable; signed in as {account.username}.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 import threading
 import time
 from collections import deque
@@ -12,16 +14,20 @@ from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+DROP = 0  # the status `answer` gives for a connection closed without an answer
+
 
 @dataclass
 class Fault:
     """What the next matching request gets instead of (or before) a normal answer."""
 
+    on: str = ""  # a regex searched in "METHOD /path": "GET /v1/predictions/" hits the next poll only
     status: int = 0  # answer with this status and body; 0 = no status fault
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # sleep before answering
     malformed: bool = False  # a 200 whose body is not what the protocol promises
+    drop: bool = False  # close the connection without answering (a proxy or network failure)
 
 
 @dataclass
@@ -33,6 +39,7 @@ class Recorded:
     fields: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     file_lists: dict[str, list[bytes]] = field(default_factory=dict)
+    connection: int = 0  # the client's port: calls over one kept-alive connection share it
 
 
 class Request:
@@ -60,11 +67,19 @@ class Request:
                     self.fields[name] = data.decode()
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a timeout under test) leaves a broken pipe: expected, not news.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class Emulator:
     """Subclasses define `route(request) -> (status, body, headers)`; bodies that are dicts are JSON."""
 
     def __init__(self, port: int = 0) -> None:
         self.faults: deque[Fault] = deque()
+        self.fault_lock = threading.Lock()
         self.requests: list[Recorded] = []
         self.request_times: list[tuple[float, str]] = []  # (monotonic time, path), for timing retries
         emulator = self
@@ -88,9 +103,13 @@ class Emulator:
                         request.fields,
                         request.files,
                         request.file_lists,
+                        self.client_address[1],
                     )
                 )
                 status, body, headers = emulator.answer(request)
+                if status == DROP:
+                    self.close_connection = True
+                    return
                 payload = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
                 self.send_response(status)
                 if isinstance(body, (dict, list)):
@@ -103,7 +122,7 @@ class Emulator:
 
             do_GET = do_POST = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -120,12 +139,23 @@ class Emulator:
         self.server.shutdown()
         self.server.server_close()
 
+    def take_fault(self, request: Request) -> Fault | None:
+        """The first queued fault that matches this request, removed from the queue."""
+        with self.fault_lock:
+            for fault in self.faults:
+                if re.search(fault.on, f"{request.method} {request.path}"):
+                    self.faults.remove(fault)
+                    return fault
+        return None
+
     def answer(self, request: Request) -> tuple[int, Any, dict[str, str]]:
-        fault = self.faults.popleft() if self.faults else None
+        fault = self.take_fault(request)
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and fault.status:
             return fault.status, fault.body, fault.headers
+        if fault and fault.drop:
+            return DROP, None, {}
         if fault and fault.malformed:
             return 200, b"<html>502 Bad Gateway</html>", {"Content-Type": "application/json"}
         return self.route(request)

@@ -13,15 +13,32 @@ from PIL import Image
 from studio.providers import offline
 from tests.emulators.base import Emulator, Request
 
-GPT_IMAGE = {"gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini"}
+# GPT Image models that take free sizes, and the 2.5/2.6 pairs that add xhigh/max and complexity.
+GPT_IMAGE_2_5 = {"gpt-image-2.5-flare", "gpt-image-2.5-sunburst", "gpt-image-2.6-flare", "gpt-image-2.6-sunburst"}
+FREE_SIZE = {"gpt-image-2"} | GPT_IMAGE_2_5
+GPT_IMAGE = {"gpt-image-1.5", "gpt-image-1-mini", "gpt-image-1"} | FREE_SIZE
 SIZES = {
     "gpt-image-1.5": {"1024x1024", "1536x1024", "1024x1536", "auto"},
     "gpt-image-1-mini": {"1024x1024", "1536x1024", "1024x1536", "auto"},
+    "gpt-image-1": {"1024x1024", "1536x1024", "1024x1536", "auto"},
     "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"},
     "dall-e-2": {"256x256", "512x512", "1024x1024"},
 }
 QUALITIES = {"dall-e-3": {"standard", "hd"}, "dall-e-2": {"standard"}}
+GPT_QUALITIES = {"low", "medium", "high", "auto"}
+FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+# What each endpoint takes (openai types/image_generate_params.py, image_edit_params.py): anything
+# else is refused as the API does, so a provider cannot send a parameter that is silently dropped.
+GPT_PARAMS = {"model", "prompt", "n", "size", "quality", "background", "output_format", "output_compression",
+              "user", "complexity"}  # fmt: skip
+PARAMS = {
+    # `moderation` is a generation parameter only: image_edit_params.py (openai 3.57) has none.
+    "generations": GPT_PARAMS | {"moderation", "response_format", "style"},
+    "edits": GPT_PARAMS | {"image", "image[]", "mask", "input_fidelity", "response_format"},
+    "variations": {"model", "image", "n", "size", "response_format", "user", "_variation"},
+}
 BLOCKED_WORD = "forbidden"  # prompts containing it are refused by the "safety system"
+MIN_PIXELS = 655_360  # GPT Image 2 and 2.5: the smallest image they make
 
 
 def error(
@@ -31,20 +48,27 @@ def error(
 
 
 def size_ok(model: str, size: str) -> bool:
-    if model == "gpt-image-2":
+    if model in FREE_SIZE:
         if size == "auto":
             return True
         try:
             w, h = (int(x) for x in size.split("x"))
         except ValueError:
             return False
-        return w % 16 == 0 and h % 16 == 0 and 1 / 3 <= w / h <= 3 and max(w, h) <= 3840 and min(w, h) <= 2160
+        return (
+            w % 16 == 0
+            and h % 16 == 0
+            and 1 / 3 <= w / h <= 3
+            and max(w, h) <= 3840
+            and min(w, h) <= 2160
+            and w * h >= MIN_PIXELS
+        )
     return size in SIZES.get(model, set())
 
 
-def png(img: Image.Image) -> str:
+def png(img: Image.Image, fmt: str = "png") -> str:
     out = io.BytesIO()
-    img.save(out, "PNG")
+    img.save(out, FORMATS.get(fmt, "PNG"))
     return base64.b64encode(out.getvalue()).decode()
 
 
@@ -52,6 +76,7 @@ class OpenAIEmulator(Emulator):
     def __init__(self, api_key: str = "sk-test-emulator", port: int = 0) -> None:
         super().__init__(port)
         self.api_key = api_key
+        self.last_mask_alpha: Image.Image | None = None
 
     def route(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -72,10 +97,15 @@ class OpenAIEmulator(Emulator):
             return error(404, f"Invalid URL ({request.method} {request.path})")
         return routes[request.path](request)
 
-    def _common(self, params: dict[str, Any], *, edit: bool) -> tuple[int, Any, dict] | None:
+    def _common(self, params: dict[str, Any], *, endpoint: str) -> tuple[int, Any, dict] | None:
         model = params.get("model") or "dall-e-2"
         if model not in GPT_IMAGE | set(SIZES):
             return error(404, f"The model '{model}' does not exist.", code="model_not_found")
+        for name in params:
+            if name not in PARAMS[endpoint]:
+                return error(400, f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
+        if model in GPT_IMAGE and (failure := self._gpt_settings(model, params)):
+            return failure
         prompt = params.get("prompt")
         if not prompt and not params.get("_variation"):
             return error(400, "Missing required parameter: 'prompt'.", param="prompt")
@@ -87,7 +117,8 @@ class OpenAIEmulator(Emulator):
         quality = params.get("quality")
         if quality and model in QUALITIES and quality not in QUALITIES[model]:
             return error(400, f"Invalid value: '{quality}'.", param="quality")
-        if quality and model in GPT_IMAGE and quality not in {"low", "medium", "high", "auto"}:
+        qualities = GPT_QUALITIES | ({"xhigh", "max"} if model in GPT_IMAGE_2_5 else set())
+        if quality and model in GPT_IMAGE and quality not in qualities:
             return error(400, f"Invalid value: '{quality}'.", param="quality")
         n = int(params.get("n") or 1)
         if not 1 <= n <= 10 or (model == "dall-e-3" and n != 1):
@@ -99,11 +130,37 @@ class OpenAIEmulator(Emulator):
             return error(400, "Your request was rejected as a result of our safety system.", code=code)
         return None
 
+    @staticmethod
+    def _gpt_settings(model: str, params: dict[str, Any]) -> tuple[int, Any, dict] | None:
+        """GPT Image settings and the rules between them, as the API checks them."""
+        fmt = params.get("output_format") or "png"
+        choices = {
+            "output_format": set(FORMATS),
+            "background": {"auto", "opaque", "transparent"},
+            "moderation": {"auto", "low"},
+            "input_fidelity": {"low", "high"},
+            "complexity": {"low", "medium", "high"},
+        }
+        for name, allowed in choices.items():
+            if name in params and params[name] not in allowed:
+                return error(400, f"Invalid value: '{params[name]}'.", param=name)
+        if "complexity" in params and model not in GPT_IMAGE_2_5:
+            return error(400, f"'complexity' is not supported with {model}.", param="complexity")
+        if params.get("background") == "transparent" and fmt not in ("png", "webp"):
+            return error(400, "Transparent background requires output_format png or webp.", param="background")
+        if "output_compression" in params:
+            if fmt not in ("jpeg", "webp"):
+                return error(400, "output_compression is only supported for jpeg and webp.", param="output_compression")
+            if not 0 <= int(params["output_compression"]) <= 100:
+                return error(400, "output_compression must be between 0 and 100.", param="output_compression")
+        return None
+
     def _respond(self, params: dict[str, Any], images: list[Image.Image]) -> tuple[int, Any, dict]:
         model = params.get("model") or "dall-e-2"
+        fmt = params.get("output_format") or "png"
         data = []
         for img in images:
-            item: dict[str, Any] = {"b64_json": png(img)}
+            item: dict[str, Any] = {"b64_json": png(img, fmt)}
             if model == "dall-e-3":
                 item["revised_prompt"] = f"A detailed, vivid illustration of {params.get('prompt')}."
             data.append(item)
@@ -114,7 +171,7 @@ class OpenAIEmulator(Emulator):
                 "output_tokens": 272 * len(images),
                 "total_tokens": 20 + 272 * len(images),
             }
-            body.update(size=params.get("size", "auto"), quality=params.get("quality", "auto"), output_format="png")
+            body.update(size=params.get("size", "auto"), quality=params.get("quality", "auto"), output_format=fmt)
         return 200, body, {}
 
     def _size(self, params: dict[str, Any], default: tuple[int, int]) -> tuple[int, int]:
@@ -123,7 +180,7 @@ class OpenAIEmulator(Emulator):
 
     def generations(self, request: Request):
         params = request.json or {}
-        if failure := self._common(params, edit=False):
+        if failure := self._common(params, endpoint="generations"):
             return failure
         w, h = self._size(params, (1024, 1024))
         images = [offline.render(params["prompt"], "", w, h, i, "draft") for i in range(int(params.get("n") or 1))]
@@ -131,7 +188,7 @@ class OpenAIEmulator(Emulator):
 
     def edits(self, request: Request):
         params = dict(request.fields)
-        if failure := self._common(params, edit=True):
+        if failure := self._common({**params, **dict.fromkeys(request.files)}, endpoint="edits"):
             return failure
         images = request.file_lists.get("image[]") or request.file_lists.get("image") or []
         if not images:
@@ -160,7 +217,8 @@ class OpenAIEmulator(Emulator):
         for i in range(int(params.get("n") or 1)):
             fresh = offline.render(params["prompt"], "", source.width, source.height, i, "draft")
             change = alpha.point(lambda v: 255 - v) if alpha is not None else Image.new("L", source.size, 255)
-            edited.append(Image.composite(fresh, source.convert("RGB"), change))
+            result = Image.composite(fresh, source.convert("RGB"), change)
+            edited.append(result.resize(self._size(params, source.size)))
         self.last_mask_alpha = alpha
         return self._respond(params, edited)
 
@@ -168,7 +226,7 @@ class OpenAIEmulator(Emulator):
         params = {**request.fields, "_variation": True}
         if (params.get("model") or "dall-e-2") != "dall-e-2":
             return error(400, "Variations are only supported for dall-e-2.", param="model")
-        if failure := self._common(params, edit=True):
+        if failure := self._common({**params, **dict.fromkeys(request.files)}, endpoint="variations"):
             return failure
         raw = request.files.get("image")
         if raw is None:

@@ -31,7 +31,19 @@ MODELS = {
     "black-forest-labs/flux-canny-pro": {"steps": (15, 50), "guidance": (1, 100)},
     "black-forest-labs/flux-depth-pro": {"steps": (15, 50), "guidance": (1, 100)},
     "black-forest-labs/flux-redux-dev": {"num_outputs": (1, 4)},
+    # replicate.com/black-forest-labs/flux-kontext-pro|max/api/schema: input_image, aspect_ratio
+    # with match_input_image, safety_tolerance 0-6 but at most 2 with an input image.
+    "black-forest-labs/flux-kontext-pro": {"safety_tolerance": (0, 6)},
+    "black-forest-labs/flux-kontext-max": {"safety_tolerance": (0, 6)},
+    # replicate.com/black-forest-labs/flux-2-pro|dev/api/schema: input_images (at most 8 / 4).
+    "black-forest-labs/flux-2-pro": {"safety_tolerance": (1, 6)},
+    "black-forest-labs/flux-2-dev": {},
 }
+KONTEXT = {"black-forest-labs/flux-kontext-pro", "black-forest-labs/flux-kontext-max"}
+FLUX_2 = {"black-forest-labs/flux-2-pro": 8, "black-forest-labs/flux-2-dev": 4}  # input images at most
+MATCH_INPUT = "match_input_image"
+# Models that answer with a list of URLs; the others with one URL.
+LIST_OUTPUT = {"black-forest-labs/flux-schnell", "black-forest-labs/flux-dev", "black-forest-labs/flux-redux-dev"}
 
 
 def from_data_url(value: str) -> Image.Image:
@@ -103,8 +115,12 @@ class ReplicateEmulator(Emulator):
                 return problem(422, "Input validation failed", "- input: image and mask are required")
             if from_data_url(data["image"]).size != from_data_url(data["mask"]).size:
                 return problem(422, "Input validation failed", "- input.mask: must be the same size as image")
-        elif data.get("aspect_ratio", "1:1") not in ASPECTS:
+        elif data.get("aspect_ratio", "1:1") not in ASPECTS | (
+            {MATCH_INPUT} if model in KONTEXT | set(FLUX_2) else set()
+        ):
             return problem(422, "Input validation failed", f"- input.aspect_ratio: must be one of {sorted(ASPECTS)}")
+        if failure := self._check_inputs(model, data):
+            return failure
         for name, (low, high) in schema.items():
             if name in data and not low <= float(data[name]) <= high:
                 return problem(422, "Input validation failed", f"- input.{name}: must be between {low} and {high}")
@@ -117,6 +133,26 @@ class ReplicateEmulator(Emulator):
             ready = prediction.created + min(float(wait.group(1)), self.latency)
             time.sleep(max(0.0, ready - time.monotonic()))
         return 201, self._state(prediction), {}
+
+    @staticmethod
+    def _check_inputs(model: str, data: dict[str, Any]):
+        """Kontext's one input image and FLUX.2's list of them, as their schemas take them."""
+        images: list[Any] = []
+        if model in KONTEXT and "input_image" in data:
+            images = [data["input_image"]]
+            if int(data.get("safety_tolerance", 2)) > 2:
+                return problem(422, "Input validation failed",
+                               "- input.safety_tolerance: 2 is the maximum allowed with input images")  # fmt: skip
+        elif model in FLUX_2 and "input_images" in data:
+            images = data["input_images"]
+            if not isinstance(images, list) or not 1 <= len(images) <= FLUX_2[model]:
+                return problem(422, "Input validation failed",
+                               f"- input.input_images: a list of at most {FLUX_2[model]} images")  # fmt: skip
+        if not all(str(image).startswith("data:") for image in images):
+            return problem(422, "Input validation failed", "- input: images must be data URLs or https URLs")
+        if data.get("aspect_ratio") == MATCH_INPUT and not images and model in KONTEXT | set(FLUX_2):
+            return problem(422, "Input validation failed", "- input.aspect_ratio: match_input_image needs an image")
+        return None
 
     def _state(self, p: Prediction) -> dict[str, Any]:
         elapsed = time.monotonic() - p.created
@@ -139,15 +175,18 @@ class ReplicateEmulator(Emulator):
             p.status, p.error = "failed", "NSFW content detected. Try running it again, or try a different prompt."
             return
         urls = [f"{self.url}/files/{name}" for name in p.files]
-        p.status, p.output = "succeeded", urls if p.model.endswith(("schnell", "dev", "redux-dev")) else None
+        p.status, p.output = "succeeded", urls if p.model in LIST_OUTPUT else None
         if p.output is None:  # the pro models return one URL, not a list
             p.output = urls[0]  # type: ignore[assignment]
 
     def _render(self, p: Prediction) -> None:
         fmt = p.input.get("output_format", "webp")
-        source_key = next((k for k in ("control_image", "redux_image") if k in p.input), None)
-        if source_key:  # control and redux keep the source's size and shapes
-            source = from_data_url(p.input[source_key]).convert("RGB")
+        source_key = next((k for k in ("control_image", "redux_image", "input_image") if k in p.input), None)
+        source_url = p.input[source_key] if source_key else (p.input.get("input_images") or [None])[0]
+        if source_url:  # control and instructions keep the source's size; redux takes the aspect ratio
+            source = from_data_url(source_url).convert("RGB")
+            if p.input.get("aspect_ratio", MATCH_INPUT) != MATCH_INPUT:
+                source = source.resize(SIZES[p.input["aspect_ratio"]])
             for i in range(int(p.input.get("num_outputs", 1))):
                 fresh = offline.render(
                     str(p.input.get("prompt", "variation")), "", source.width, source.height, i, "draft"

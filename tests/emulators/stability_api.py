@@ -23,6 +23,9 @@ ASPECTS = {"16:9": (1344, 768), "1:1": (1024, 1024), "21:9": (1536, 640), "2:3":
            "4:5": (896, 1088), "5:4": (1088, 896), "9:16": (768, 1344), "9:21": (640, 1536)}  # fmt: skip
 MASK_SOURCES = {"MASK_IMAGE_WHITE", "MASK_IMAGE_BLACK", "INIT_IMAGE_ALPHA"}
 ENGINE = "stable-diffusion-xl-1024-v1-0"
+# esrgan-v1-x2plus: inputs up to 1024×1024 pixels, outputs up to 2048 a side.
+ESRGAN_MAX_INPUT_PIXELS = 1024 * 1024
+ESRGAN_MAX_OUTPUT_EDGE = 2048
 
 
 def v1_error(status: int, name: str, message: str):
@@ -163,9 +166,13 @@ class StabilityEmulator(Emulator):
 
     def esrgan(self, request: Request):
         image = Image.open(io.BytesIO(request.files["image"]))
+        if "width" in request.fields and "height" in request.fields:
+            return v1_error(400, "bad_request", "width, height: give one of them, not both")
+        if image.width * image.height > ESRGAN_MAX_INPUT_PIXELS:
+            return v1_error(400, "invalid_image_dimensions", f"image: at most {ESRGAN_MAX_INPUT_PIXELS} pixels")
         width = int(request.fields.get("width", image.width * 2))
-        if width > image.width * 2:
-            return v1_error(400, "bad_request", "width: at most twice the input")
+        if width > image.width * 2 or width > ESRGAN_MAX_OUTPUT_EDGE:
+            return v1_error(400, "bad_request", f"width: at most twice the input and {ESRGAN_MAX_OUTPUT_EDGE}")
         result = image.resize((width, round(image.height * width / image.width)))
         return 200, {"artifacts": [{"base64": b64(result), "seed": 0, "finishReason": "SUCCESS"}]}, {}
 

@@ -1,19 +1,12 @@
-"""Print docs/models.md: the catalog as Markdown tables, so the docs never drift from the data."""
+"""Print docs/models.md: the catalog's models and every constraint on them, from the typed data."""
 
 from django.core.management.base import BaseCommand
 
 from studio import catalog
+from studio.catalog import Model, Option, OptionKind, SizeRule
 
 OPERATIONS = list(catalog.Operation)
-
-
-def option_text(option: catalog.Option) -> str:
-    if option.kind == "choice":
-        allowed = "/".join(option.choices) if len(option.choices) <= 4 else f"{len(option.choices)} choices"
-        return f"`{option.name}` ({allowed})"
-    if option.kind == "bool":
-        return f"`{option.name}` (on/off)"
-    return f"`{option.name}` ({option.min:g}–{option.max:g})"
+YES_NO = {True: "yes", False: "no"}
 
 
 def operations_table() -> str:
@@ -28,36 +21,179 @@ def operations_table() -> str:
     return "\n".join(lines)
 
 
+def _or(values: tuple) -> str:
+    return " or ".join(str(v) for v in values)
+
+
+def ratio_text(ratio: float) -> str:
+    return f"1:{ratio:g} to {ratio:g}:1"
+
+
+def size_rule_text(rule: SizeRule) -> str:
+    """The free-size rule in words: step, edges, pixel bounds and aspect ratio."""
+    parts = [f"both sides multiples of {rule.step}" if rule.step > 1 else "any whole-pixel sides"]
+    # An edge bound the pixel bound already implies (Stability's 9,437,184 px over 64 px) is left out.
+    edge_implied = rule.max_pixels and rule.max_edge * rule.min_edge >= rule.max_pixels
+    if rule.min_edge > 1 and not edge_implied:
+        parts.append(f"{rule.min_edge}–{rule.max_edge} px a side")
+    elif rule.min_edge > 1:
+        parts.append(f"at least {rule.min_edge} px a side")
+    elif not edge_implied:
+        parts.append(f"at most {rule.max_edge} px a side")
+    if rule.min_pixels and rule.max_pixels:
+        parts.append(f"{rule.min_pixels:,}–{rule.max_pixels:,} pixels")
+    elif rule.max_pixels:
+        parts.append(f"at most {rule.max_pixels:,} pixels")
+    elif rule.min_pixels:
+        parts.append(f"at least {rule.min_pixels:,} pixels")
+    if rule.max_ratio:
+        parts.append(f"aspect ratio from {ratio_text(rule.max_ratio)}")
+    return ", ".join(parts)
+
+
+def free_sizes_text(model: Model) -> str:
+    if model.size_rule is None:
+        return "—"
+    scope = "generations and edits" if model.free_generate else "inputs of edits (generations use the presets)"
+    return f"{size_rule_text(model.size_rule)}; for {scope}"
+
+
+def allowed_text(option: Option) -> str:
+    if option.kind == OptionKind.CHOICE:
+        blank = ", or blank (the provider's default)" if option.optional else ""
+        return ", ".join(f"`{c}`" for c in option.choices) + blank
+    if option.kind == OptionKind.BOOL:
+        return "on, off"
+    return f"{option.min:g}–{option.max:g}" + (" (whole numbers)" if option.kind == OptionKind.INT else "")
+
+
+def default_text(option: Option) -> str:
+    if option.default is None:
+        return "provider's own"
+    if option.kind == OptionKind.BOOL:
+        return "on" if option.default else "off"
+    return f"`{option.default}`"
+
+
+def condition_text(option: Option) -> str:
+    parts = []
+    if option.operations is not None:
+        parts.append(", ".join(sorted(op.value for op in option.operations)) + " only")
+    if option.only_with:
+        cond = option.only_with
+        parts.append(f"only with `{cond.option}` {_or(cond.values)} (with another, only its default is accepted)")
+    return "; ".join(parts) or "—"
+
+
+def formats_text(model: Model) -> str:
+    option = model.option("output_format")
+    if option is None:
+        return "—"
+    return ", ".join(f"**{c}**" if c == option.default else c for c in option.choices)
+
+
+def seed_text(model: Model) -> str:
+    return f"0–{model.seed_max:,}" if model.seed_max is not None else "not taken"
+
+
+def presets_text(model: Model) -> str:
+    return ", ".join(f"{s.aspect} {s.width}×{s.height}" for s in model.sizes)
+
+
+def summary_table() -> str:
+    lines = [
+        "| model | presets | free sizes | output formats | qualities | max n | seed | retired |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in catalog.MODELS.values():
+        free = "—" if m.size_rule is None else ("generations and edits" if m.free_generate else "edits")
+        lines.append(
+            f"| `{m.id}` | {len(m.sizes)} | {free} | {formats_text(m)} | {', '.join(m.qualities)} | {m.max_n} | "
+            f"{seed_text(m)} | {YES_NO[m.retired]} |"
+        )
+    return "\n".join(lines)
+
+
+def model_section(m: Model) -> list[str]:
+    provider = catalog.PROVIDERS[m.provider].label
+    lines = [f"### `{m.id}` — {m.label}", ""]
+    if m.note:
+        lines += [m.note, ""]
+    facts = [
+        ("Provider", provider),
+        ("Operations", ", ".join(op.value for op in OPERATIONS if op in m.operations)),
+        ("Size presets", presets_text(m)),
+        ("Free sizes", free_sizes_text(m)),
+        ("Output formats", formats_text(m) + (" (default in bold)" if m.option("output_format") else "")),
+        ("Qualities", ", ".join(f"**{q}**" if q == m.default_quality else q for q in m.qualities)),
+        ("Images per request", f"1–{m.max_n}" if m.max_n > 1 else "1"),
+        ("Seed", seed_text(m)),
+        ("Prompt", f"up to {m.max_prompt_chars:,} characters; negative prompt: {YES_NO[m.negative_prompt]}"),
+    ]
+    if m.upscale:
+        up = m.upscale
+        factors = " or ".join(f"{f}×" for f in up.factors)
+        facts.append(("Upscale", f"{factors}; input at most {up.max_input_pixels:,} pixels; output at most "
+                                 f"{up.max_output_edge} px a side"))  # fmt: skip
+    if m.control_kinds:
+        facts.append(("Control follows", ", ".join(m.control_kinds)))
+    if m.max_references:
+        facts.append(("Reference images", f"up to {m.max_references} beside the edited image"))
+    if m.grid_actions:
+        facts.append(("Grid actions", "U1–U4 and V1–V4 on its own grids, as follow-up jobs"))
+    facts.append(("Retired", "yes — gone from the vendor's API; for compatible servers only" if m.retired else "no"))
+    prices = ", ".join(f"{key} ${value}" for key, value in m.prices.items()) or "unknown"
+    facts.append(("USD per image", prices))
+    lines += ["| | |", "|---|---|", *[f"| {name} | {value} |" for name, value in facts], ""]
+    if m.options:
+        lines += [
+            "| option | type | allowed | default | applies |",
+            "|---|---|---|---|---|",
+            *[
+                f"| `{o.name}` | {o.kind.value} | {allowed_text(o)} | {default_text(o)} | {condition_text(o)} |"
+                for o in m.options
+            ],
+            "",
+        ]
+    if m.rules:
+        lines += ["Rules between options:", ""]
+        for rule in m.rules:
+            cited = f" ({rule.source})" if rule.source else ""
+            lines.append(f"- `{rule.option}` {_or(rule.values)} needs `{rule.needs.option}` "
+                         f"{_or(rule.needs.values)}{cited}")  # fmt: skip
+        lines.append("")
+    sources = "; ".join(m.sources) if m.sources else "Atelier's own renderer"
+    lines += [f"Sources: {sources}.", ""]
+    return lines
+
+
 def render() -> str:
     lines = [
         "# Models",
         "",
         "Generated from `studio/catalog.py` by `python manage.py catalog_docs > docs/models.md`; a test fails",
-        "when this file and the catalog disagree. Whether a model is usable depends on its provider",
-        "being implemented and configured: see the README's status section.",
+        "when this file and the catalog disagree. Every constraint here is enforced by the one request",
+        "validator (`studio/specs.py`) for the studio form, the editor, the JSON API, the CLI and comparisons.",
+        "Whether a model is usable depends on its provider being implemented and configured: see the",
+        "README's status section.",
         "",
         "## Operations",
         "",
         operations_table(),
-    ]
-    lines += [
         "",
-        "## Sizes, qualities and options",
+        "## Constraints at a glance",
         "",
-        "| model | sizes (aspect · W×H) | qualities | max n | negative prompt | seed | options | USD per image |",
-        "|---|---|---|---|---|---|---|---|",
+        "Presets are the sizes a generation picks from by aspect ratio. Free sizes follow a rule (below, per",
+        "model): for generations where the model takes any size, else for the inputs of edits, which are",
+        "fitted to the closest accepted size. Edits of models without a rule are fitted to the nearest preset.",
+        "",
+        summary_table(),
+        "",
+        "## Each model",
+        "",
     ]
     for model in catalog.MODELS.values():
-        sizes = ", ".join(f"{s.aspect} {s.value}" for s in model.sizes)
-        options = ", ".join(option_text(o) for o in model.options) or "—"
-        prices = ", ".join(f"{k} ${v}" for k, v in model.prices.items()) or "unknown"
-        yes = {True: "yes", False: "no"}
-        lines.append(
-            f"| `{model.id}` {model.label} | {sizes} | {'/'.join(model.qualities)} | {model.max_n} | "
-            f"{yes[model.negative_prompt]} | {yes[model.seed]} | {options} | {prices} |"
-        )
-    notes = [f"- `{m.id}`: {m.note}" for m in catalog.MODELS.values() if m.note]
-    lines += ["", "## Notes", "", *notes, ""]
+        lines += model_section(model)
     return "\n".join(lines)
 
 

@@ -8,8 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from studio import tasks
-from studio.forms import JobForm, form_data_from_api
+from studio import specs, tasks
 from studio.jobs import BudgetExceeded, job_create
 from studio.models import Job
 
@@ -40,12 +39,12 @@ class Command(BaseCommand):
                 payload[key] = opts[arg]
         payload["n"] = opts["count"]
         payload["options"] = dict(self._option(raw) for raw in opts["option"])
-        form = JobForm(form_data_from_api(payload))
-        if not form.is_valid():
-            lines = [f"  {field}: {' '.join(errors)}" for field, errors in form.errors.items()]
-            raise CommandError("The request is not valid:\n" + "\n".join(lines))
         try:
-            job = job_create(owner=owner, spec=form.spec(), enqueue=not opts["inline"])
+            request = specs.build(**payload)
+            job = job_create(owner=owner, request=request, enqueue=not opts["inline"])
+        except specs.Invalid as exc:
+            lines = [f"  {field}: {' '.join(errors)}" for field, errors in exc.errors.items()]
+            raise CommandError("The request is not valid:\n" + "\n".join(lines)) from exc
         except BudgetExceeded as exc:
             raise CommandError(str(exc)) from exc
         if opts["inline"]:

@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from studio import catalog, comparisons
-from studio.jobs import BudgetExceeded, images_by_index, queue_from_form
+from studio.forms import ComparisonForm, SweepForm, queue
+from studio.jobs import BudgetExceeded, images_by_index
 from studio.models import Comparison, Job, Vote
 
 INDEX = "studio/compare.html"
@@ -21,8 +22,8 @@ def _index_context(compare_form=None, sweep_form=None, **extra):
         Prefetch("jobs", queryset=Job.objects.order_by("column").prefetch_related(images_by_index()))
     )[:20]
     return {
-        "compare_form": compare_form or comparisons.ComparisonForm(),
-        "sweep_form": sweep_form or comparisons.SweepForm(),
+        "compare_form": compare_form or ComparisonForm(),
+        "sweep_form": sweep_form or SweepForm(),
         "model_choices": [(m, catalog.availability(m)) for m in catalog.models_for(catalog.Operation.GENERATE)],
         "aspects": comparisons.ASPECTS,
         "quality_tiers": comparisons.QUALITY_TIERS,
@@ -38,7 +39,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _created(request: HttpRequest, make, form, context_key: str) -> HttpResponse:
-    comparison = queue_from_form(form, lambda: make(form.cleaned_data))
+    comparison = queue(form, lambda: make(form.cleaned_data))
     if comparison is not None:
         return redirect("studio:comparison", pk=comparison.pk)
     return render(request, INDEX, _index_context(**{context_key: form}, open_tab=context_key), status=422)
@@ -52,7 +53,7 @@ def create(request: HttpRequest) -> HttpResponse:
         }
         return comparisons.comparison_create(owner=request.user, **fields)
 
-    return _created(request, make, comparisons.ComparisonForm(request.POST), "compare_form")
+    return _created(request, make, ComparisonForm(request.POST), "compare_form")
 
 
 @require_POST
@@ -63,7 +64,7 @@ def sweep(request: HttpRequest) -> HttpResponse:
             owner=request.user, setting=data["setting"].strip(), values=data["parsed_values"], **fields
         )
 
-    return _created(request, make, comparisons.SweepForm(request.POST), "sweep_form")
+    return _created(request, make, SweepForm(request.POST), "sweep_form")
 
 
 def _comparison(pk: int) -> Comparison:

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
-from studio import catalog, imaging, jobs, providers
-from studio.forms import JobForm, initial_from_job
+from studio import catalog, imaging, jobs, specs
+from studio.forms import JobForm, initial_from_job, queue
 from studio.models import Job
 
 HOME = "studio/home.html"
@@ -59,7 +59,23 @@ def home(request: HttpRequest) -> HttpResponse:
         else:
             messages.error(request, "That image no longer exists.")
     form = JobForm(initial=initial)
+    if job_id := request.GET.get("job", "").strip():
+        form = _form_for_job(request, job_id) or form
     return render(request, HOME, _form_context(form, jobs=_recent_jobs(request)))
+
+
+def _form_for_job(request: HttpRequest, job_id: str) -> JobForm | None:
+    """Edit and retry: the job's settings in the form, checked, so what no longer holds is marked."""
+    job = Job.objects.filter(pk=int(job_id) if job_id.isdecimal() and len(job_id) < 12 else 0).first()
+    if job is None or (job.owner_id != request.user.pk and not request.user.is_staff):
+        messages.error(request, "That job no longer exists.")
+        return None
+    form = JobForm(initial_from_job(job.model_id, job.prompt, job.negative_prompt, job.params))
+    if form.is_valid():
+        messages.info(request, "Settings from the job. Change anything, then generate.")
+    else:
+        messages.warning(request, "Settings from the job. What no longer holds is marked: fix it, then generate.")
+    return form
 
 
 @require_GET
@@ -69,8 +85,9 @@ def model_fields(request: HttpRequest) -> HttpResponse:
     form = JobForm(initial=initial)
     model = form.catalog_model
     if model and model.size(initial.get("size", "")) is None:
-        aspect = catalog.aspect_of(initial.get("size", ""))
-        form.initial["size"] = (model.size_for_aspect(aspect) or model.sizes[0]).value
+        # Keep the shape the user had picked: the new model's preset closest to it.
+        w, h = specs.parse_size(initial.get("size", "")) or (1, 1)
+        form.initial["size"] = model.nearest_size(w / h).value
     if model and initial.get("quality") not in model.qualities:
         form.initial["quality"] = model.default_quality
     return render(request, f"{HOME}#model_fields", _form_context(form))
@@ -79,7 +96,7 @@ def model_fields(request: HttpRequest) -> HttpResponse:
 @require_POST
 def job_submit(request: HttpRequest) -> HttpResponse:
     form = JobForm(request.POST)
-    job = jobs.queue_from_form(form, lambda: jobs.job_create(owner=request.user, spec=form.spec()))
+    job = queue(form, lambda: jobs.job_create(owner=request.user, request=form.request))
     if job is None:
         if request.htmx:
             response = render(request, f"{HOME}#job_form", _form_context(form), status=422)
@@ -99,9 +116,9 @@ def job_card(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "studio/job.html", {"job": job})
 
 
-def _card_or_home(request: HttpRequest, job: Job) -> HttpResponse:
+def _card_or_home(request: HttpRequest, job: Job, **extra: Any) -> HttpResponse:
     if request.htmx:
-        return render(request, f"{HOME}#job_card", {"job": job})
+        return render(request, f"{HOME}#job_card", {"job": job, **extra})
     return redirect("studio:home")
 
 
@@ -116,14 +133,16 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_job_for_user(request, pk)
-    if job.status not in (Job.Status.FAILED, Job.Status.CANCELED):
-        messages.warning(request, "Only failed or canceled jobs can be retried.")
-        return _card_or_home(request, job)
     try:
         return _card_or_home(request, jobs.job_retry(job=job, owner=request.user))
-    except jobs.BudgetExceeded as exc:
+    except (jobs.NotRetryable, jobs.BudgetExceeded) as exc:
         messages.error(request, str(exc))
         return _card_or_home(request, job)
+    except specs.Invalid as exc:
+        reason = f"It cannot run again as it was: {exc} Use Edit and retry to change it."
+        if not request.htmx:
+            messages.error(request, reason)
+        return _card_or_home(request, job, retry_error=reason)
 
 
 @require_POST
@@ -163,29 +182,7 @@ def midjourney_action(request: HttpRequest, image_pk: int) -> HttpResponse:
     image = get_object_or_404(Image.objects.select_related("job"), pk=image_pk)
     try:
         job = jobs.job_create_followup(owner=request.user, image=image, action=request.POST.get("action", ""))
-    except (jobs.NotAGrid, jobs.BudgetExceeded) as exc:
+    except (jobs.NotAGrid, jobs.BudgetExceeded, specs.Invalid) as exc:
         messages.error(request, str(exc))
         return redirect("gallery:detail", pk=image_pk)
     return redirect("studio:job", pk=job.pk)
-
-
-@require_GET
-def providers_page(request: HttpRequest) -> HttpResponse:
-    """Which providers are configured (by variable name, never value), checked on load."""
-    rows = []
-    for provider in catalog.PROVIDERS.values():
-        configured = settings.PROVIDER_SETTINGS.get(provider.id, {})
-        missing = [env for key, env in provider.required if not configured.get(key)]
-        models = [m for m in catalog.MODELS.values() if m.provider == provider.id]
-        rows.append(
-            {"provider": provider, "missing": missing, "models": models, "base_url": configured.get("base_url", "")}
-        )
-    return render(request, "studio/providers.html", {"rows": rows})
-
-
-@require_GET
-def provider_check(request: HttpRequest, provider_id: str) -> HttpResponse:
-    if provider_id not in catalog.PROVIDERS:
-        raise Http404
-    result = providers.get_provider(provider_id).check()
-    return render(request, "studio/providers.html#check", {"check": result})

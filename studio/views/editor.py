@@ -10,18 +10,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
-from studio import catalog, imaging, jobs
-from studio.forms import EDIT_OPERATIONS, EditForm
+from studio import catalog, imaging, jobs, specs
+from studio.forms import EDIT_OPERATIONS, EditForm, queue
 
 EDITOR = "studio/editor.html"
 OUTPAINT_ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
-
-
-def default_model(operation: str, preferred: str = "") -> str:
-    """The preferred model if it can do the operation here, else the first one that can."""
-    candidates = [m for m in catalog.models_for(operation) if catalog.availability(m).enabled]
-    ids = [m.id for m in candidates]
-    return preferred if preferred in ids else (ids[0] if ids else "")
 
 
 def _context(form: EditForm, **extra: Any) -> dict[str, Any]:
@@ -33,8 +26,8 @@ def _context(form: EditForm, **extra: Any) -> dict[str, Any]:
         "operations": EDIT_OPERATIONS,
         "model_choices": [(m, catalog.availability(m)) for m in catalog.models_for(operation)],
         "aspects": OUTPAINT_ASPECTS,
-        "control_kinds": form.catalog_model.control_kinds if form.catalog_model else (),
         "overlap": imaging.OUTPAINT_OVERLAP,
+        "reference_operations": specs.WITH_REFERENCES,
         **extra,
     }
 
@@ -46,7 +39,7 @@ def editor(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if operation not in EDIT_OPERATIONS:
         operation = "edit"
     preferred = image.job.model_id if image else ""
-    initial = {"operation": operation, "source": pk, "model": default_model(operation, preferred)}
+    initial = {"operation": operation, "source": pk, "model": catalog.default_model(operation, preferred)}
     if image:
         initial.update(prompt=image.job.prompt, negative_prompt=image.job.negative_prompt)
     return render(request, EDITOR, _context(EditForm(initial=initial), image=image))
@@ -57,7 +50,7 @@ def editor_fields(request: HttpRequest) -> HttpResponse:
     """The operation- and model-specific part of the editor form, after either one changes."""
     initial = {key: value for key, value in request.GET.items() if value != ""}
     operation = initial.get("operation", "edit")
-    initial["model"] = default_model(operation, initial.get("model", ""))
+    initial["model"] = catalog.default_model(operation, initial.get("model", ""))
     form = EditForm(initial=initial)
     if form.catalog_model and initial.get("quality") not in form.catalog_model.qualities:
         form.initial["quality"] = form.catalog_model.default_quality
@@ -67,7 +60,7 @@ def editor_fields(request: HttpRequest) -> HttpResponse:
 @require_POST
 def editor_submit(request: HttpRequest) -> HttpResponse:
     form = EditForm(request.POST, request.FILES)
-    job = jobs.queue_from_form(form, lambda: jobs.job_create_edit(owner=request.user, spec=form.edit_spec()))
+    job = queue(form, lambda: jobs.job_create_edit(owner=request.user, edit=form.prepared))
     if job is None:
         if request.htmx:
             response = render(request, f"{EDITOR}#edit_fields", _context(form), status=422)
