@@ -1,9 +1,16 @@
+"""The catalog's typed data: complete, consistent with itself and with the documented APIs."""
+
+import typing
 from decimal import Decimal
 
 import pytest
+from openai.types import image_edit_params, image_generate_params, image_model
 
 from studio import catalog
+from studio.catalog import Operation, OptionKind
 
+MODELS = list(catalog.MODELS.values())
+OPENAI = [m for m in MODELS if m.provider == "openai"]
 SDXL_NINE = {
     "1024x1024",
     "1152x896",
@@ -15,31 +22,173 @@ SDXL_NINE = {
     "1536x640",
     "640x1536",
 }
+WIRES = {
+    "offline": catalog.OfflineWire,
+    "openai": catalog.OpenAIWire,
+    "stability": catalog.StabilityWire,
+    "replicate": catalog.ReplicateWire,
+    "midjourney": catalog.MidjourneyWire,
+}
 
 
-@pytest.mark.parametrize("model", catalog.MODELS.values(), ids=lambda m: m.id)
+def each_model(test):
+    return pytest.mark.parametrize("model", MODELS, ids=lambda m: m.id)(test)
+
+
+def option_allows(option: catalog.Option, value) -> bool:
+    if value is None:
+        return option.optional
+    if option.kind == OptionKind.CHOICE:
+        return value in option.choices
+    if option.kind == OptionKind.BOOL:
+        return isinstance(value, bool)
+    if option.kind == OptionKind.INT and not isinstance(value, int):
+        return False
+    return option.min <= value <= option.max
+
+
+@each_model
 def test_every_model_is_complete_and_consistent(model):
     assert model.provider in catalog.PROVIDERS
-    assert model.sizes and model.qualities
+    assert isinstance(model.wire, WIRES[model.provider])
+    assert model.sizes and model.qualities and model.operations
     assert model.default_quality in model.qualities
-    assert model.operations
     assert model.max_n >= 1
-    for option in model.options:
-        if option.kind == "choice":
-            assert option.default in option.choices
-        if option.kind in ("int", "float"):
-            assert option.min <= option.default <= option.max
+    assert model.seed == (model.seed_max is not None)
+    for operation in model.operations:
+        names = [o.name for o in model.options_for(operation)]
+        assert len(set(names)) == len(names), f"an option is offered twice for {operation}"
     for key in model.prices:
-        assert key.split("/")[0] in model.qualities
+        quality, _, size = key.partition("/")
+        assert quality in model.qualities
+        assert not size or model.size(size), key
+
+
+@each_model
+def test_every_model_cites_where_its_limits_are_documented(model):
+    if model.provider == "offline":
+        return  # Atelier's own renderer: its limits are ours
+    assert model.sources and all(source.strip() for source in model.sources)
+    if model.size_rule and model.size_rule.source:
+        assert model.size_rule.source in model.sources
+
+
+@each_model
+def test_every_option_is_typed_and_its_default_is_allowed(model):
+    for option in model.options:
+        assert isinstance(option.kind, OptionKind)
+        assert option_allows(option, option.default), option
+        if option.kind in (OptionKind.INT, OptionKind.FLOAT):
+            assert option.min < option.max and not option.choices
+        if option.kind == OptionKind.CHOICE:
+            assert option.choices and len(set(option.choices)) == len(option.choices)
+        if option.operations is not None:
+            assert option.operations <= model.operations
+
+
+@each_model
+def test_rules_between_options_name_options_and_values_the_model_has(model):
+    def offered(option_name: str, values: tuple) -> None:
+        option = model.option(option_name)
+        assert option is not None, f"{model.id} has no option {option_name}"
+        assert all(option_allows(option, v) for v in values), (option_name, values)
+
+    for rule in model.rules:
+        offered(rule.option, rule.values)
+        offered(rule.needs.option, rule.needs.values)
+        assert model.option(rule.option).default not in rule.values, "the defaults must keep the rule"
+    for option in model.options:
+        if option.only_with:
+            offered(option.only_with.option, option.only_with.values)
+
+
+@each_model
+def test_presets_keep_the_size_rule_where_the_model_takes_free_sizes(model):
+    if model.free_generate:
+        assert model.size_rule is not None
+        for size in model.sizes:
+            assert model.size_rule.problem(size.width, size.height) == "", size
+
+
+@each_model
+def test_capabilities_match_the_operations(model):
+    assert bool(model.control_kinds) == (Operation.CONTROL in model.operations)
+    assert (model.upscale is not None) == (Operation.UPSCALE in model.operations)
+    if model.max_references:
+        assert model.operations & {Operation.EDIT, Operation.INSTRUCT}
+    if model.upscale:
+        assert model.upscale.factors and all(f >= 2 for f in model.upscale.factors)
+    if model.seed_max is not None:
+        assert model.seed_max <= catalog.SEED_MAX
+
+
+def _literals(annotation) -> set:
+    if typing.get_origin(annotation) is typing.Literal:
+        return set(typing.get_args(annotation))
+    return set().union(*(_literals(a) for a in typing.get_args(annotation)))
+
+
+SDK_GENERATE = typing.get_type_hints(image_generate_params.ImageGenerateParamsBase)
+SDK_EDIT = typing.get_type_hints(image_edit_params.ImageEditParamsBase)
+
+
+@pytest.mark.parametrize("model", OPENAI, ids=lambda m: m.id)
+def test_openai_models_and_settings_are_ones_the_sdk_documents(model):
+    assert model.id in _literals(image_model.ImageModel)
+    assert set(model.qualities) <= _literals(SDK_GENERATE["quality"])
+    assert model.max_n <= 10  # "Must be between 1 and 10."
+    for option in model.options:
+        if option.name in SDK_GENERATE and option.kind == OptionKind.CHOICE:
+            assert set(option.choices) <= _literals(SDK_GENERATE[option.name]), option.name
+            if Operation.EDIT in model.operations and option.name in SDK_EDIT:
+                assert set(option.choices) <= _literals(SDK_EDIT[option.name]), option.name
+    if not model.free_generate:
+        assert {s.value for s in model.sizes} <= _literals(SDK_GENERATE["size"])
+
+
+def test_gpt_image_2_rule_is_the_documented_one():
+    rule = catalog.GPT_IMAGE_2_RULE
+    assert (rule.step, rule.max_ratio, rule.max_pixels, rule.min_pixels) == (16, 3.0, 3840 * 2160, 655_360)
+    free = {m.id for m in OPENAI if m.free_generate}
+    assert free == {"gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"}
+    assert all(catalog.MODELS[m].size_rule == rule for m in free)
+
+
+def test_only_gpt_image_2_5_has_xhigh_max_and_complexity():
+    for model in OPENAI:
+        is_2_5 = model.id.startswith("gpt-image-2.5-")
+        assert ({"xhigh", "max"} <= set(model.qualities)) == is_2_5, model.id
+        assert (model.option("complexity") is not None) == is_2_5, model.id
+
+
+def test_retired_openai_models_are_for_compatible_servers_and_say_so():
+    retired = {m.id for m in MODELS if m.retired}
+    assert retired == {"gpt-image-1", "dall-e-2", "dall-e-3"}
+    for model_id in retired:
+        model = catalog.MODELS[model_id]
+        assert "OpenAI-compatible" in model.label and "compatible servers only" in model.note
+
+
+def test_transparent_background_needs_png_or_webp_on_every_gpt_image_model():
+    for model in OPENAI:
+        if model.option("background"):
+            assert catalog.TRANSPARENT_NEEDS_ALPHA in model.rules
+            assert model.option("output_compression").only_with.values == ("jpeg", "webp")
 
 
 def test_catalog_names_the_seed_models_and_their_successors():
     expected = {
         "offline", "gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini", "dall-e-3", "dall-e-2", "sdxl-1.0",
         "stable-image-ultra", "stable-image-core", "sd3.5-large", "flux-schnell", "flux-dev", "flux-pro",
-        "flux-1.1-pro", "midjourney-v7", "midjourney-v6.1",
+        "flux-1.1-pro", "midjourney-v7", "midjourney-v6.1", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare",
+        "flux-kontext-pro", "flux-kontext-max", "flux-2-pro", "flux-2-dev",
     }  # fmt: skip
     assert expected <= set(catalog.MODELS)
+
+
+def test_instruct_is_offered_by_kontext_flux_2_and_gpt_image():
+    instruct = {m.id for m in catalog.models_for(Operation.INSTRUCT)}
+    assert {"flux-kontext-pro", "flux-kontext-max", "flux-2-pro", "flux-2-dev", "gpt-image-2"} <= instruct
 
 
 def test_sdxl_offers_exactly_its_nine_trained_sizes():
@@ -53,11 +202,34 @@ def test_dall_e_3_sizes_qualities_and_styles():
     assert model.option("style").choices == ("vivid", "natural")
 
 
-def test_gpt_image_2_sizes_follow_its_rules():
-    for size in catalog.MODELS["gpt-image-2"].sizes:
-        assert size.width % 16 == 0 and size.height % 16 == 0
-        assert 1 / 3 <= size.width / size.height <= 3
-        assert size.width <= 3840 and size.height <= 3840
+def test_formats_per_model():
+    def formats(model_id):
+        return set(catalog.MODELS[model_id].option("output_format").choices)
+
+    assert "webp" not in formats("sd3.5-large") and "webp" in formats("stable-image-core")
+    assert formats("flux-1.1-pro-ultra") == {"jpg", "png"}
+    assert formats("flux-pro") == {"webp", "jpg", "png"}
+
+
+def test_flux_pro_and_1_1_pro_offer_no_21_9():
+    for model_id in ("flux-pro", "flux-1.1-pro"):
+        aspects = {s.aspect for s in catalog.MODELS[model_id].sizes}
+        assert not aspects & {"21:9", "9:21"}
+    assert "21:9" in {s.aspect for s in catalog.MODELS["flux-dev"].sizes}
+
+
+def test_stability_v2_seeds_stop_one_short_of_v1():
+    assert catalog.MODELS["sdxl-1.0"].seed_max == 4_294_967_295
+    for model_id in ("stable-image-ultra", "stable-image-core", "sd3.5-large", "sd3.5-medium"):
+        assert catalog.MODELS[model_id].seed_max == 4_294_967_294
+
+
+def test_sizes_carry_their_aspect_ratio():
+    assert catalog.Size.of(1536, 864).aspect == "16:9"
+    assert catalog.Size.of(1000, 1500).aspect == "2:3"
+    sdxl = catalog.MODELS["sdxl-1.0"]
+    assert sdxl.size("1344x768").aspect == "16:9" and sdxl.size("3x3") is None
+    assert sdxl.size_for_aspect("4:3").value == "1152x896"
 
 
 def test_price_prefers_the_size_specific_entry():
@@ -89,8 +261,3 @@ def test_a_configured_provider_still_needs_its_key(settings):
     assert catalog.availability(catalog.MODELS["gpt-image-2"]) == catalog.Availability(False, "set OPENAI_API_KEY")
     settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "openai": {"api_key": "sk-test", "base_url": "x"}}
     assert catalog.availability(catalog.MODELS["gpt-image-2"]).enabled
-
-
-def test_aspect_of_finds_the_label_of_a_size():
-    assert catalog.aspect_of("1344x768") == "16:9"
-    assert catalog.aspect_of("3x3") == ""
