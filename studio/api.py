@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from gallery import selectors
 from gallery.models import Image
-from studio import catalog, editing, jobs, specs
+from studio import catalog, editing, jobs, params, specs
 from studio.models import Job
 
 View = Callable[..., JsonResponse]
@@ -205,7 +205,7 @@ def _prepare_edit(payload: dict[str, Any], common: dict[str, Any]) -> editing.Pr
     """Edits take the source as `source_image` (a gallery id) or `image`; `image`, `mask` and
     `references` (a list) are base64."""
     extend = payload.get("extend") or {}
-    if not isinstance(extend, dict) or not all(isinstance(extend.get(k, 0), int) for k in extend):
+    if not isinstance(extend, dict) or not all(type(value) is int for value in extend.values()):
         raise specs.Invalid({"extend": ["Give {left, top, right, bottom} pixels as whole numbers."]})
     unknown = set(extend) - {"left", "top", "right", "bottom"}
     if unknown:
@@ -216,11 +216,15 @@ def _prepare_edit(payload: dict[str, Any], common: dict[str, Any]) -> editing.Pr
     source_id = payload.get("source_image")
     source_image = None
     if source_id is not None:
-        source_image = Image.objects.filter(pk=source_id).first() if isinstance(source_id, int) else None
+        image_id = params.object_id(source_id) if type(source_id) is int else None
+        source_image = Image.objects.filter(pk=image_id).first() if image_id else None
         if source_image is None:
             raise specs.Invalid({"source_image": [f"There is no gallery image {source_id}."]})
-        with default_storage.open(source_image.file) as file:
-            source = file.read()
+        try:
+            with default_storage.open(source_image.file) as file:
+                source = file.read()
+        except FileNotFoundError:
+            raise specs.Invalid({"source_image": [f"Gallery image {source_id}'s file is missing."]}) from None
     elif payload.get("image"):
         source = _file(payload, "image", payload["image"])
     else:

@@ -47,6 +47,8 @@ class Size:
     @classmethod
     def of(cls, width: int, height: int) -> Size:
         """A free size, labelled with its reduced ratio (1536×864 is "16:9")."""
+        if width <= 0 or height <= 0:
+            raise ValueError(f"a size needs two positive sides, not {width}×{height}")
         divisor = math.gcd(width, height)
         return cls(f"{width // divisor}:{height // divisor}", width, height)
 
@@ -94,10 +96,6 @@ class SizeRule:
         if self.max_ratio and max(width, height) / min(width, height) > self.max_ratio + 1e-9:
             return f"an aspect ratio between 1:{self.max_ratio:g} and {self.max_ratio:g}:1"
         return ""
-
-    def aspect_for(self, size: Size) -> str:
-        """The aspect ratio to ask for a size: its own where offered, else the closest preset's."""
-        return size.aspect if self.size_for_aspect(size.aspect) else self.nearest_size(size.ratio).aspect
 
     def fit(self, width: int, height: int) -> Size | None:
         """The accepted size closest to W×H in shape and area, or None if there is none."""
@@ -247,6 +245,10 @@ class Model:
     upscale: Upscale | None = None
     control_kinds: tuple[str, ...] = ()  # what a Control operation can follow in a source image
     max_references: int = 0  # extra images an edit may draw from, beside the one edited
+    # Outpaint: the most pixels one side may grow by, and whether the provider extends the original
+    # itself (it then gets exactly the source's pixels; others get the canvas, fitted to their sizes).
+    max_extend: int = 4096
+    extends_original: bool = False
     grid_actions: bool = False  # Midjourney: U1-U4 / V1-V4 on its own grids, as follow-up jobs
     retired: bool = False  # gone from the vendor's API; reachable on compatible servers only
     sources: tuple[str, ...] = ()  # where the limits above are documented
@@ -706,13 +708,18 @@ MODELS: dict[str, Model] = {
         _gpt_image_2_5("gpt-image-2.5-sunburst", "GPT Image 2.5 sunburst"),
         _gpt_image("gpt-image-2", "GPT Image 2", free=True, prices={}),
         _gpt_image(
-            "gpt-image-1.5", "GPT Image 1.5", free=False, prices=_usd(low="0.009", medium="0.034", high="0.133")
+            "gpt-image-1.5",
+            "GPT Image 1.5",
+            free=False,
+            prices=_usd(low="0.009", medium="0.034", high="0.133"),
+            options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low", "high")),
         ),
         _gpt_image(
             "gpt-image-1-mini",
             "GPT Image 1 mini",
             free=False,
             prices=_usd(low="0.005", medium="0.011", high="0.036"),
+            options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low")),
         ),
         _gpt_image(
             "gpt-image-1",
@@ -809,6 +816,9 @@ MODELS: dict[str, Model] = {
             StabilityWire(endpoint="core", upscaler="fast"),
             upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
             control_kinds=("structure", "sketch"),
+            # /edit/outpaint: left, right, up and down take 0 … 2000 pixels each.
+            max_extend=2000,
+            extends_original=True,
         ),
         _stable_image(
             "sd3.5-large",

@@ -4,10 +4,11 @@ validated request together with the exact pixels the provider will receive."""
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, replace
 from typing import Any
 
+from django.conf import settings as django_settings
 from PIL import Image, ImageChops
 
 from studio import imaging, specs
@@ -70,26 +71,23 @@ def _painted(data: bytes | None, source: tuple[int, int], asked: Extension, exte
     return placed
 
 
-def _references(model: Model, operation: Operation, uploads: Sequence[bytes]) -> tuple[bytes, ...]:
-    """Reference images as PNGs; the count is checked before any is decoded."""
-    if not uploads:
-        return ()
-    if operation not in specs.WITH_REFERENCES or not model.max_references:
-        raise Invalid({"references": [f"{model.label} does not take reference images for this operation."]})
-    if len(uploads) > model.max_references:
-        raise Invalid({"references": [f"{model.label} takes at most {model.max_references} reference images."]})
-    return tuple(imaging.png_bytes(_decoded(data, "references")) for data in uploads)
+def _check_reference_pixels(uploads: Sequence[bytes]) -> None:
+    """One pixel budget for all the reference images together, from their headers alone."""
+    pixels = sum(w * h for w, h in (_dimensions(data, "references") for data in uploads))
+    if pixels > django_settings.IMAGE_MAX_PIXELS:
+        limit = django_settings.IMAGE_MAX_PIXELS / 1e6
+        raise Invalid({"references": [f"The reference images are {pixels / 1e6:.0f} megapixels together; "
+                                      f"the limit is {limit:.0f}."]})  # fmt: skip
 
 
 def extension_for(source: Size, extend: Extension | None, aspect: str) -> Extension:
-    """The pixels to add: as given, or enough to reach a target aspect ratio."""
+    """The pixels to add: as given, or enough to reach a target aspect ratio (none at all is
+    specs' to refuse, with the rest)."""
     if aspect:
-        if specs.parse_aspect(aspect) is None:
+        if (parsed := specs.parse_aspect(aspect)) is None:
             raise Invalid({"extend": [f"“{aspect}” is not an aspect ratio such as 16:9 (from 1:4 to 4:1)."]})
-        return Extension(*imaging.extension_for_aspect(source.width, source.height, aspect))
-    if extend is None or not extend.any:
-        raise Invalid({"extend": ["Say how far to extend the image: pixels on a side, or a target aspect ratio."]})
-    return extend
+        return Extension(*imaging.extension_for_aspect(source.width, source.height, parsed))
+    return extend or Extension()
 
 
 def _grow(before: int, after: int, extra: int) -> tuple[int, int]:
@@ -122,49 +120,95 @@ def prepare(
 ) -> PreparedEdit:
     """Everything an edit needs, checked: Invalid names the field at fault.
 
-    `request_fields` are the common ones: prompt, negative_prompt, quality, n, seed, options."""
+    The request is planned and validated from the images' headers first, so every refusal comes
+    before a pixel is decoded or a canvas allocated. `request_fields` are the common ones:
+    prompt, negative_prompt, quality, n, seed, options."""
     try:
         operation = Operation(operation)
     except ValueError:
         raise Invalid({"operation": [f"Unknown operation “{operation}”."]}) from None
     catalog_model = specs.get_model(model, operation=operation)
-    refs = _references(catalog_model, operation, references)
+    width, height = _dimensions(source, "image")
+    settings, size, asked = _plan(catalog_model, operation, width, height, settings, extend_aspect)
+    request = specs.build(
+        model=catalog_model,
+        operation=operation,
+        size=size,
+        edit=settings,
+        inputs=specs.Inputs(references=tuple("" for _ in references)),
+        **request_fields,
+    )
+    _check_reference_pixels(references)
     image = _decoded(source, "image")
-    canvas, edit_mask = image, None
+    canvas, edit_mask = _compose(operation, image, mask, asked, settings.extend)
+    if operation != Operation.UPSCALE and (size.width, size.height) != canvas.size:
+        canvas = canvas.resize((size.width, size.height), Image.Resampling.LANCZOS)
+        edit_mask = edit_mask.resize(canvas.size, Image.Resampling.BILINEAR) if edit_mask else None
+    refs = tuple(imaging.png_bytes(_decoded(data, "references")) for data in references)
+    return PreparedEdit(request, canvas, edit_mask, refs, source_image)
+
+
+def _dimensions(data: bytes, field: str) -> tuple[int, int]:
+    try:
+        return imaging.dimensions(data)
+    except imaging.ImageRejected as exc:
+        raise Invalid({field: [str(exc)]}) from exc
+
+
+def _plan(
+    model: Model, operation: Operation, width: int, height: int, settings: EditSettings, extend_aspect: str
+) -> tuple[EditSettings, Size, Extension | None]:
+    """The edit's settings and result size from the source's size alone (and, for an outpaint,
+    the extension as asked, before it was grown to the model's grid)."""
     if operation == Operation.UPSCALE:
-        return _upscale(catalog_model, image, settings, refs, source_image, request_fields)
+        factor = settings.factor or (model.upscale.factors[0] if model.upscale else 1)
+        return EditSettings(factor=factor), Size.of(width * factor, height * factor), None
+    asked = None
     if operation == Operation.OUTPAINT:
-        asked = extension_for(Size.of(image.width, image.height), settings.extend, extend_aspect)
-        extend = _fit_extension(catalog_model, image.width, image.height, asked)
-        target = Size.of(image.width + extend.left + extend.right, image.height + extend.top + extend.bottom)
-        # Checked before the canvas is allocated: a huge extension costs nothing to refuse.
-        if problem := specs.size_problem(catalog_model, operation, target):
-            raise Invalid({"extend": [problem]})
+        asked = extension_for(Size.of(width, height), settings.extend, extend_aspect)
+        if not asked.any or min(astuple(asked)) < 0 or max(astuple(asked)) > model.max_extend:
+            # Nothing to add, or sides out of the model's range: the request's validation says so.
+            return _defaults(model, operation, replace(settings, extend=asked)), Size.of(width, height), asked
+        extend = _fit_extension(model, width, height, asked)
         settings = replace(settings, extend=extend)
+        size = Size.of(width + extend.left + extend.right, height + extend.top + extend.bottom)
+        _check_pixels(size, "extend")  # the canvas is made at this size, whatever it is fitted to
+        if specs.size_problem(model, operation, size) and not model.extends_original:
+            # The provider gets the whole canvas: it is fitted to a size the model takes.
+            size = model.fit(size.width, size.height) or size
+        if problem := specs.size_problem(model, operation, size):
+            raise Invalid({"extend": [problem]})
+    elif (fitted := model.fit(width, height)) is None:
+        raise Invalid({"size": [f"{model.label} cannot take a {width}×{height} image."]})
+    else:
+        size = fitted
+    _check_pixels(size, "extend" if operation == Operation.OUTPAINT else "size")
+    return _defaults(model, operation, settings), size, asked
+
+
+def _check_pixels(size: Size, field: str) -> None:
+    if size.pixels > django_settings.IMAGE_MAX_PIXELS:
+        limit = django_settings.IMAGE_MAX_PIXELS / 1e6
+        message = f"The image would be {size.width}×{size.height}; the limit is {limit:.0f} megapixels."
+        raise Invalid({field: [message]})
+
+
+def _compose(
+    operation: Operation, image: Image.Image, mask: bytes | None, asked: Extension | None, extend: Extension | None
+) -> tuple[Image.Image, Image.Image | None]:
+    """The pixels the provider receives: the source (on its extended canvas) and the mask."""
+    if operation == Operation.OUTPAINT:
+        assert asked is not None and extend is not None  # planned
         canvas, edit_mask = imaging.extend_canvas(
             image, left=extend.left, top=extend.top, right=extend.right, bottom=extend.bottom
         )
         if painted := _painted(mask, image.size, asked, extend):
             # What the user painted over the picture is repainted too, with the new area.
             edit_mask = ImageChops.lighter(edit_mask, painted)
-    elif operation in specs.MASKED:
-        edit_mask = _mask(mask, image.size, required=True)
-    settings = _defaults(catalog_model, operation, settings)
-    size = Size.of(*canvas.size) if operation == Operation.OUTPAINT else catalog_model.fit(*canvas.size)
-    if size is None:
-        raise Invalid({"size": [f"{catalog_model.label} cannot take a {canvas.width}×{canvas.height} image."]})
-    if (size.width, size.height) != canvas.size:
-        canvas = canvas.resize((size.width, size.height), Image.Resampling.LANCZOS)
-        edit_mask = edit_mask.resize(canvas.size, Image.Resampling.BILINEAR) if edit_mask else None
-    request = specs.build(
-        model=catalog_model,
-        operation=operation,
-        size=size,
-        edit=settings,
-        inputs=specs.Inputs(references=tuple("" for _ in refs)),
-        **request_fields,
-    )
-    return PreparedEdit(request, canvas, edit_mask, refs, source_image)
+        return canvas, edit_mask
+    if operation in specs.MASKED:
+        return image, _mask(mask, image.size, required=True)
+    return image, None
 
 
 def _defaults(model: Model, operation: Operation, settings: EditSettings) -> EditSettings:
@@ -185,23 +229,3 @@ def _defaults(model: Model, operation: Operation, settings: EditSettings) -> Edi
         if operation == Operation.STYLE
         else None,
     )
-
-
-def _upscale(
-    model: Model,
-    image: Image.Image,
-    settings: EditSettings,
-    refs: tuple[bytes, ...],
-    source_image: Any,
-    request_fields: Mapping[str, Any],
-) -> PreparedEdit:
-    factor = settings.factor or (model.upscale.factors[0] if model.upscale else None)
-    size = Size.of(image.width * (factor or 1), image.height * (factor or 1))
-    request = specs.build(
-        model=model,
-        operation=Operation.UPSCALE,
-        size=size,
-        edit=EditSettings(factor=factor),
-        **request_fields,
-    )
-    return PreparedEdit(request, image, None, refs, source_image)

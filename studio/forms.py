@@ -16,14 +16,6 @@ DEFAULT_MODEL = "offline"
 T = TypeVar("T")
 
 
-def model_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Models grouped by provider, for a <select> with <optgroup>s."""
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for model in catalog.MODELS.values():
-        groups.setdefault(catalog.PROVIDERS[model.provider].label, []).append((model.id, model.label))
-    return list(groups.items())
-
-
 def _option_field(option: catalog.Option) -> forms.Field:
     """A form field that renders the option; its value is checked by specs.validate, with the rest."""
     common = {"label": option.label, "help_text": option.help, "initial": option.default, "required": False}
@@ -143,7 +135,6 @@ EDIT_OPERATIONS = {
     catalog.Operation.CONTROL: "Control",
     catalog.Operation.STYLE: "Style",
 }
-MAX_EXTEND = 4096
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -176,10 +167,11 @@ class EditForm(ModelRequestForm):
         help_text="0 keeps the source, 1 ignores it.",
     )  # fmt: skip
     factor = forms.TypedChoiceField(label="Scale", coerce=int, required=False, choices=[(2, "2×"), (4, "4×")])
-    extend_left = forms.IntegerField(label="Left", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
-    extend_top = forms.IntegerField(label="Top", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
-    extend_right = forms.IntegerField(label="Right", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
-    extend_bottom = forms.IntegerField(label="Bottom", min_value=0, max_value=MAX_EXTEND, initial=0, required=False)
+    # Their range is the model's (catalog max_extend), checked by specs with the rest.
+    extend_left = forms.IntegerField(label="Left", initial=0, required=False)
+    extend_top = forms.IntegerField(label="Top", initial=0, required=False)
+    extend_right = forms.IntegerField(label="Right", initial=0, required=False)
+    extend_bottom = forms.IntegerField(label="Bottom", initial=0, required=False)
     extend_aspect = forms.CharField(label="or to aspect ratio", required=False)
     search_prompt = forms.CharField(label="Find", required=False, max_length=1000, strip=True,
                                     help_text="What to replace, in words (e.g. “the red car”).")  # fmt: skip
@@ -200,8 +192,12 @@ class EditForm(ModelRequestForm):
             if source_image is None:
                 self.add_error("source", "That gallery image no longer exists.")
                 return cleaned
-            with default_storage.open(source_image.file) as file:
-                data = file.read()
+            try:
+                with default_storage.open(source_image.file) as file:
+                    data = file.read()
+            except FileNotFoundError:
+                self.add_error("source", "That gallery image's file is missing; it cannot be edited.")
+                return cleaned
         elif upload:
             data = upload.read(settings.UPLOAD_MAX_BYTES + 1)
         else:
@@ -310,7 +306,9 @@ class SweepForm(_ComparedPromptForm):
 
 
 def initial_from_job(model_id: str, prompt: str, negative_prompt: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Form initial values that reproduce a past job (Reuse settings, PNG import)."""
+    """Form initial values that reproduce a past job (Reuse settings, PNG import). The settings may
+    come from a file anyone could have written: only plain values are taken; the form then checks
+    them like anything typed."""
     initial: dict[str, Any] = {
         "model": model_id,
         "prompt": prompt,
@@ -319,11 +317,13 @@ def initial_from_job(model_id: str, prompt: str, negative_prompt: str, params: d
         "n": params.get("n", 1),
         "seed": params.get("seed"),
     }
-    if params.get("width") and params.get("height"):
-        initial["size"] = f"{params['width']}x{params['height']}"
-    for name, value in (params.get("options") or {}).items():
-        initial[OPTION_PREFIX + name] = value
-    return {k: v for k, v in initial.items() if v is not None}
+    width, height = params.get("width"), params.get("height")
+    if isinstance(width, int) and isinstance(height, int):
+        initial["size"] = f"{width}x{height}"
+    options = params.get("options")
+    for name, value in options.items() if isinstance(options, dict) else ():
+        initial[OPTION_PREFIX + str(name)] = value
+    return {k: v for k, v in initial.items() if isinstance(v, str | int | float | bool)}
 
 
 def queue(form: forms.Form, create: Callable[[], T]) -> T | None:

@@ -9,6 +9,8 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,20 @@ class ProcessedImage:
 
 def decode(data: bytes, *, max_bytes: int | None = None, max_pixels: int | None = None) -> Image.Image:
     """Decode fully, so a truncated or fake file fails here; reject oversize and bombs."""
+    with _opened(data, max_bytes, max_pixels) as img:
+        img.load()
+        return img
+
+
+def dimensions(data: bytes, *, max_bytes: int | None = None, max_pixels: int | None = None) -> tuple[int, int]:
+    """W×H from the file's header alone, with the same checks as decode but no pixel allocated:
+    what an edit will cost is known, and refused, before anything is decoded."""
+    with _opened(data, max_bytes, max_pixels) as img:
+        return img.size
+
+
+@contextmanager
+def _opened(data: bytes, max_bytes: int | None, max_pixels: int | None) -> Iterator[Image.Image]:
     max_bytes = max_bytes or settings.UPLOAD_MAX_BYTES
     max_pixels = max_pixels or settings.IMAGE_MAX_PIXELS
     if len(data) > max_bytes:
@@ -52,14 +68,13 @@ def decode(data: bytes, *, max_bytes: int | None = None, max_pixels: int | None 
                 )
             if img.format not in FORMATS:
                 raise ImageRejected(f"{img.format} images are not supported; use PNG, JPEG, WebP or GIF.")
-            img.load()
+            yield img
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected("The image expands to too many pixels (a decompression bomb).") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected("The file is not an image Atelier can read (PNG, JPEG, WebP or GIF).") from exc
-    return img
 
 
 def thumbnail(img: Image.Image) -> bytes:
@@ -185,9 +200,9 @@ def extend_canvas(
     return canvas, mask
 
 
-def extension_for_aspect(width: int, height: int, aspect: str) -> tuple[int, int, int, int]:
-    """Pixels to add (left, top, right, bottom), split evenly, to reach an aspect ratio such as 16:9."""
-    w_part, h_part = (int(x) for x in aspect.split(":"))
+def extension_for_aspect(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Pixels to add (left, top, right, bottom), split evenly, to reach an aspect ratio W:H."""
+    w_part, h_part = aspect
     # Rounds half up, exactly as the editor's extensionForAspect does, so both agree on the size.
     if width * h_part >= height * w_part:  # too wide already: grow the height
         extra = math.floor(width * h_part / w_part + 0.5) - height

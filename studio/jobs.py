@@ -48,7 +48,15 @@ def unit_price(model_id: str, params: dict) -> Decimal | None:
 
 
 def estimated_cost(model_id: str, params: dict) -> Decimal | None:
+    """What a job will cost at most, for budgets: the catalog's price for its quality and size, or,
+    where that setting has none (GPT Image's `auto`), the model's highest known price, so no
+    setting slips past a budget for free. None when the model has no known price at all."""
+    model = catalog.get_model(model_id)
+    if model is None:
+        return None
     unit = unit_price(model_id, params)
+    if unit is None and model.prices:
+        unit = max(model.prices.values())
     return unit * params.get("n", 1) if unit is not None else None
 
 
@@ -61,14 +69,21 @@ def month_spend(owner: AbstractBaseUser) -> Decimal:
 
 
 def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
-    """Raise BudgetExceeded if this job would take the owner past their monthly budget.
+    """Raise BudgetExceeded if this job would take the owner past their monthly budget, or if its
+    cost cannot be known while a budget is set.
 
     Called inside the transaction that creates the job, with the budget row locked, so two
-    submissions at once cannot both slip under the limit. Jobs without a known price pass."""
+    submissions at once cannot both slip under the limit."""
     budget = Budget.objects.select_for_update().filter(user=owner).first()
-    cost = estimated_cost(model_id, params)
-    if budget is None or not cost:
+    if budget is None:
         return
+    cost = estimated_cost(model_id, params)
+    if cost is None:
+        model = catalog.get_model(model_id)
+        raise BudgetExceeded(
+            f"{model.label if model else model_id} has no known price yet, so it cannot be checked against your "
+            "budget. Pick a priced model, or ask an admin to remove your budget."
+        )
     spent = month_spend(owner)
     if spent + cost > budget.monthly_usd:
         left = max(Decimal(0), budget.monthly_usd - spent)
@@ -91,8 +106,9 @@ def _store(folder: str, extension: str, data: bytes) -> str:
 
 def _create(owner: AbstractBaseUser, request: ImageRequest, *, enqueue: bool = True, **fields: Any) -> Job:
     """The job row for a validated request, its budget checked under the budget's row lock."""
-    check_budget(owner, request.model.id, specs.to_params(request))
-    job = Job.objects.create(owner=owner, **specs.job_fields(request, fields.pop("notes", ())), **fields)
+    columns = specs.job_fields(request, fields.pop("notes", ()))
+    check_budget(owner, request.model.id, columns["params"])
+    job = Job.objects.create(owner=owner, **columns, **fields)
     if enqueue:
         _enqueue(job)
     return job
@@ -142,6 +158,7 @@ def job_create_followup(*, owner: AbstractBaseUser, image: Image, action: str) -
     parent = image.job
     if action not in MIDJOURNEY_ACTIONS or not parent.usage.get("grid") or not parent.usage.get("task_id"):
         raise NotAGrid(f"{action} works only on a Midjourney grid.")
+    specs.get_model(parent.model_id)  # still available here
     request = replace(
         specs.from_job(parent),
         operation=catalog.Operation.UPSCALE if action.startswith("U") else catalog.Operation.VARIATION,
@@ -172,9 +189,8 @@ def job_retry(*, job: Job, owner: AbstractBaseUser) -> Job:
     if job.status not in (Status.FAILED, Status.CANCELED):
         raise NotRetryable("Only failed or canceled jobs can be retried.")
     request = specs.from_job(job)
+    specs.get_model(request.model.id)  # still available here
     specs.validate(request)
-    if not (state := catalog.availability(request.model)).enabled:
-        raise specs.Invalid({"model": [f"{request.model.label} is not available: {state.reason}."]})
     return _create(owner, request, source_image=job.source_image, notes=tuple(job.params.get("notes") or ()))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, astuple, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -50,7 +50,9 @@ class Invalid(Exception):
 
 @dataclass(frozen=True)
 class Extension:
-    """Pixels added on each side of the source (outpaint), in the request's canvas pixels."""
+    """Pixels added on each side of the source (outpaint), at the source's scale. A provider that
+    extends the original itself gets exactly these; the others get the canvas, fitted to a size
+    the model takes."""
 
     left: int = 0
     top: int = 0
@@ -128,7 +130,9 @@ class ImageRequest:
 def parse_size(text: str) -> tuple[int, int] | None:
     """W×H from text such as "1536x864"; None when it is not one."""
     match = SIZE_RE.fullmatch(str(text).strip())
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if not match or not int(match.group(1)) or not int(match.group(2)):
+        return None
+    return int(match.group(1)), int(match.group(2))
 
 
 def parse_aspect(text: str) -> tuple[int, int] | None:
@@ -368,7 +372,23 @@ def validate(request: ImageRequest, *, explicit: frozenset[str] | None = None) -
     errors.raise_any()
 
 
+def text_problem(text: str) -> str:
+    """Why text cannot be stored or sent (a NUL, half of a UTF-16 pair), or ""."""
+    if "\x00" in text:
+        return "It contains a NUL character."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "It contains a character that is not valid Unicode (half of a surrogate pair)."
+    return ""
+
+
 def _check_text(request: ImageRequest, errors: _Errors) -> None:
+    for name in ("prompt", "negative_prompt"):
+        if problem := text_problem(getattr(request, name)):
+            errors.add(name, problem)
+    if problem := text_problem(request.edit.search_prompt):
+        errors.add("search_prompt", problem)
     model, prompt = request.model, request.prompt
     if not prompt and request.operation in NEEDS_PROMPT and request.followup is None:
         errors.add("prompt", "Write a prompt: describe the image you want.")
@@ -442,8 +462,12 @@ def _check_edit(request: ImageRequest, errors: _Errors) -> None:
     fraction("strength", edit.strength)
     fraction("control_strength", edit.control_strength)
     fraction("fidelity", edit.fidelity)
-    if op == Operation.OUTPAINT and not (edit.extend and edit.extend.any):
-        errors.add("extend", "Say how far to extend the image: pixels on a side, or a target aspect ratio.")
+    if op == Operation.OUTPAINT:
+        sides = astuple(edit.extend) if edit.extend else ()
+        if not any(sides):
+            errors.add("extend", "Say how far to extend the image: pixels on a side, or a target aspect ratio.")
+        elif min(sides) < 0 or max(sides) > model.max_extend:
+            errors.add("extend", f"{model.label} extends each side by 0 to {model.max_extend} pixels.")
     if op == Operation.SEARCH_REPLACE and not edit.search_prompt:
         errors.add("search_prompt", "Say what to find and replace, e.g. “the red car”.")
     if op == Operation.CONTROL and edit.control_kind not in model.control_kinds:
@@ -497,10 +521,19 @@ def job_fields(request: ImageRequest, notes: tuple[str, ...] = ()) -> dict[str, 
 
 
 def from_job(job: Any) -> ImageRequest:
-    """The request a job row holds, as it was validated when queued; Invalid if its model is gone."""
+    """The request a job row holds, as it was validated when queued; Invalid if its model is gone
+    or the row cannot be read (a hand-edited or damaged row is a failed job, never a crash)."""
+    try:
+        return _decode(job)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise Invalid({"request": [f"Job {job.pk}'s settings cannot be read ({exc!r})."]}) from exc
+
+
+def _decode(job: Any) -> ImageRequest:
     params = job.params
-    if params.get("version") != VERSION:
-        raise Invalid({"request": [f"Job {job.pk} holds settings in an unknown format ({params.get('version')})."]})
+    if not isinstance(params, dict) or params.get("version") != VERSION:
+        version = params.get("version") if isinstance(params, dict) else None
+        raise Invalid({"request": [f"Job {job.pk} holds settings in an unknown format ({version})."]})
     model = catalog.get_model(job.model_id)
     if model is None:
         raise Invalid({"model": [f"The model “{job.model_id}” no longer exists."]})

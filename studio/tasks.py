@@ -22,6 +22,10 @@ from studio.providers.base import Canceled, ErrorKind, ProviderError, ProviderRe
 from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
+NOT_RETRIED = (
+    " The provider may still have made the image and charged for it, so Atelier did not try again: "
+    "Retry to run it anew."
+)
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -93,7 +97,7 @@ def run_job(job_id: int) -> str:
             result = _call_provider(job, request)
             jobs.job_succeed(job, result)
     except ProviderError as exc:
-        jobs.job_fail(job_id, exc.kind, exc.message)
+        jobs.job_fail(job_id, exc.kind, exc.message + (NOT_RETRIED if exc.may_be_paid and exc.kind.retryable else ""))
         return f"failed: {exc.kind}"
     except ImageRejected as exc:
         jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The provider returned an unusable image: {exc}")

@@ -84,3 +84,38 @@ def test_only_staff_set_budgets(alice, client_for, user):
     assert "is not an amount in USD" in response.content.decode()
     staff.post(reverse("studio:budget_set", args=[user.pk]), {"monthly_usd": ""})
     assert not Budget.objects.exists()
+
+
+def test_an_unpriced_setting_counts_at_the_models_highest_price(alice, user, settings):
+    # GPT Image 1.5's `auto` quality has no price of its own: $0.133 (high) a image is assumed.
+    settings.PROVIDER_SETTINGS["openai"]["api_key"] = "k"
+    Budget.objects.create(user=user, monthly_usd=Decimal("0.05"))
+    data = {"model": "gpt-image-1.5", "prompt": "x", "size": "1024x1024", "quality": "auto", "n": "1"}
+    response = alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "This job would cost $0.133" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_a_model_without_any_price_is_refused_while_a_budget_is_set(alice, user, settings):
+    settings.PROVIDER_SETTINGS["openai"]["api_key"] = "k"
+    data = {"model": "gpt-image-2", "prompt": "x", "size": "1024x1024", "quality": "low", "n": "1"}
+    Budget.objects.create(user=user, monthly_usd=Decimal("100"))
+    response = alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "GPT Image 2 has no known price yet" in response.content.decode()
+    Budget.objects.all().delete()
+    assert alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_the_costs_page_states_the_budget_rule_for_unpriced_settings(alice, user):
+    Budget.objects.create(user=user, monthly_usd=Decimal("5"))
+    html = alice.get(reverse("studio:costs")).content.decode()
+    assert (
+        "counted at the model&#x27;s highest known price" in html
+        or "counted at the model's highest known price" in html
+    )
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "2026-13-40", "²"])
+def test_dates_out_of_range_fall_back_with_a_notice(alice, value):
+    response = alice.get(reverse("studio:costs"), {"start": "2026-01-01", "end": value})
+    assert response.status_code == 200 and "from 1900 to 2999" in response.content.decode()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio import imaging
+from studio import imaging, specs
 
 pytestmark = pytest.mark.django_db
 SIZE = (64, 48)
@@ -112,9 +112,9 @@ def test_extend_canvas_places_the_source_and_masks_new_area_plus_overlap():
     ],
 )
 def test_extension_for_aspect(size, aspect, expected):
-    extension = imaging.extension_for_aspect(*size, aspect)
+    a, b = specs.parse_aspect(aspect)
+    extension = imaging.extension_for_aspect(*size, (a, b))
     assert extension == expected
     left, top, right, bottom = extension
     w, h = size[0] + left + right, size[1] + top + bottom
-    a, b = (int(x) for x in aspect.split(":"))
     assert abs(w / h - a / b) < 0.01

@@ -184,12 +184,33 @@ def test_a_429_with_retry_after_1_is_retried_after_a_second_and_succeeds(openai_
     assert runner_waits and runner_waits[0] >= 1 and job.attempts == 2 and job.cost is not None
 
 
-def test_a_malformed_200_is_retried_by_the_job_runner(openai_emulator, runner_waits):
+def test_a_malformed_200_is_unavailable_and_not_bought_again(openai_emulator, runner_waits):
+    # A 200 means OpenAI may have made (and billed) the images: the job fails saying so, and only
+    # the user's Retry buys them again.
     openai_emulator.faults.append(Fault(malformed=True))
     job = make_job(model_id="gpt-image-1.5", params=JOB_PARAMS)
-    assert tasks.run_job(job.pk) == "succeeded"
+    assert tasks.run_job(job.pk) == "failed: unavailable"
     job.refresh_from_db()
-    assert job.attempts == 2 and len(runner_waits) == 1 and len(openai_emulator.requests) == 2
+    assert job.attempts == 1 and runner_waits == [] and len(openai_emulator.requests) == 1
+    assert "could not read" in job.error_message and "did not try again" in job.error_message
+
+
+def test_a_connection_refused_before_sending_is_retried(openai_emulator, runner_waits, settings):
+    # Nothing reached the provider: trying again cannot buy anything twice.
+    settings.PROVIDER_SETTINGS["openai"]["base_url"] = "http://127.0.0.1:9/v1"
+    job = make_job(model_id="gpt-image-1.5", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "failed: unavailable"
+    job.refresh_from_db()
+    assert job.attempts == settings.JOB_MAX_ATTEMPTS and "Could not reach OpenAI" in job.error_message
+    assert "did not try again" not in job.error_message
+
+
+def test_a_connection_dropped_after_sending_is_not_bought_again(openai_emulator, runner_waits):
+    openai_emulator.faults.append(Fault(drop=True))
+    job = make_job(model_id="gpt-image-1.5", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "failed: unavailable"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and "broke before it answered" in job.error_message
 
 
 def test_the_studio_runs_an_openai_job_end_to_end(openai_emulator, alice, user, run_jobs_inline):
@@ -316,3 +337,14 @@ def test_calls_reuse_the_client_and_its_connection(openai_emulator):
     provider.generate(request())
     first, second = openai_emulator.requests
     assert first.connection == second.connection
+
+
+def test_input_fidelity_goes_with_gpt_image_1_5_edits_only(openai_emulator):
+    mask = PILImage.new("L", (1024, 1024), 0)
+    mask.paste(255, (0, 0, 100, 100))
+    edit = request("gpt-image-1.5", Operation.EDIT, source=png_bytes(1024, 1024), mask=imaging.png_bytes(mask),
+                   size="1024x1024", quality="low", options={"input_fidelity": "high"})  # fmt: skip
+    provider.generate(edit)
+    assert openai_emulator.requests[-1].fields["input_fidelity"] == "high"
+    provider.generate(request("gpt-image-1.5", size="1024x1024", quality="low"))
+    assert "input_fidelity" not in openai_emulator.requests[-1].json

@@ -122,12 +122,14 @@ def test_a_500_while_polling_does_not_rebuy_the_job(polling, runner_waits):
     assert job.attempts == 1 and runner_waits == [] and len(creates(polling)) == 1 and not polling.faults
 
 
-def test_a_malformed_200_on_create_is_retried_by_the_job_runner(replicate_emulator, runner_waits):
+def test_a_malformed_200_on_create_is_not_bought_again(replicate_emulator, runner_waits):
+    # The prediction may exist (and be billed) though its answer was unreadable: not created twice.
     replicate_emulator.faults.append(Fault(on=CREATE, malformed=True))
     job = make_job(model_id="flux-schnell", params=job_params())
-    assert tasks.run_job(job.pk) == "succeeded"
+    assert tasks.run_job(job.pk) == "failed: unavailable"
     job.refresh_from_db()
-    assert job.attempts == 2 and len(runner_waits) == 1
+    assert job.attempts == 1 and runner_waits == [] and len(creates(replicate_emulator)) == 1
+    assert "did not try again" in job.error_message
 
 
 @pytest.mark.parametrize(
@@ -138,9 +140,7 @@ def test_a_malformed_answer_to_create_is_unavailable(replicate_emulator, fault):
     replicate_emulator.faults.append(fault)
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
-    assert (
-        exc.value.kind == ErrorKind.UNAVAILABLE and exc.value.kind.retryable and "could not read" in exc.value.message
-    )
+    assert exc.value.kind == ErrorKind.UNAVAILABLE and exc.value.may_be_paid and "could not read" in exc.value.message
 
 
 def test_flux_dev_remix_sends_the_image_and_strength(replicate_emulator):

@@ -35,7 +35,9 @@ GENERATORS = [m for m in MODELS if Operation.GENERATE in m.operations]
 FITTED = frozenset(specs.FROM_SOURCE) - {Operation.OUTPAINT, Operation.UPSCALE}
 TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=1, max_size=10)
 KNOWN_QUALITIES = sorted({q for m in MODELS for q in m.qualities} | {"ultra", "4k"})
-PROMPT = st.text(min_size=1, max_size=40).filter(str.strip)
+# Any text a person can type; NUL cannot be stored (tests/test_hostile_studio_input.py covers it).
+STORABLE = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
+PROMPT = st.text(STORABLE, min_size=1, max_size=40).filter(str.strip)
 # Sizes on a 64 px grid, for models that only take presets (some of these are presets).
 GRID_64 = st.tuples(*[st.integers(4, 32).map(lambda k: k * 64)] * 2)
 
@@ -206,7 +208,7 @@ def drafts(draw: st.DrawFn, model: Model, operation: Operation) -> Draft:
     else:
         d.kwargs["prompt"] = draw(PROMPT if operation in specs.NEEDS_PROMPT else PROMPT | st.just(""))
     if model.negative_prompt:
-        d.kwargs["negative_prompt"] = draw(st.text(max_size=20))
+        d.kwargs["negative_prompt"] = draw(st.text(STORABLE, max_size=20))
     elif refuse():
         d.kwargs["negative_prompt"] = "blurry"
         d.late.add("negative_prompt")

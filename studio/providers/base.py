@@ -44,8 +44,9 @@ class ProviderError(Exception):
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
-        # The provider may have taken (and charged for) the order before this happened: a timeout
-        # of the paid call, or a paid job that did not finish in time. Never retried unasked.
+        # The provider may have taken (and charged for) the order before this happened: the
+        # connection broke or timed out after the request left, a 2xx came back unreadable, or a
+        # paid job did not finish in time. A poll is asked again; a paid call is not made again.
         self.may_be_paid = may_be_paid
 
     @property

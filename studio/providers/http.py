@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 from collections.abc import Callable, Mapping
 from time import monotonic, sleep
 from typing import Any, TypeVar
 
+import httpx
 import requests
+import urllib3
 
 from studio.providers.base import Canceled, ErrorKind, Progress, ProviderError, retry_after
 
@@ -59,32 +62,51 @@ def error_for_status(
 
 def unreadable(provider: str) -> ProviderError:
     """A 2xx answer whose body is not what the protocol promises (an HTML error page, nothing, a
-    field missing): a passing fault of the provider or a proxy, so worth another try."""
-    return ProviderError(ErrorKind.UNAVAILABLE, f"{provider} sent a response Atelier could not read.")
+    field missing). A poll just asks again; after a paid call the order may have been taken, so
+    the job runner does not buy it a second time."""
+    return ProviderError(ErrorKind.UNAVAILABLE, f"{provider} sent a response Atelier could not read.", may_be_paid=True)
 
 
-def unreachable(provider: str) -> ProviderError:
-    return ProviderError(ErrorKind.UNAVAILABLE, f"Could not reach {provider}.")
+def unreachable(provider: str, exc: BaseException) -> ProviderError:
+    """A broken connection: safe to try again when the request never left; once it had, the
+    provider may have the order."""
+    if never_sent(exc):
+        return ProviderError(ErrorKind.UNAVAILABLE, f"Could not reach {provider}.")
+    return ProviderError(
+        ErrorKind.UNAVAILABLE, f"The connection to {provider} broke before it answered.", may_be_paid=True
+    )
 
 
-def too_slow(provider: str) -> ProviderError:
-    return ProviderError(ErrorKind.TIMEOUT, f"{provider} did not answer in time.")
+def too_slow(provider: str, exc: BaseException) -> ProviderError:
+    """A timeout: of the connection (nothing sent), or of the answer (the order may be taken)."""
+    if never_sent(exc):
+        return ProviderError(ErrorKind.TIMEOUT, f"{provider} did not take the connection in time.")
+    return ProviderError(ErrorKind.TIMEOUT, f"{provider} did not answer in time.", may_be_paid=True)
 
 
-NOT_RETRIED = (
-    " It may still have made the image and charged for it, so Atelier did not try again: Retry to run it anew."
+# Failures that happen before a request leaves: no connection, no name, refused.
+NOT_CONNECTED = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    requests.exceptions.ConnectTimeout,
+    urllib3.exceptions.NewConnectionError,  # NameResolutionError and connect timeouts too
+    ConnectionRefusedError,
+    socket.gaierror,
 )
 
 
-def bought(call: Callable[[], T]) -> T:
-    """Make the paid call of a job. A timeout here may come after the provider took the order, so
-    it is marked as possibly paid: the runner does not buy it a second time unasked."""
-    try:
-        return call()
-    except ProviderError as exc:
-        if exc.kind == ErrorKind.TIMEOUT:
-            raise ProviderError(exc.kind, exc.message + NOT_RETRIED, may_be_paid=True) from exc
-        raise
+def never_sent(exc: BaseException | None) -> bool:
+    """Whether a client error happened before the request could reach the provider, looking
+    through the chain the SDKs wrap it in (openai → httpx; requests → urllib3's MaxRetryError)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, NOT_CONNECTED):
+            return True
+        reason = getattr(exc, "reason", None)
+        wrapped = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = exc.__cause__ or (reason if isinstance(reason, BaseException) else None) or wrapped or exc.__context__
+    return False
 
 
 # --- requests-based providers ---------------------------------------------------------------------
@@ -105,9 +127,9 @@ def send(
     try:
         return shared.request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout as exc:
-        raise too_slow(provider) from exc
+        raise too_slow(provider, exc) from exc
     except requests.RequestException as exc:
-        raise unreachable(provider) from exc
+        raise unreachable(provider, exc) from exc
 
 
 def json_object(response: requests.Response, provider: str) -> dict[str, Any]:
@@ -157,9 +179,7 @@ def poll(
         if left <= 0:
             _stop(cancel, provider, provider_job_id)
             # The job was bought: waiting again is the user's call, not a second purchase.
-            raise ProviderError(
-                ErrorKind.TIMEOUT, f"{provider} did not finish in time." + NOT_RETRIED, may_be_paid=True
-            )
+            raise ProviderError(ErrorKind.TIMEOUT, f"{provider} did not finish in time.", may_be_paid=True)
         sleep(min(wait, left))
         try:
             state = fetch()

@@ -7,7 +7,6 @@ through the task's buttons (`/mj/submit/action`) where the proxy has them, other
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from collections.abc import Mapping
@@ -16,7 +15,6 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from PIL import Image
 
 from studio import downloads, imaging
 from studio.catalog import Operation
@@ -97,7 +95,7 @@ class Proxy:
 
     def submit(self, path: str, payload: dict[str, Any]) -> str:
         """Submit a task (the paid part); the proxy's `code` decides, whatever the HTTP status."""
-        body, headers = http.bought(lambda: self.call("POST", path, json=payload))
+        body, headers = self.call("POST", path, json=payload)
         code = body.get("code")
         description = body.get("description") or "The midjourney-proxy refused the task."
         if code in ACCEPTED:
@@ -166,8 +164,10 @@ def _percent(task: dict[str, Any]) -> int | None:
 
 
 def quadrants(grid: bytes) -> list[bytes]:
-    """The four images of a 2x2 grid: top left, top right, bottom left, bottom right (U1-U4)."""
-    img = Image.open(io.BytesIO(grid)).convert("RGB")
+    """The four images of a 2x2 grid: top left, top right, bottom left, bottom right (U1-U4).
+    Decoded with the limits every image gets (pixel cap, bomb check; bytes capped as the download
+    was), so a hostile proxy's answer fails the job with ImageRejected instead of filling memory."""
+    img = imaging.decode(grid, max_bytes=settings.DOWNLOAD_MAX_BYTES).convert("RGB")
     w, h = img.width // 2, img.height // 2
     return [imaging.png_bytes(img.crop((x, y, x + w, y + h))) for y in (0, h) for x in (0, w)]
 

@@ -122,15 +122,15 @@ def _send(request: ImageRequest) -> Any:
     except APIStatusError as exc:
         raise _error(exc) from exc
     except APITimeoutError as exc:
-        raise http.too_slow(LABEL) from exc
+        raise http.too_slow(LABEL, exc) from exc
     except APIConnectionError as exc:
-        raise http.unreachable(LABEL) from exc
+        raise http.unreachable(LABEL, exc) from exc
     except (APIResponseValidationError, json.JSONDecodeError) as exc:
         raise http.unreadable(LABEL) from exc
 
 
 def generate(request: ImageRequest, progress: Progress = keep_going) -> ProviderResult:
-    response = http.bought(lambda: _send(request))  # every images.* call makes (and charges for) images
+    response = _send(request)
     try:
         images = [
             GeneratedImage(
@@ -141,7 +141,7 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
     except (AttributeError, TypeError, binascii.Error) as exc:  # e.g. an HTML error page with status 200
         raise http.unreadable(LABEL) from exc
     if not images:
-        raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image.")
+        raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image.", may_be_paid=True)
     usage = response.usage.model_dump() if getattr(response, "usage", None) else {}
     return ProviderResult(images=images, provider_job_id=getattr(response, "_request_id", None) or "", usage=usage)
 

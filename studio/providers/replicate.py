@@ -87,9 +87,9 @@ def _api(call: Callable[[], T]) -> T:
             LABEL, exc.status or 500, exc.detail or exc.title or "", credential="API token"
         ) from exc
     except httpx.TimeoutException as exc:
-        raise http.too_slow(LABEL) from exc
+        raise http.too_slow(LABEL, exc) from exc
     except httpx.HTTPError as exc:
-        raise http.unreachable(LABEL) from exc
+        raise http.unreachable(LABEL, exc) from exc
     except (ValueError, TypeError) as exc:  # a 2xx whose body is not a prediction (JSON or pydantic)
         raise http.unreadable(LABEL) from exc
 
@@ -140,11 +140,9 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
     data = model_input(request)
     deadline = time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS
     # The paid call: its failure is the job's (retried by the runner); after it, only polls.
-    created = http.bought(
-        lambda: _api(
-            lambda: client.models.predictions.create(
-                model=model.wire.model, input=data, wait=settings.REPLICATE_WAIT_SECONDS
-            )
+    created = _api(
+        lambda: client.models.predictions.create(
+            model=model.wire.model, input=data, wait=settings.REPLICATE_WAIT_SECONDS
         )
     )
     prediction = http.poll(
@@ -178,7 +176,7 @@ def _result(request: ImageRequest, prediction: Prediction) -> ProviderResult:
         if url
     ]
     if not images:
-        raise ProviderError(ErrorKind.UNAVAILABLE, "Replicate finished without an image.")
+        raise ProviderError(ErrorKind.UNAVAILABLE, "Replicate finished without an image.", may_be_paid=True)
     usage = {"predict_time": (prediction.metrics or {}).get("predict_time"), "prediction": prediction.id}
     return ProviderResult(images=images, provider_job_id=prediction.id, usage=usage)
 

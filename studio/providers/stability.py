@@ -76,7 +76,7 @@ def _call(
 
 def _post(session: requests.Session, url: str, **kwargs: Any) -> dict[str, Any]:
     """A paid call: every POST of this API makes (and charges for) an image or starts one."""
-    return http.bought(lambda: _answer(_call(session, "POST", url, **kwargs)))
+    return _answer(_call(session, "POST", url, **kwargs))
 
 
 def _image(b64: Any, seed: Any, finish: str) -> GeneratedImage:
@@ -307,7 +307,7 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
     else:
         raise ProviderError(ErrorKind.INVALID_REQUEST, f"{request.model.label} cannot {op} in Atelier.")
     if not images:
-        raise ProviderError(ErrorKind.UNAVAILABLE, "Stability answered without any image.")
+        raise ProviderError(ErrorKind.UNAVAILABLE, "Stability answered without any image.", may_be_paid=True)
     return ProviderResult(images=images, usage={"images": len(images)})
 
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from studio import catalog, comparisons
+from studio import catalog, comparisons, params
 from studio.forms import ComparisonForm, SweepForm, queue
 from studio.jobs import BudgetExceeded, images_by_index
 from studio.models import Comparison, Job, Vote
@@ -106,7 +106,7 @@ def column(request: HttpRequest, pk: int, job_id: int) -> HttpResponse:
 @require_POST
 def vote(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = _comparison(pk)
-    winner = Job.objects.filter(pk=request.POST.get("winner") or 0).first()
+    winner = Job.objects.filter(pk=params.object_id(request.POST.get("winner")) or 0).first()
     try:
         if winner is None:
             raise ValueError("Pick one of the columns.")

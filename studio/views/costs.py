@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from studio import catalog, jobs
+from studio import catalog, jobs, params
 from studio.models import Budget, Job
 
 
@@ -23,14 +23,11 @@ def _period(request: HttpRequest) -> tuple[date, date, str]:
     today = timezone.localdate()
     start, end = today.replace(day=1), today
     error = ""
-    try:
-        if request.GET.get("start"):
-            start = date.fromisoformat(request.GET["start"])
-        if request.GET.get("end"):
-            end = date.fromisoformat(request.GET["end"])
-    except ValueError:
-        error = "Dates are YYYY-MM-DD; showing this month instead."
-        start, end = today.replace(day=1), today
+    asked_start, asked_end = request.GET.get("start", ""), request.GET.get("end", "")
+    parsed_start, parsed_end = params.day(asked_start), params.day(asked_end)
+    if (asked_start and parsed_start is None) or (asked_end and parsed_end is None):
+        return start, end, "Dates are YYYY-MM-DD, from 1900 to 2999; showing this month instead."
+    start, end = parsed_start or start, parsed_end or end
     if start > end:
         error, start, end = "The start is after the end; showing this month instead.", today.replace(day=1), today
     return start, end, error

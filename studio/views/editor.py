@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
-from studio import catalog, imaging, jobs, specs
+from studio import catalog, imaging, jobs, params, specs
 from studio.forms import EDIT_OPERATIONS, EditForm, queue
 
 EDITOR = "studio/editor.html"
@@ -50,6 +50,8 @@ def editor_fields(request: HttpRequest) -> HttpResponse:
     """The operation- and model-specific part of the editor form, after either one changes."""
     initial = {key: value for key, value in request.GET.items() if value != ""}
     operation = initial.get("operation", "edit")
+    if operation not in EDIT_OPERATIONS:
+        operation = initial["operation"] = "edit"
     initial["model"] = catalog.default_model(operation, initial.get("model", ""))
     form = EditForm(initial=initial)
     if form.catalog_model and initial.get("quality") not in form.catalog_model.qualities:
@@ -65,7 +67,7 @@ def editor_submit(request: HttpRequest) -> HttpResponse:
         if request.htmx:
             response = render(request, f"{EDITOR}#edit_fields", _context(form), status=422)
             return reswap(retarget(response, "#edit-fields"), "outerHTML")
-        image = Image.objects.filter(pk=form["source"].value() or 0).first()
+        image = Image.objects.filter(pk=params.object_id(form["source"].value()) or 0).first()
         return render(request, EDITOR, _context(form, image=image), status=422)
     if request.htmx:
         refreshed = EditForm(initial=request.POST.dict())

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
-from studio import catalog, imaging, jobs, specs
+from studio import catalog, imaging, jobs, params, specs
 from studio.forms import JobForm, initial_from_job, queue
 from studio.models import Job
 
@@ -48,9 +48,9 @@ def _recent_jobs(request: HttpRequest) -> list[Job]:
 def home(request: HttpRequest) -> HttpResponse:
     initial: dict[str, Any] = {}
     if reuse := request.GET.get("reuse", "").strip():
-        if not reuse.isdigit():
+        if (image_id := params.object_id(reuse)) is None:
             messages.error(request, "That image link is not valid.")
-        elif image := Image.objects.select_related("job").filter(pk=int(reuse)).first():
+        elif image := Image.objects.select_related("job").filter(pk=image_id).first():
             job = image.job
             initial = initial_from_job(
                 job.model_id, job.prompt, job.negative_prompt, {**job.params, "seed": image.seed}
@@ -66,7 +66,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _form_for_job(request: HttpRequest, job_id: str) -> JobForm | None:
     """Edit and retry: the job's settings in the form, checked, so what no longer holds is marked."""
-    job = Job.objects.filter(pk=int(job_id) if job_id.isdecimal() and len(job_id) < 12 else 0).first()
+    job = Job.objects.filter(pk=params.object_id(job_id) or 0).first()
     if job is None or (job.owner_id != request.user.pk and not request.user.is_staff):
         messages.error(request, "That job no longer exists.")
         return None

@@ -1,0 +1,26 @@
+"""Values people can type or tamper with in a URL or form (ids, days): parsed strictly, so a bad
+one is a message, never an exception."""
+
+from __future__ import annotations
+
+from datetime import date
+
+MAX_ID_DIGITS = 18  # below 2**63: every database takes it as an integer key
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # room for time zones on both sides
+
+
+def object_id(text: object) -> int | None:
+    """A row id from text such as "42"; None for anything else ("²", "4e2", 23 digits, "")."""
+    text = str(text if text is not None else "").strip()
+    if not text or not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+        return None
+    return int(text)
+
+
+def day(text: str) -> date | None:
+    """A YYYY-MM-DD day within 1900…2999; None for anything else."""
+    try:
+        parsed = date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return parsed if FIRST_DAY <= parsed <= LAST_DAY else None
