@@ -48,8 +48,9 @@ def model_column(
     """One model's job in a comparison, fitted to what it accepts, with notes on every adjustment.
     `overrides` (quality, options) are a sweep's value, checked like any request."""
     notes = []
-    size = model.size_for_aspect(aspect)
-    if size is None:
+    try:
+        size = specs.resolve_size(model, aspect_ratio=aspect)  # a preset, or an exact free size
+    except specs.Invalid:
         size = model.nearest_size(_ratio(aspect))
         notes.append(f"No {aspect}; nearest is {size.aspect} ({size.width}×{size.height}).")
     if negative and not model.negative_prompt:
