@@ -42,7 +42,7 @@ class Image(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # How many people marked it favourite; kept by gallery.services for the "most favourited" sort.
     favourite_count = models.PositiveIntegerField(default=0)
-    tags = models.ManyToManyField("Tag", blank=True, related_name="images")
+    tags = models.ManyToManyField("Tag", through="ImageTag", blank=True, related_name="images")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -94,8 +94,26 @@ class Tag(models.Model):
         return self.name
 
 
+class ImageTag(models.Model):
+    """A tag on an image, and who put it there: they, the image's owner or staff may take it off."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table Django made for the plain many-to-many this replaced: its rows are kept.
+        db_table = "gallery_image_tags"
+        constraints = [models.UniqueConstraint(fields=["image", "tag"], name="tag_once_per_image")]
+
+    def __str__(self) -> str:
+        return f"tag {self.tag_id} on image {self.image_id}"
+
+
 class Board(models.Model):
-    """A shared collection of images that anyone on the team can add to."""
+    """A shared collection of images that anyone on the team can add to; its creator or staff
+    may delete it (the images stay)."""
 
     name = models.CharField(max_length=80)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -111,6 +129,8 @@ class Board(models.Model):
 
 
 class BoardImage(models.Model):
+    """An image on a board, and who put it there: they, the image's owner or staff may take it off."""
+
     board = models.ForeignKey(Board, on_delete=models.CASCADE)
     image = models.ForeignKey(Image, on_delete=models.CASCADE)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")

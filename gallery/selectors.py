@@ -7,17 +7,20 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from gallery.models import Favourite, Image
+from gallery import services
+from gallery.models import Board, BoardImage, Favourite, Image, ImageTag, Tag
 
 PAGE_SIZE = 48
+MAX_CURSOR_LENGTH = 200  # a real one is under 100 characters
+MAX_KEY = 2**63 - 1  # the largest integer SQLite and PostgreSQL's bigint hold
 # Each sort is a keyset: the fields, all descending or all ascending, that a cursor continues after.
 SORTS: dict[str, tuple[str, ...]] = {
     "newest": ("-created_at", "-id"),
@@ -65,15 +68,33 @@ def encode_cursor(image: Image, sort: str = "newest") -> str:
     return base64.urlsafe_b64encode(json.dumps(_key(image, sort)).encode()).decode()
 
 
+def _key_value(name: str, value: object) -> datetime | int:
+    """One value of a cursor, as strictly as the database will take it (ValueError otherwise)."""
+    if name == "created_at":
+        if not isinstance(value, str):
+            raise ValueError("not a timestamp")
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("no time zone")
+        # Near year 1 or 9999 an offset overflows (OverflowError); the database would fail later.
+        return moment.astimezone(UTC)
+    # Counts and ids: whole numbers a 64-bit column holds; JSON's 1e999, NaN and true are not.
+    if type(value) is not int or not 0 <= value <= MAX_KEY:
+        raise ValueError("not a row key")
+    return value
+
+
 def decode_cursor(cursor: str, sort: str = "newest") -> list | None:
-    """The sort-key values a page continues after, or None for a malformed cursor."""
+    """The sort-key values a page continues after, or None for a malformed or tampered cursor."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
         names = [name.lstrip("-") for name in SORTS[sort]]
         if not isinstance(values, list) or len(values) != len(names):
             return None
-        return [datetime.fromisoformat(v) if n == "created_at" else int(v) for n, v in zip(names, values, strict=True)]
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return [_key_value(n, v) for n, v in zip(names, values, strict=True)]
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeError):
         return None
 
 
@@ -174,3 +195,33 @@ def image_page(*, viewer: AbstractBaseUser, filters: Filters, cursor: str = "", 
     )
     next_cursor = encode_cursor(rows[size - 1], sort) if len(rows) > size else None
     return Page(images=rows[:size], next_cursor=next_cursor)
+
+
+@dataclass(frozen=True)
+class OnImage:
+    """A board or tag on one image, and whether the viewer may take it off."""
+
+    label: Board | Tag
+    removable: bool
+
+
+def boards_on(*, image: Image, viewer: AbstractBaseUser) -> list[OnImage]:
+    rows = BoardImage.objects.filter(image=image).select_related("board").order_by("board__name")
+    return [OnImage(row.board, services.can_take_off(viewer, image, added_by_id=row.added_by_id)) for row in rows]
+
+
+def tags_on(*, image: Image, viewer: AbstractBaseUser) -> list[OnImage]:
+    rows = ImageTag.objects.filter(image=image).select_related("tag").order_by("tag__name")
+    return [OnImage(row.tag, services.can_take_off(viewer, image, added_by_id=row.added_by_id)) for row in rows]
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    board: Board
+    count: int
+    deletable: bool  # by this viewer
+
+
+def board_list(*, viewer: AbstractBaseUser) -> list[BoardSummary]:
+    boards = Board.objects.annotate(count=Count("boardimage")).select_related("created_by")
+    return [BoardSummary(board, board.count, services.can_delete_board(viewer, board)) for board in boards]

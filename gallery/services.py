@@ -1,8 +1,10 @@
-"""Writes for the gallery: delete images with their files, favourites, boards, tags, zip export."""
+"""Writes for the gallery: delete images with their files, favourites, boards, tags, zip export,
+and who may take a board or tag off an image or delete a board."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 
@@ -12,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Lower
 
-from gallery.models import Board, BoardImage, Favourite, Image, Tag
+from gallery.models import Board, BoardImage, Favourite, Image, ImageTag, Tag
 
 TAG_RE = re.compile(r"^[\w][\w\- ]{0,39}$")
 
@@ -29,8 +31,21 @@ def image_delete(*, image: Image) -> None:
         transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
 
 
+class NotAllowed(GalleryError):
+    """The user may not do this to someone else's board, tag or image; the message says who may."""
+
+
 def can_delete(user: AbstractBaseUser, image: Image) -> bool:
     return image.owner_id == user.pk or user.is_staff
+
+
+def can_take_off(user: AbstractBaseUser, image: Image, *, added_by_id: int | None) -> bool:
+    """Who may take a board or tag off an image: whoever put it there, the image's owner, staff."""
+    return user.is_staff or (user.pk is not None and user.pk in (added_by_id, image.owner_id))
+
+
+def can_delete_board(user: AbstractBaseUser, board: Board) -> bool:
+    return user.is_staff or board.created_by_id == user.pk
 
 
 @transaction.atomic
@@ -49,6 +64,9 @@ def board_create(*, name: str, user: AbstractBaseUser) -> Board:
     name = " ".join(name.split())[:80]
     if not name:
         raise GalleryError("Give the board a name.")
+    # Refused rather than stripped: nobody types them, and PostgreSQL cannot store NUL in text.
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise GalleryError("A board name cannot contain control characters.")
     if Board.objects.annotate(lower=Lower("name")).filter(lower=name.lower()).exists():
         raise GalleryError(f"There is already a board called “{name}”. Add to it, or pick another name.")
     try:
@@ -66,8 +84,26 @@ def board_add(*, board: Board, images: Iterable[Image], user: AbstractBaseUser) 
     return len(rows)
 
 
-def board_remove(*, board: Board, image: Image) -> None:
-    BoardImage.objects.filter(board=board, image=image).delete()
+def board_remove(*, board: Board, image: Image, user: AbstractBaseUser) -> None:
+    """Take an image off a board (nothing to do if it is not on it)."""
+    row = BoardImage.objects.filter(board=board, image=image).first()
+    if row is None:
+        return
+    if not can_take_off(user, image, added_by_id=row.added_by_id):
+        raise NotAllowed(
+            f"Only whoever added this image to “{board.name}”, the image's owner or staff can take it off."
+        )
+    row.delete()
+
+
+def board_delete(*, board: Board, user: AbstractBaseUser) -> int:
+    """Delete a board; its images stay in the gallery. Returns how many images were on it."""
+    if not can_delete_board(user, board):
+        raise NotAllowed(f"Only the person who created “{board.name}”, or staff, can delete it.")
+    with transaction.atomic():
+        count = BoardImage.objects.filter(board=board).count()
+        board.delete()
+    return count
 
 
 def tag_name(raw: str) -> str:
@@ -77,15 +113,26 @@ def tag_name(raw: str) -> str:
     return name
 
 
-def tag_add(*, images: Iterable[Image], raw: str) -> Tag:
+def tag_add(*, images: Iterable[Image], raw: str, user: AbstractBaseUser) -> Tag:
+    """Tag images (ones that have the tag already keep it as it was)."""
     tag, _ = Tag.objects.get_or_create(name=tag_name(raw))
-    for image in images:
-        image.tags.add(tag)
+    rows = [ImageTag(image=image, tag=tag, added_by=user) for image in images]
+    ImageTag.objects.bulk_create(rows, ignore_conflicts=True)
     return tag
 
 
-def tag_remove(*, image: Image, name: str) -> None:
-    image.tags.remove(*Tag.objects.filter(name=name))
+def tag_remove(*, image: Image, name: str, user: AbstractBaseUser) -> None:
+    """Take a tag off an image (nothing to do if it does not have it)."""
+    try:
+        name = tag_name(name)
+    except GalleryError:
+        return  # not a name any tag can have (NUL, too long...): so not on this image
+    row = ImageTag.objects.filter(image=image, tag__name=name).first()
+    if row is None:
+        return
+    if not can_take_off(user, image, added_by_id=row.added_by_id):
+        raise NotAllowed(f"Only whoever tagged this image “{name}”, the image's owner or staff can remove the tag.")
+    row.delete()
 
 
 class _Chunks:

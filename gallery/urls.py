@@ -8,6 +8,7 @@ urlpatterns = [
     path("bulk/", views.bulk, name="bulk"),
     path("boards/", views.boards, name="boards"),
     path("boards/new/", views.board_create, name="board_create"),
+    path("boards/<int:pk>/delete/", views.board_delete, name="board_delete"),
     path("<int:pk>/tags/", views.image_tags, name="tags"),
     path("<int:pk>/boards/", views.image_boards, name="image_boards"),
     path("<int:pk>/", views.detail, name="detail"),

@@ -1,13 +1,13 @@
-"""Gallery pages: the team grid, image detail, files, delete and favourite."""
+"""Gallery pages: the team grid, image detail, files, delete and favourite, boards and tags."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -16,11 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from gallery import selectors, services
 from gallery.models import Board, Favourite, Image, Tag, url_patterns
-from studio import catalog
+from studio import catalog, params
 from studio.jobs import MIDJOURNEY_ACTIONS
 
 GRID = "gallery/grid.html"
 DETAIL = "gallery/detail.html"
+BOARDS = "gallery/boards.html"
+# Nobody types them into a filter, and PostgreSQL refuses NUL in text: they are dropped.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def get_image_for_user(request: HttpRequest, pk: int, *, to_change: bool = False) -> Image:
@@ -34,27 +37,31 @@ def get_image_for_user(request: HttpRequest, pk: int, *, to_change: bool = False
 def _date(raw: str, label: str, notices: list[str]) -> date | None:
     if not raw:
         return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        notices.append(f"Ignored the {label} date “{raw}”: use YYYY-MM-DD.")
-        return None
+    day = params.day(raw)
+    if day is None:
+        first, last = params.FIRST_DAY.year, params.LAST_DAY.year
+        notices.append(f"Ignored the {label} date “{raw[:40]}”: use YYYY-MM-DD, from {first} to {last}.")
+    return day
+
+
+def _text(raw: str, max_length: int) -> str:
+    """A free-text filter: without control characters, trimmed, no longer than its field."""
+    return CONTROL_CHARACTERS.sub("", raw[: max_length * 4]).strip()[:max_length]
 
 
 def _filters(request: HttpRequest, notices: list[str]) -> selectors.Filters:
     get = request.GET
-    board = get.get("board", "")
     return selectors.Filters(
         mine=get.get("scope") == "mine",
         model=get.get("model", "") if get.get("model") in catalog.MODELS else "",
         favourites=get.get("favourites") == "1",
-        q=get.get("q", "").strip()[:200],
-        user=get.get("user", "").strip()[:150],
+        q=_text(get.get("q", ""), 200),
+        user=_text(get.get("user", ""), 150),
         operation=get.get("operation", "")
         if get.get("operation", "") in {op.value for op in catalog.Operation}
         else "",
-        board=int(board) if board.isdigit() else None,
-        tag=get.get("tag", "").strip()[:40],
+        board=params.object_id(get.get("board")),
+        tag=_text(get.get("tag", ""), 40),
         date_from=_date(get.get("from", ""), "from", notices),
         date_to=_date(get.get("to", ""), "to", notices),
         sort=get.get("sort") if get.get("sort") in selectors.SORTS else "newest",
@@ -81,7 +88,9 @@ def grid(request: HttpRequest) -> HttpResponse:
         "url_patterns": url_patterns(),
     }
     # The board being shown comes from the list the filter menu needs anyway: no extra query.
-    context["board"] = next((b for b in context["boards"] if b.pk == filters.board), None) if filters.board else None
+    board = next((b for b in context["boards"] if b.pk == filters.board), None) if filters.board else None
+    context["board"] = board
+    context["board_deletable"] = board is not None and services.can_delete_board(request.user, board)
     if request.htmx and request.GET.get("cursor"):
         return render(request, f"{GRID}#tiles", context)
     if request.htmx and request.htmx.target == "grid":
@@ -111,8 +120,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_favourite": Favourite.objects.filter(user=request.user, image=image).exists(),
         "quick_actions": quick_actions,
         "midjourney_actions": MIDJOURNEY_ACTIONS if job.usage.get("grid") else (),
-        "image_boards": image.boards.all(),
-        "image_tags": image.tags.all(),
+        "image_boards": selectors.boards_on(image=image, viewer=request.user),
+        "image_tags": selectors.tags_on(image=image, viewer=request.user),
         "boards": Board.objects.all(),
     }
     return render(request, DETAIL, context)
@@ -172,10 +181,12 @@ def image_tags(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a tag (`tag`) or remove one (`remove`) on one image."""
     image = get_image_for_user(request, pk)
     try:
-        if request.POST.get("remove"):
-            services.tag_remove(image=image, name=request.POST["remove"])
+        if "remove" in request.POST:
+            services.tag_remove(image=image, name=request.POST["remove"], user=request.user)
         else:
-            services.tag_add(images=[image], raw=request.POST.get("tag", ""))
+            services.tag_add(images=[image], raw=request.POST.get("tag", ""), user=request.user)
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
     except services.GalleryError as exc:
         messages.error(request, str(exc))
     return redirect("gallery:detail", pk=pk)
@@ -186,12 +197,15 @@ def image_boards(request: HttpRequest, pk: int) -> HttpResponse:
     """Add the image to a board (`board`), a new board (`new_board`), or take it off one (`remove`)."""
     image = get_image_for_user(request, pk)
     try:
-        if request.POST.get("remove", "").isdigit():
-            services.board_remove(board=get_object_or_404(Board, pk=request.POST["remove"]), image=image)
+        if "remove" in request.POST:
+            board = get_object_or_404(Board, pk=params.object_id(request.POST["remove"]) or 0)
+            services.board_remove(board=board, image=image, user=request.user)
         else:
             board = _board_from(request)
             services.board_add(board=board, images=[image], user=request.user)
             messages.success(request, f"Added to “{board.name}”.")
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
     except services.GalleryError as exc:
         messages.error(request, str(exc))
     return redirect("gallery:detail", pk=pk)
@@ -201,17 +215,20 @@ def _board_from(request: HttpRequest) -> Board:
     """The board a form names: an existing one by id, or a new one by name."""
     if name := request.POST.get("new_board", "").strip():
         return services.board_create(name=name, user=request.user)
-    board_id = request.POST.get("board", "")
-    board = Board.objects.filter(pk=board_id).first() if board_id.isdigit() else None
+    board_id = params.object_id(request.POST.get("board"))
+    board = Board.objects.filter(pk=board_id).first() if board_id else None
     if board is None:
         raise services.GalleryError("Pick a board, or name a new one.")
     return board
 
 
+def _boards_page(request: HttpRequest, *, status: int = 200, **context) -> HttpResponse:
+    return render(request, BOARDS, {"boards": selectors.board_list(viewer=request.user), **context}, status=status)
+
+
 @require_GET
 def boards(request: HttpRequest) -> HttpResponse:
-    listing = Board.objects.annotate(count=Count("boardimage")).select_related("created_by")
-    return render(request, "gallery/boards.html", {"boards": listing})
+    return _boards_page(request)
 
 
 @require_POST
@@ -219,10 +236,21 @@ def board_create(request: HttpRequest) -> HttpResponse:
     try:
         board = services.board_create(name=request.POST.get("name", ""), user=request.user)
     except services.GalleryError as exc:
-        listing = Board.objects.annotate(count=Count("boardimage")).select_related("created_by")
-        context = {"boards": listing, "error": str(exc), "name": request.POST.get("name", "")}
-        return render(request, "gallery/boards.html", context, status=422)
+        return _boards_page(request, status=422, error=str(exc), name=request.POST.get("name", "")[:80])
     return redirect(f"{reverse('gallery:grid')}?board={board.pk}")
+
+
+@require_POST
+def board_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete a board (its creator or staff); the images on it stay in the gallery."""
+    board = get_object_or_404(Board, pk=pk)
+    try:
+        count = services.board_delete(board=board, user=request.user)
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    kept = f" Its {count} image{pluralize(count)} {pluralize(count, 'stays,stay')} in the gallery." if count else ""
+    messages.success(request, f"Deleted the board “{board.name}”.{kept}")
+    return redirect("gallery:boards")
 
 
 BULK_LIMIT = 500
@@ -231,7 +259,7 @@ BULK_LIMIT = 500
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
     """Act on the selected images: add to a board, tag, download as zip, delete own."""
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:BULK_LIMIT]
+    ids = list(dict.fromkeys(i for i in map(params.object_id, request.POST.getlist("ids")) if i))[:BULK_LIMIT]
     selected = Image.objects.filter(pk__in=ids).select_related("job", "owner").order_by("-created_at", "-id")
     action = request.POST.get("action", "")
     back = (
@@ -254,7 +282,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
             added = services.board_add(board=board, images=selected, user=request.user)
             messages.success(request, f"Added {added} image{pluralize(added)} to “{board.name}”.")
         elif action == "tag":
-            tag = services.tag_add(images=selected, raw=request.POST.get("tag", ""))
+            tag = services.tag_add(images=selected, raw=request.POST.get("tag", ""), user=request.user)
             messages.success(request, f"Tagged {len(ids)} image{pluralize(len(ids))} “{tag.name}”.")
         elif action == "delete":
             deleted, kept = services.bulk_delete(user=request.user, images=selected)

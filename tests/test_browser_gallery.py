@@ -58,3 +58,26 @@ def test_ticking_tiles_shows_the_bulk_bar_and_tags_them(gallery_page: Page):
         "second: a green field",
         "third: a blue lake",
     ]
+
+
+def test_deleting_a_board_asks_first_and_keeps_its_images(gallery_page: Page):
+    from gallery.models import Board
+
+    page = gallery_page
+    page.get_by_role("checkbox", name="Select image").first.check()
+    bar = page.locator(".bulk-bar")
+    bar.locator("input[name=new_board]").fill("Kites")
+    bar.get_by_role("button", name="Add to board").click()
+    expect(page.get_by_text("Added 1 image to “Kites”.")).to_be_visible()
+    page.get_by_role("link", name="Boards").click()
+    delete = page.get_by_role("button", name="Delete the board Kites")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    delete.click()
+    expect(page.get_by_role("link", name="Kites")).to_be_visible()  # said no: nothing happened
+    assert Board.objects.filter(name="Kites").exists()
+    messages = []
+    page.once("dialog", lambda dialog: messages.append(dialog.message) or dialog.accept())
+    delete.click()
+    expect(page.get_by_text("Deleted the board “Kites”. Its 1 image stays in the gallery.")).to_be_visible()
+    assert messages == ["Delete the board “Kites”? The images on it stay in the gallery."]
+    assert not Board.objects.exists() and Image.objects.count() == 3
