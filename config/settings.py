@@ -1,6 +1,11 @@
 """Atelier settings: one module, every value from the environment or `.env`."""
 
+import os
 import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -11,8 +16,28 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
+
+def _positive_int(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, not {value}")
+    return value
+
+
+@contextmanager
+def _private_umask() -> Iterator[None]:
+    """Files and folders made inside are created readable by this user only (0600/0700): the mode
+    is right from the first instant, never tightened by a chmod after the data is there."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 DATA_DIR = Path(env.str("ATELIER_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+with _private_umask():
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
@@ -21,9 +46,28 @@ def _secret_key() -> str:
         return key
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        with _private_umask():
+            fd, scratch = tempfile.mkstemp(dir=DATA_DIR, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(50))
+            # A link appears whole or not at all: a process starting alongside (web and worker)
+            # never reads a half-written key, and the first one written wins.
+            os.link(scratch, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(scratch)
     return key_file.read_text().strip()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty file 0600 if it does not exist yet (SQLite takes an empty file as an empty
+    database and gives its -wal and -shm files the same mode)."""
+    with _private_umask():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 SECRET_KEY = _secret_key()
@@ -42,6 +86,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "axes",
     "accounts",
     "studio",
     "gallery",
@@ -51,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
+    # Before anything that reads the body (CSRF reads POST): over REQUEST_MAX_BYTES is 413 unread.
+    "config.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -60,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out log-in into the 429 login page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -90,6 +139,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_atelier.sqlite3")}
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _create_private_file(Path(DATABASES["default"]["NAME"]))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -97,6 +148,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes checks every log-in (AxesStandaloneBackend first, before the password is): after
+# LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is refused for
+# LOGIN_COOLOFF_MINUTES after its last failure. Other users, and the same user elsewhere, are not.
+# A successful log-in clears the count; staff unlock on /account/lockouts/ (or
+# `manage.py axes_reset_username <name>`). API tokens never go through authenticate(): unaffected.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = _positive_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_positive_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Tries during a lock-out are refused unchecked and do not extend it, so "try again at" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockouts.lockout_response"
+# The log of every successful log-in would only grow; failures are what the lock-out needs.
+AXES_DISABLE_ACCESS_LOG = True
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "studio:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -129,11 +196,23 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 
-# Uploads: the whole body is capped; images are further checked by decoding.
+# Uploads: each file is capped at UPLOAD_MAX_BYTES and checked by decoding. The whole request is
+# capped at REQUEST_MAX_BYTES: one edit carries an image, a mask and up to 15 references, so the
+# default (3 × UPLOAD_MAX_BYTES, 60 MiB) takes a full-size image and a full-size mask even as
+# base64 JSON through the API (4/3 larger), with room for references, which share what is left.
+# One number, everywhere: the waitress server started by runstudio refuses a longer body before
+# reading it, RequestSizeLimitMiddleware answers 413 for any other server before Django reads it,
+# and Django keeps all of an accepted request in memory (nothing is spooled to a temp file).
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
-DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=3 * UPLOAD_MAX_BYTES)
+if REQUEST_MAX_BYTES < UPLOAD_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"REQUEST_MAX_BYTES ({REQUEST_MAX_BYTES}) must be at least UPLOAD_MAX_BYTES ({UPLOAD_MAX_BYTES}): "
+        "a request must be able to carry one upload of the largest size allowed"
+    )
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 
 # Jobs: a running job whose heartbeat is older than this is reaped as "worker lost".
 JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=120)
@@ -141,6 +220,14 @@ JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=10)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=4)
 JOB_TIMEOUT_SECONDS = env.int("JOB_TIMEOUT_SECONDS", default=600)
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=120.0)
+# How long a paid provider-side job (a Replicate prediction, a creative upscale, a Midjourney task)
+# is waited for in all, polls included; past it the job fails as "may still be charged". Inside
+# the task timeout, so a slow job is reported by Atelier, not cut off by the worker.
+PROVIDER_JOB_DEADLINE_SECONDS = env.float("PROVIDER_JOB_DEADLINE_SECONDS", default=480.0)
+if not PROVIDER_TIMEOUT_SECONDS <= PROVIDER_JOB_DEADLINE_SECONDS < JOB_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "PROVIDER_JOB_DEADLINE_SECONDS must be at least PROVIDER_TIMEOUT_SECONDS and below JOB_TIMEOUT_SECONDS."
+    )
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
 # Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).
@@ -201,5 +288,7 @@ LOGGING = {
         "openai": {"level": "WARNING"},
         # django-q2 logs every scheduled run at INFO; the console is for what needs attention.
         "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
+        # django-axes logs each failed log-in and lock-out as a warning; its INFO is start-up chatter.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_shows_the_token_once_and_stores_only_a_hash(alice, user):
-    html = alice.post(reverse("accounts:token_create"), {"name": "script"}).content.decode()
+    html = alice.post(reverse("accounts:token_create"), {"name": "script", "scope": "read_write"}).content.decode()
     raw = re.search(r'value="(atl_[^"]+)"', html).group(1)
     token = ApiToken.objects.get(user=user)
     assert token.digest == hash_token(raw) and raw not in (token.name, token.hint, token.digest)
@@ -19,13 +19,13 @@ def test_create_shows_the_token_once_and_stores_only_a_hash(alice, user):
 
 
 def test_a_token_needs_a_name(alice):
-    response = alice.post(reverse("accounts:token_create"), {"name": " "}, follow=True)
+    response = alice.post(reverse("accounts:token_create"), {"name": " ", "scope": "read"}, follow=True)
     assert "Give the token a name" in response.content.decode()
     assert not ApiToken.objects.exists()
 
 
 def test_revoke_only_your_own(alice, client_for, other_user, user):
-    alice.post(reverse("accounts:token_create"), {"name": "mine"})
+    alice.post(reverse("accounts:token_create"), {"name": "mine", "scope": "read"})
     token = ApiToken.objects.get()
     assert client_for(other_user).post(reverse("accounts:token_delete", args=[token.pk])).status_code == 404
     alice.post(reverse("accounts:token_delete", args=[token.pk]))

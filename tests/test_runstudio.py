@@ -9,7 +9,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
+from studio.management.commands.runstudio import web_command
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.worker
@@ -37,6 +39,26 @@ def answers(url: str) -> bool:
         return False
 
 
+def post_head_only(port: int, path: str, length: int) -> bytes:
+    """Send a request's headers declaring `length` body bytes, none of the body, and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_waitress_takes_the_same_request_limit_as_django():
+    command = web_command(host="127.0.0.1", port=8000, threads=8)
+    # waitress refuses a body of max-request-body-size bytes or more: one over Django's limit.
+    assert f"--max-request-body-size={settings.REQUEST_MAX_BYTES + 1}" in command
+    assert command[-1] == "config.wsgi:application"
+
+
 def test_serves_and_stops_web_and_worker_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(ATELIER_DATA_DIR=str(tmp_path), Q_WORKERS="1")
@@ -52,6 +74,10 @@ def test_serves_and_stops_web_and_worker_on_ctrl_c(tmp_path):
     )
     try:
         assert wait_for(lambda: answers(f"http://127.0.0.1:{port}/account/login/"), timeout=30)
+        # An oversize body is refused from its headers alone; the socket never sends a byte of it.
+        limit = settings.REQUEST_MAX_BYTES
+        answer = post_head_only(port, "/api/v1/jobs", limit + 1)
+        assert answer.startswith(b"HTTP/1.1 413") and str(limit + 1).encode() in answer
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the whole group
         process.wait(timeout=30)
         assert wait_for(lambda: not group_alive(process.pid), timeout=20), "a child outlived Ctrl-C"

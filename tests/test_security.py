@@ -13,7 +13,7 @@ def test_csp_forbids_inline_script(alice):
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
 
 
-@pytest.mark.parametrize("name", ["studio:home", "gallery:grid", "accounts:tokens"])
+@pytest.mark.parametrize("name", ["studio:home", "gallery:grid", "accounts:tokens", "accounts:lockouts"])
 def test_every_page_requires_login(client, name):
     assert client.get(reverse(name)).status_code == 302
 

@@ -48,3 +48,32 @@ def test_deploy_check_is_clean_with_production_settings(tmp_path):
         SECURE_HSTS_SECONDS="31536000",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+PRINT_LIMITS = [
+    "-c",
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.REQUEST_MAX_BYTES, s.DATA_UPLOAD_MAX_MEMORY_SIZE, s.FILE_UPLOAD_MAX_MEMORY_SIZE, "
+    "s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()))",
+]
+
+
+def test_limits_come_from_the_environment(tmp_path):
+    defaults = run(PRINT_LIMITS, tmp_path, UPLOAD_MAX_BYTES="1000").stdout.split()
+    assert defaults == ["3000", "3000", "3000", "5", "900"]  # the request limit follows the upload limit
+    chosen = run(
+        PRINT_LIMITS,
+        tmp_path,
+        UPLOAD_MAX_BYTES="1000",
+        REQUEST_MAX_BYTES="5000",
+        LOGIN_FAILURE_LIMIT="3",
+        LOGIN_COOLOFF_MINUTES="2",
+    )
+    assert chosen.stdout.split() == ["5000", "5000", "5000", "3", "120"]
+
+
+def test_bad_limits_are_refused(tmp_path):
+    result = run(PRINT_LIMITS, tmp_path, UPLOAD_MAX_BYTES="1000", REQUEST_MAX_BYTES="999")
+    assert result.returncode != 0 and "REQUEST_MAX_BYTES (999) must be at least UPLOAD_MAX_BYTES" in result.stderr
+    result = run(PRINT_LIMITS, tmp_path, LOGIN_FAILURE_LIMIT="0")
+    assert result.returncode != 0 and "LOGIN_FAILURE_LIMIT must be a whole number of at least 1" in result.stderr

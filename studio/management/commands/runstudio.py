@@ -7,7 +7,23 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+
+
+def web_command(*, host: str, port: int, threads: int) -> list[str]:
+    """The waitress command line. Waitress refuses a body of max-request-body-size bytes or more
+    as soon as it reads the Content-Length (413, body unread), so one more than REQUEST_MAX_BYTES
+    lets through exactly what Django accepts."""
+    return [
+        sys.executable,
+        "-m",
+        "waitress",
+        f"--listen={host}:{port}",
+        f"--threads={threads}",
+        f"--max-request-body-size={settings.REQUEST_MAX_BYTES + 1}",
+        "config.wsgi:application",
+    ]
 
 
 class Command(BaseCommand):
@@ -19,13 +35,11 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8)
 
     def handle(self, *args, host: str, port: int, threads: int, **options):
-        python = sys.executable
         # Children get their own session: Ctrl-C reaches only this command, which stops them with
         # SIGTERM, so an interrupt during their start-up never prints a KeyboardInterrupt traceback.
-        web = [python, "-m", "waitress", f"--listen={host}:{port}", f"--threads={threads}", "config.wsgi:application"]
         children = {
-            "web": subprocess.Popen(web, start_new_session=True),
-            "worker": subprocess.Popen([python, "manage.py", "qcluster"], start_new_session=True),
+            "web": subprocess.Popen(web_command(host=host, port=port, threads=threads), start_new_session=True),
+            "worker": subprocess.Popen([sys.executable, "manage.py", "qcluster"], start_new_session=True),
         }
         self.stdout.write(self.style.SUCCESS(f"Atelier is running at http://{host}:{port}/  (Ctrl-C stops it)"))
         stopping = False
