@@ -10,12 +10,13 @@ from PIL import Image as PILImage
 
 from studio import specs, tasks
 from studio.catalog import Operation
+from studio.imaging import ImageRejected
 from studio.models import Job
 from studio.providers import midjourney as provider
 from studio.providers.base import Canceled, ErrorKind, ProviderError
 from studio.specs import Followup
 from tests.emulators.base import Fault
-from tests.factories import make_job, make_request
+from tests.factories import make_job, make_request, png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +199,47 @@ def test_grid_buttons_on_the_detail_page_run_follow_up_jobs(midjourney_proxy, al
         reverse("studio:midjourney_action", args=[follow.images.first().pk]), {"action": "X9"}, follow=True
     )
     assert "works only on a Midjourney grid" in response.content.decode()
+
+
+def huge_header_png(width: int, height: int) -> bytes:
+    """A few hundred bytes whose PNG header claims width x height pixels (a bomb's shape)."""
+    import struct
+    import zlib
+
+    small = bytearray(png_bytes(8, 8))
+    ihdr = bytearray(small[12:29])  # "IHDR" + 13 bytes of fields
+    ihdr[4:12] = struct.pack(">II", width, height)
+    small[12:29] = ihdr
+    small[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(small)
+
+
+@pytest.mark.parametrize("grid", [lambda: huge_header_png(12_000, 12_000), lambda: b"<html>not an image</html>"])
+def test_the_grid_is_split_only_through_the_decoders_limits(grid):
+    with pytest.raises(ImageRejected):
+        provider.quadrants(grid())
+
+
+def test_a_bomb_of_a_grid_from_the_proxy_fails_the_job_not_the_worker(midjourney_proxy, runner_waits):
+    midjourney_proxy._render = lambda task: huge_header_png(12_000, 12_000)
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "failed: bad image"
+    job.refresh_from_db()
+    assert job.error_kind == "invalid_request" and "too many pixels" in job.error_message
+    assert not job.images.exists() and len(imagines(midjourney_proxy)) == 1
+
+
+def test_a_grid_over_the_pixel_limit_is_refused(midjourney_proxy, settings):
+    settings.IMAGE_MAX_PIXELS = 2_000_000  # the emulator's 16:9 grid is 2912x1632 = 4.75 MP
+    with pytest.raises(ImageRejected, match="2912×1632 pixels; the limit is 2 megapixels"):
+        provider.generate(request())
+
+
+def test_a_task_waiting_for_a_confirmation_in_discord_fails_with_the_reason(midjourney_proxy):
+    # The C# fork leaves a task in MODAL until someone confirms it in Discord: never final on its own.
+    modal = {"id": "t-1", "status": "MODAL", "progress": "0%", "failReason": None}
+    midjourney_proxy.faults.append(Fault(on=FETCH, status=200, body=modal))
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.INVALID_REQUEST and "confirm" in exc.value.message
+    assert len(imagines(midjourney_proxy)) == 1

@@ -86,10 +86,11 @@ def test_a_user_cancel_is_forwarded_to_replicate(polling):
 
 def test_the_deadline_cancels_the_prediction(polling, settings):
     polling.latency = 5
-    settings.PROVIDER_TIMEOUT_SECONDS = 0.3
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 0.3
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
-    assert exc.value.kind == ErrorKind.TIMEOUT and polling.requests[-1].path.endswith("/cancel")
+    assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid
+    assert polling.requests[-1].path.endswith("/cancel")
     assert len(creates(polling)) == 1
 
 

@@ -339,7 +339,7 @@ def test_a_creative_upscale_past_its_deadline_fails_and_is_not_bought_again(
     from tests.factories import make_job
 
     stability_emulator.creative_seconds = 30
-    settings.PROVIDER_TIMEOUT_SECONDS = 0.5
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 0.5
     job = make_job(**specs.job_fields(upscale_request("stable-image-ultra")))
     assert tasks.run_job(job.pk) == "failed: timeout"
     job.refresh_from_db()

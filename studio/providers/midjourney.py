@@ -37,7 +37,9 @@ ACCEPTED = {1, 21, 22}  # submitted, already exists, queued
 QUEUE_FULL = 23
 # How long to wait when the proxy says its queue is full (code 23) without a Retry-After.
 QUEUE_FULL_SECONDS = 30.0
-FINAL = {"SUCCESS", "FAILURE", "CANCEL"}
+# MODAL: the C# fork's task waits for a confirmation in Discord (a remix, a region edit) that only
+# a person there can give: it never finishes by itself, so it ends the wait.
+FINAL = {"SUCCESS", "FAILURE", "CANCEL", "MODAL"}
 CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net", "*.discordapp.net", "*.discordapp.com")
 ACTION = re.compile(r"^([UV])([1-4])$")
 PERCENT = re.compile(r"(\d+)")
@@ -135,13 +137,19 @@ class Proxy:
         task = http.poll(
             lambda: self.fetch(task_id),
             provider=LABEL,
-            deadline=time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS,
+            deadline=time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS,
             progress=progress,
             provider_job_id=task_id,
             interval=POLL_SECONDS,
             is_done=lambda t: t["status"] in FINAL,
             percent=_percent,
         )
+        if task["status"] == "MODAL":
+            raise ProviderError(
+                ErrorKind.INVALID_REQUEST,
+                "Midjourney is waiting for someone to confirm this task in Discord; confirm it there, or change "
+                "the prompt.",
+            )
         if task["status"] != "SUCCESS":
             reason = task.get("failReason") or f"Midjourney ended the task ({task['status'].lower()})."
             banned = any(w in reason.lower() for w in ("banned", "moderation", "blocked"))

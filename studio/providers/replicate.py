@@ -138,7 +138,7 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
         raise ProviderError(ErrorKind.INVALID_REQUEST, f"{model.label} cannot {request.operation} in Atelier.")
     client = _client()
     data = model_input(request)
-    deadline = time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS
+    deadline = time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS
     # The paid call: its failure is the job's (retried by the runner); after it, only polls.
     created = _api(
         lambda: client.models.predictions.create(

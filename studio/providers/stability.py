@@ -264,7 +264,7 @@ def _v2_upscale(request: ImageRequest, session: requests.Session, base: str, pro
         data["prompt"] = request.prompt or "a high resolution photograph"
     if upscaler in ("fast", "conservative"):
         return _v2_image(_post(session, f"{base}/v2beta/stable-image/upscale/{upscaler}", data=data, files=files))
-    deadline = time.monotonic() + settings.PROVIDER_TIMEOUT_SECONDS
+    deadline = time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS
     generation = _post(session, f"{base}/v2beta/stable-image/upscale/creative", data=data, files=files).get("id")
     if not isinstance(generation, str) or not generation:
         raise http.unreadable(LABEL)
