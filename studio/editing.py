@@ -161,8 +161,11 @@ def _plan(
     """The edit's settings and result size from the source's size alone (and, for an outpaint,
     the extension as asked, before it was grown to the model's grid)."""
     if operation == Operation.UPSCALE:
-        factor = settings.factor or (model.upscale.factors[0] if model.upscale else 1)
-        return EditSettings(factor=factor), Size.of(width * factor, height * factor), None
+        default = model.upscale.factors[0] if model.upscale else 1
+        factor = default if settings.factor is None else settings.factor
+        # A factor the model does not take is the request's validation to refuse, by name.
+        scale = factor if model.upscale and factor in model.upscale.factors else 1
+        return EditSettings(factor=factor), Size.of(width * scale, height * scale), None
     asked = None
     if operation == Operation.OUTPAINT:
         asked = extension_for(Size.of(width, height), settings.extend, extend_aspect)

@@ -166,7 +166,9 @@ class EditForm(ModelRequestForm):
         label="Strength", min_value=0, max_value=1, initial=0.6, required=False,
         help_text="0 keeps the source, 1 ignores it.",
     )  # fmt: skip
-    factor = forms.TypedChoiceField(label="Scale", coerce=int, required=False, choices=[(2, "2×"), (4, "4×")])
+    factor = forms.TypedChoiceField(
+        label="Scale", coerce=int, empty_value=None, required=False, choices=[(2, "2×"), (4, "4×")]
+    )
     # Their range is the model's (catalog max_extend), checked by specs with the rest.
     extend_left = forms.IntegerField(label="Left", initial=0, required=False)
     extend_top = forms.IntegerField(label="Top", initial=0, required=False)

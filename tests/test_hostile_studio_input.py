@@ -171,3 +171,10 @@ def test_flux_fill_outpaints_a_large_source_by_fitting_the_canvas(settings):
     )
     size = prepared.request.size
     assert max(prepared.canvas.size) <= 2048 and prepared.canvas.size == (size.width, size.height)
+
+
+@pytest.mark.parametrize("factor", [-1, 0, 3, 10**30])
+def test_an_upscale_factor_the_model_does_not_take_is_a_400(api, factor):
+    payload = {"model": "offline", "operation": "upscale", "image": b64(png_bytes()), "factor": factor}
+    response = api.post("/api/v1/jobs", json.dumps(payload), content_type="application/json")
+    assert response.status_code == 400 and "upscales by 2× or 4×" in response.json()["error"]["fields"]["size"][0]
