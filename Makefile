@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint format bench emulators chromium clean
+.PHONY: run test test-fast fuzz-nightly test-postgres lint format bench emulators chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +35,28 @@ format: $(STAMP)
 # database: full-text search, keyset sorts, comparisons, budgets, the job runner and the API.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/atelier
 POSTGRES_TESTS := tests/test_gallery_pages.py tests/test_gallery_organising.py tests/test_comparisons.py \
-	tests/test_costs_and_budgets.py tests/test_job_runner.py tests/test_api.py
+	tests/test_costs_and_budgets.py tests/test_job_runner.py tests/test_api.py \
+	tests/test_gallery_hostile_input.py tests/test_gallery_board_and_tag_rules.py tests/test_gallery_migrations.py \
+	tests/test_hostile_studio_input.py tests/test_fuzz_routes.py
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 PYTEST = sh -c '"$$0" -m pytest "$$@"; code=$$?; [ $$code -eq 5 ] && echo "pytest collected no tests"; exit $$code' $(PY)
 
 test: lint chromium
 	$(PYTEST)
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
+
+# The suite without the fuzz tests (tests/test_fuzz_*.py) and the browser: a quick check while working.
+test-fast: $(STAMP)
+	$(PYTEST) -p no:playwright -m "not fuzz and not browser"
+
+# The fuzz tests at length: every listed hostile value in every htmx variant, FUZZ_EXAMPLES generated
+# examples per case from a fresh seed, on SQLite and on PostgreSQL (which refuses NUL and over-long
+# strings where SQLite stores them). `make test` runs them at the short, seeded CI setting.
+FUZZ_EXAMPLES ?= 150
+FUZZ_TESTS := tests/test_fuzz_routes.py tests/test_fuzz_uploads.py
+fuzz-nightly: $(STAMP)
+	FUZZ_NIGHTLY=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTEST) -p no:playwright -m fuzz $(FUZZ_TESTS)
+	DATABASE_URL=$(POSTGRES_URL) FUZZ_NIGHTLY=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTEST) -p no:playwright -m fuzz $(FUZZ_TESTS)
 
 test-postgres: $(STAMP)
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
