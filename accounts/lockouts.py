@@ -15,6 +15,19 @@ from django.db.models import Max, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import dateformat, timezone
 
+from studio import params
+
+# User names are at most 150 characters (Django's User); axes stores what it is given in a
+# varchar(255), and PostgreSQL cannot store a NUL.
+USERNAME_MAX = 150
+
+
+def username_of(request: HttpRequest, credentials: dict | None = None) -> str:
+    """The user name a log-in attempt is counted under (AXES_USERNAME_CALLABLE): as typed, less
+    control characters, cut to the longest a user name can be."""
+    typed = (credentials or {}).get("username") or request.POST.get("username", "")
+    return params.text(str(typed), USERNAME_MAX)
+
 
 @dataclass(frozen=True)
 class Lockout:

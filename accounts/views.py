@@ -73,7 +73,7 @@ def lockout_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_POST
 def lockout_unlock(request: HttpRequest) -> HttpResponse:
-    username = request.POST.get("username", "")
+    username = lockouts.username_of(request)
     ip_address = request.POST.get("ip_address", "") or None
     if ip_address and not lockouts.is_ip_address(ip_address):
         messages.error(request, "That is not an IP address.")

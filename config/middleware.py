@@ -36,10 +36,6 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
-
-
 class RequestSizeLimitMiddleware:
     """413 for a request whose declared length is over REQUEST_MAX_BYTES, before anything reads
     (or spools to disk) its body. Waitress under runstudio refuses such bodies itself; this is the
@@ -57,8 +53,8 @@ class RequestSizeLimitMiddleware:
         if length <= limit:
             return self.get_response(request)
         message = (
-            f"The request is {_megabytes(length)}; Atelier takes at most {_megabytes(limit)} ({limit} bytes) "
-            "in one request, the image, its mask and any references together."
+            f"The request is {length:,} bytes; Atelier takes at most {limit:,} bytes ({limit / 2**20:g} MB) in one "
+            "request, the image, its mask and any references together."
         )
         if request.path_info.startswith(JSON_PATH_PREFIXES):
             response: HttpResponse = JsonResponse(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from django.contrib import messages
@@ -23,7 +22,6 @@ GRID = "gallery/grid.html"
 DETAIL = "gallery/detail.html"
 BOARDS = "gallery/boards.html"
 # Nobody types them into a filter, and PostgreSQL refuses NUL in text: they are dropped.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def get_image_for_user(request: HttpRequest, pk: int, *, to_change: bool = False) -> Image:
@@ -44,24 +42,19 @@ def _date(raw: str, label: str, notices: list[str]) -> date | None:
     return day
 
 
-def _text(raw: str, max_length: int) -> str:
-    """A free-text filter: without control characters, trimmed, no longer than its field."""
-    return CONTROL_CHARACTERS.sub("", raw[: max_length * 4]).strip()[:max_length]
-
-
 def _filters(request: HttpRequest, notices: list[str]) -> selectors.Filters:
     get = request.GET
     return selectors.Filters(
         mine=get.get("scope") == "mine",
         model=get.get("model", "") if get.get("model") in catalog.MODELS else "",
         favourites=get.get("favourites") == "1",
-        q=_text(get.get("q", ""), 200),
-        user=_text(get.get("user", ""), 150),
+        q=params.text(get.get("q", ""), 200),
+        user=params.text(get.get("user", ""), 150),
         operation=get.get("operation", "")
         if get.get("operation", "") in {op.value for op in catalog.Operation}
         else "",
         board=params.object_id(get.get("board")),
-        tag=_text(get.get("tag", ""), 40),
+        tag=params.text(get.get("tag", ""), 40),
         date_from=_date(get.get("from", ""), "from", notices),
         date_to=_date(get.get("to", ""), "to", notices),
         sort=get.get("sort") if get.get("sort") in selectors.SORTS else "newest",

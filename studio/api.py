@@ -171,7 +171,7 @@ REQUEST_KEYS = ("prompt", "negative_prompt", "quality", "n", "seed", "options")
 def job_create(request: HttpRequest) -> JsonResponse:
     try:
         payload = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a 5000-digit number, nesting past the stack
         return error(400, "The body must be JSON.")
     if not isinstance(payload, dict):
         return error(400, "The body must be a JSON object.")

@@ -84,7 +84,7 @@ class SizeRule:
     def problem(self, width: int, height: int) -> str:
         """Why W×H is not accepted, or "" when it is."""
         if width % self.step or height % self.step:
-            return f"both sides must be multiples of {self.step}"
+            return f"both sides in multiples of {self.step}"
         if max(width, height) > self.max_edge:
             return f"at most {self.max_edge} pixels a side"
         if min(width, height) < self.min_edge:

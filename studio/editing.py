@@ -3,7 +3,6 @@ validated request together with the exact pixels the provider will receive."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, replace
 from typing import Any
@@ -31,11 +30,18 @@ class PreparedEdit:
     source_image: Any = None  # gallery.Image the edit starts from, for the lineage
 
 
-def _decoded(data: bytes, field: str) -> Image.Image:
+def _decoded(data: bytes, field: str, fit_to: Size | None = None) -> Image.Image:
+    """The image in RGB; made smaller first, in its own mode, when it is fitted down, so a large
+    source never exists twice at full size (decoded, then converted)."""
     try:
-        return imaging.decode(data).convert("RGB")
+        img = imaging.decode(data)
     except imaging.ImageRejected as exc:
         raise Invalid({field: [str(exc)]}) from exc
+    if fit_to and img.width * img.height > fit_to.pixels:
+        if img.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F"):
+            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
+        img = img.resize((fit_to.width, fit_to.height), Image.Resampling.LANCZOS)
+    return img.convert("RGB")
 
 
 def _mask(data: bytes | None, size: tuple[int, int], *, required: bool) -> Image.Image | None:
@@ -60,10 +66,9 @@ def _painted(data: bytes | None, source: tuple[int, int], asked: Extension, exte
     asked_size = (source[0] + asked.left + asked.right, source[1] + asked.top + asked.bottom)
     fitted_size = (source[0] + extend.left + extend.right, source[1] + extend.top + extend.bottom)
     try:
-        with Image.open(io.BytesIO(data)) as header:
-            painted_on = header.size
-    except (OSError, ValueError):
-        painted_on = fitted_size  # read_mask says what is wrong with it
+        painted_on = imaging.dimensions(data)
+    except imaging.ImageRejected as exc:
+        raise Invalid({"mask": [str(exc)]}) from exc
     if painted_on != asked_size or asked_size == fitted_size:
         return _mask(data, fitted_size, required=False)
     placed = Image.new("L", fitted_size, 0)
@@ -139,7 +144,10 @@ def prepare(
         **request_fields,
     )
     _check_reference_pixels(references)
-    image = _decoded(source, "image")
+    # Masked edits keep the source's pixels until the mask is read at that size; the others are
+    # fitted as they are decoded.
+    early_fit = operation not in (Operation.OUTPAINT, Operation.UPSCALE, *specs.MASKED)
+    image = _decoded(source, "image", fit_to=size if early_fit else None)
     canvas, edit_mask = _compose(operation, image, mask, asked, settings.extend)
     if operation != Operation.UPSCALE and (size.width, size.height) != canvas.size:
         canvas = canvas.resize((size.width, size.height), Image.Resampling.LANCZOS)

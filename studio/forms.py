@@ -325,7 +325,14 @@ def initial_from_job(model_id: str, prompt: str, negative_prompt: str, params: d
     options = params.get("options")
     for name, value in options.items() if isinstance(options, dict) else ():
         initial[OPTION_PREFIX + str(name)] = value
-    return {k: v for k, v in initial.items() if isinstance(v, str | int | float | bool)}
+    return {k: v for k, v in initial.items() if _plain(v)}
+
+
+def _plain(value: Any) -> bool:
+    """A value a form can show: a number, a flag, or text that is valid Unicode without a NUL."""
+    if isinstance(value, str):
+        return not specs.text_problem(value)
+    return isinstance(value, int | float | bool)
 
 
 def queue(form: forms.Form, create: Callable[[], T]) -> T | None:

@@ -57,7 +57,9 @@ def _opened(data: bytes, max_bytes: int | None, max_pixels: int | None) -> Itera
     max_bytes = max_bytes or settings.UPLOAD_MAX_BYTES
     max_pixels = max_pixels or settings.IMAGE_MAX_PIXELS
     if len(data) > max_bytes:
-        raise ImageRejected(f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
+        raise ImageRejected(
+            f"The file is {len(data):,} bytes; the limit is {max_bytes:,} bytes ({max_bytes / 2**20:g} MB)."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -161,12 +163,12 @@ class MaskRejected(ValueError):
 
 
 def read_mask(data: bytes, size: tuple[int, int]) -> Image.Image:
-    """Decode an uploaded mask (white or opaque = change) into Atelier's form, checking it."""
+    """Decode an uploaded mask (white or opaque = change) into Atelier's form, checking it. Its
+    size is read from the header first: a mask of the wrong size is refused without decoding."""
+    width, height = dimensions(data)
+    if (width, height) != size:
+        raise MaskRejected(f"The mask is {width}×{height} but the image is {size[0]}×{size[1]}; they must match.")
     img = decode(data)
-    if img.size != size:
-        raise MaskRejected(
-            f"The mask is {img.width}×{img.height} but the image is {size[0]}×{size[1]}; they must match."
-        )
     if "A" in img.getbands() and img.getchannel("A").getextrema()[0] < 255:
         # A painted-on-transparent mask: opaque pixels are the painted ones.
         return img.getchannel("A")

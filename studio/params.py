@@ -3,10 +3,20 @@ one is a message, never an exception."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 MAX_ID_DIGITS = 18  # below 2**63: every database takes it as an integer key
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # room for time zones on both sides
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def text(raw: str, max_length: int) -> str:
+    """Free text for a filter or a name: without control characters (NUL, which PostgreSQL cannot
+    store) or halves of surrogate pairs, trimmed, no longer than its field."""
+    return CONTROL_CHARACTERS.sub("", raw[: max_length * 4]).strip()[:max_length]
 
 
 def object_id(text: object) -> int | None:

@@ -136,7 +136,7 @@ def rerun(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def leaderboard(request: HttpRequest) -> HttpResponse:
-    category = request.GET.get("category", "").strip()[:60]
+    category = params.text(request.GET.get("category", ""), 60)
     context = {
         "standings": comparisons.leaderboard(category=category),
         "category": category,
