@@ -8,6 +8,7 @@ from openai.types import image_edit_params, image_generate_params, image_model
 
 from studio import catalog
 from studio.catalog import Operation, OptionKind
+from tests.test_request_rules import option_allowed
 
 MODELS = list(catalog.MODELS.values())
 OPENAI = [m for m in MODELS if m.provider == "openai"]
@@ -33,18 +34,6 @@ WIRES = {
 
 def each_model(test):
     return pytest.mark.parametrize("model", MODELS, ids=lambda m: m.id)(test)
-
-
-def option_allows(option: catalog.Option, value) -> bool:
-    if value is None:
-        return option.optional
-    if option.kind == OptionKind.CHOICE:
-        return value in option.choices
-    if option.kind == OptionKind.BOOL:
-        return isinstance(value, bool)
-    if option.kind == OptionKind.INT and not isinstance(value, int):
-        return False
-    return option.min <= value <= option.max
 
 
 @each_model
@@ -77,7 +66,7 @@ def test_every_model_cites_where_its_limits_are_documented(model):
 def test_every_option_is_typed_and_its_default_is_allowed(model):
     for option in model.options:
         assert isinstance(option.kind, OptionKind)
-        assert option_allows(option, option.default), option
+        assert option_allowed(option, option.default), option
         if option.kind in (OptionKind.INT, OptionKind.FLOAT):
             assert option.min < option.max and not option.choices
         if option.kind == OptionKind.CHOICE:
@@ -91,7 +80,7 @@ def test_rules_between_options_name_options_and_values_the_model_has(model):
     def offered(option_name: str, values: tuple) -> None:
         option = model.option(option_name)
         assert option is not None, f"{model.id} has no option {option_name}"
-        assert all(option_allows(option, v) for v in values), (option_name, values)
+        assert all(option_allowed(option, v) for v in values), (option_name, values)
 
     for rule in model.rules:
         offered(rule.option, rule.values)

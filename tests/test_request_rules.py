@@ -90,6 +90,8 @@ def option_allowed(option: Option, value: Any) -> bool:
         return value in option.choices
     if option.kind == OptionKind.BOOL:
         return isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
     return option.min <= value <= option.max and (option.kind == OptionKind.FLOAT or value == int(value))
 
 
