@@ -40,8 +40,8 @@ def _decoded(data: bytes, field: str, fit_to: Size | None = None) -> Image.Image
     if fit_to and img.width * img.height > fit_to.pixels:
         if img.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F"):
             img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
-        img = img.resize((fit_to.width, fit_to.height), Image.Resampling.LANCZOS)
-    return img.convert("RGB")
+        img = imaging.shrink(img, (fit_to.width, fit_to.height))
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def _mask(data: bytes | None, size: tuple[int, int], *, required: bool) -> Image.Image | None:
@@ -178,8 +178,10 @@ def _plan(
     if operation == Operation.OUTPAINT:
         asked = extension_for(Size.of(width, height), settings.extend, extend_aspect)
         if not asked.any or min(astuple(asked)) < 0 or max(astuple(asked)) > model.max_extend:
-            # Nothing to add, or sides out of the model's range: the request's validation says so.
-            return _defaults(model, operation, replace(settings, extend=asked)), Size.of(width, height), asked
+            # Nothing to add, or sides out of the model's range: the request's validation says so
+            # (at a size the model takes, so that is the only thing it says).
+            size = model.fit(width, height) or Size.of(width, height)
+            return _defaults(model, operation, replace(settings, extend=asked)), size, asked
         extend = _fit_extension(model, width, height, asked)
         settings = replace(settings, extend=extend)
         size = Size.of(width + extend.left + extend.right, height + extend.top + extend.bottom)

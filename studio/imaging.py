@@ -213,6 +213,22 @@ def extension_for_aspect(width: int, height: int, aspect: tuple[int, int]) -> tu
     return extra // 2, 0, extra - extra // 2, 0
 
 
+SHRINK_BAND = 256  # output rows resampled at a time
+
+
+def shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The image resampled (Lanczos) to a smaller size, a band of rows at a time: one pass over a
+    36-megapixel source would hold a full-height intermediate as large again as the result."""
+    width, height = size
+    out = Image.new(img.mode, size)
+    scale = img.height / height
+    for top in range(0, height, SHRINK_BAND):
+        rows = min(SHRINK_BAND, height - top)
+        box = (0, top * scale, img.width, (top + rows) * scale)
+        out.paste(img.resize((width, rows), Image.Resampling.LANCZOS, box=box), (0, top))
+    return out
+
+
 def png_bytes(img: Image.Image) -> bytes:
     out = io.BytesIO()
     img.save(out, "PNG")

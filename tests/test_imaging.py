@@ -79,3 +79,12 @@ def test_process_makes_a_webp_thumbnail_and_a_hash():
 
 def test_png_without_our_metadata_reads_as_none():
     assert imaging.read_png_metadata(png_bytes()) is None
+
+
+def test_shrinking_in_bands_gives_the_same_pixels_as_one_resize():
+    import numpy as np
+
+    noise = np.random.default_rng(1).integers(0, 256, (600, 500, 3), dtype=np.uint8)
+    img = Image.fromarray(noise)
+    whole = np.asarray(img.resize((410, 300), Image.Resampling.LANCZOS))
+    assert (np.asarray(imaging.shrink(img, (410, 300))) == whole).all()
