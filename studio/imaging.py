@@ -122,14 +122,15 @@ def with_png_metadata(png: bytes, metadata: dict[str, Any]) -> bytes:
 
 
 def read_png_metadata(data: bytes) -> dict[str, Any] | None:
-    """Settings embedded by Atelier, or None if the image carries none."""
-    img = decode(data)
-    raw = getattr(img, "text", {}).get(METADATA_KEY) if img.format == "PNG" else None
-    if not raw:
+    """Settings embedded by Atelier, or None if the image carries none. Text chunks before the
+    pixel data (where Atelier writes them) are read from the header: the pixels are never decoded."""
+    with _opened(data, None, None) as img:
+        raw = img.info.get(METADATA_KEY) if img.format == "PNG" else None
+    if not raw or not isinstance(raw, str):
         return None
     try:
         metadata = json.loads(raw)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
     return metadata if isinstance(metadata, dict) else None
 
