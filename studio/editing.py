@@ -186,16 +186,18 @@ def _plan(
         settings = replace(settings, extend=extend)
         size = Size.of(width + extend.left + extend.right, height + extend.top + extend.bottom)
         _check_pixels(size, "extend")  # the canvas is made at this size, whatever it is fitted to
-        if specs.size_problem(model, operation, size) and not model.extends_original:
+        problem = specs.size_problem(model, operation, size)
+        if problem and not model.extends_original:
             # The provider gets the whole canvas: it is fitted to a size the model takes.
             size = model.fit(size.width, size.height) or size
-        if problem := specs.size_problem(model, operation, size):
+            problem = specs.size_problem(model, operation, size)
+        if problem:
             raise Invalid({"extend": [problem]})
     elif (fitted := model.fit(width, height)) is None:
         raise Invalid({"size": [f"{model.label} cannot take a {width}×{height} image."]})
     else:
         size = fitted
-    _check_pixels(size, "extend" if operation == Operation.OUTPAINT else "size")
+        _check_pixels(size, "size")
     return _defaults(model, operation, settings), size, asked
 
 

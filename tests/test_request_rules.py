@@ -346,7 +346,8 @@ def draw_edit(draw: st.DrawFn, d: Draft, model: Model, operation: Operation, ref
 
 
 def sources(model: Model) -> st.SearchStrategy[tuple[int, int]]:
-    """Source images up to 6000 px and 10:1, no smaller than the model's smallest edge (see the xfail below)."""
+    """Source images up to 6000 px and 10:1, no smaller than the model's smallest edge (narrower
+    ones are covered by test_small_narrow_sources_are_fitted_up_to_the_smallest_edge)."""
     low = max(model.size_rule.min_edge if model.size_rule else 1, 16)
     return st.tuples(st.integers(low, 6000), st.integers(low, 6000)).filter(lambda wh: max(wh) <= 10 * min(wh))
 
