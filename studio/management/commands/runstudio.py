@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -24,6 +26,50 @@ def web_command(*, host: str, port: int, threads: int) -> list[str]:
         f"--max-request-body-size={settings.REQUEST_MAX_BYTES + 1}",
         "config.wsgi:application",
     ]
+
+
+# How long the worker may take to finish its running tasks after Ctrl-C before it is killed.
+STOP_SECONDS = 20
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    """Signal a child and every process it started (the child leads its own session and group)."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. On Linux, exited processes that nobody has reaped
+    yet (zombies: in a container, PID 1 may never reap orphans) do not count."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it exited while we looked
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def group_ended(child: subprocess.Popen, *, timeout: float) -> bool:
+    """Wait until the child has exited and no process of its group is left: the django-q2
+    cluster's sentinel and workers are the cluster's children, and must not outlive it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        child.poll()
+        if not group_running(child.pid):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 class Command(BaseCommand):
@@ -54,15 +100,14 @@ class Command(BaseCommand):
             while not stopping and all(child.poll() is None for child in children.values()):
                 time.sleep(0.2)
         finally:
-            for child in children.values():
+            for child in children.values():  # the leaders stop their own children in order
                 if child.poll() is None:
                     child.terminate()
             for name, child in children.items():
-                try:
-                    child.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    self.stderr.write(f"{name} did not stop in 15 s; killing it.")
-                    child.kill()
+                if not group_ended(child, timeout=STOP_SECONDS):
+                    self.stderr.write(f"The {name} processes did not stop in {STOP_SECONDS} s; killing them.")
+                    signal_group(child.pid, signal.SIGKILL)
+                    group_ended(child, timeout=5)
         exited = [name for name, child in children.items() if child.returncode not in (0, -signal.SIGTERM, None)]
         if exited and not stopping:
             self.stderr.write(f"Stopped because the {', '.join(exited)} process exited.")
