@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,14 +31,6 @@ def web_command(*, host: str, port: int, threads: int) -> list[str]:
 
 # How long the worker may take to finish its running tasks after Ctrl-C before it is killed.
 STOP_SECONDS = 20
-
-
-def signal_group(pgid: int, signum: int) -> None:
-    """Signal a child and every process it started (the child leads its own session and group)."""
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def group_running(pgid: int) -> bool:
@@ -106,7 +99,8 @@ class Command(BaseCommand):
             for name, child in children.items():
                 if not group_ended(child, timeout=STOP_SECONDS):
                     self.stderr.write(f"The {name} processes did not stop in {STOP_SECONDS} s; killing them.")
-                    signal_group(child.pid, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):  # the child leads its own group
+                        os.killpg(child.pid, signal.SIGKILL)
                     group_ended(child, timeout=5)
         exited = [name for name, child in children.items() if child.returncode not in (0, -signal.SIGTERM, None)]
         if exited and not stopping:
