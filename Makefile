@@ -2,22 +2,40 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Running needs requirements.txt only; the dev stamp adds the test and lint tools on top.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+EMULATOR_PORT ?= 8801
 
-.PHONY: run test test-fast fuzz-nightly test-postgres lint format bench emulators chromium clean
+.PHONY: run demo test test-fast fuzz-nightly test-postgres lint format bench emulators chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+$(RUNTIME_STAMP): requirements.txt | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUNTIME_STAMP)
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py ensure_first_user
-	$(PY) manage.py runstudio
+	$(PY) manage.py runstudio --host $(HOST) --port $(PORT)
+
+# The provider emulators and the studio pointed at them, in one command, with its own data folder
+# (its own first user) so emulated images stay out of the real gallery. Ctrl-C stops everything.
+DEMO_DATA_DIR ?= data/demo
+demo: $(RUNTIME_STAMP)
+	ATELIER_DATA_DIR=$(DEMO_DATA_DIR) $(PY) manage.py migrate --noinput -v 0
+	ATELIER_DATA_DIR=$(DEMO_DATA_DIR) $(PY) manage.py ensure_first_user
+	ATELIER_DATA_DIR=$(DEMO_DATA_DIR) $(PY) -m tests.emulators --port $(EMULATOR_PORT) -- \
+		$(PY) manage.py runstudio --host $(HOST) --port $(PORT)
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
@@ -61,8 +79,8 @@ fuzz-nightly: $(STAMP)
 test-postgres: $(STAMP)
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
 
-emulators: $(STAMP)
-	$(PY) -m tests.emulators --port 8801
+emulators: $(RUNTIME_STAMP)
+	$(PY) -m tests.emulators --port $(EMULATOR_PORT)
 
 bench: $(STAMP)
 	$(PY) bench/postprocess.py

@@ -14,7 +14,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+# Values already in the environment win over the file. ATELIER_ENV_FILE="" reads no file: the test
+# suite's settings (tests/settings.py) set that, so a developer's `.env` never changes a test.
+ENV_FILE = os.environ.get("ATELIER_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE)
 
 
 def _positive_int(name: str, default: int) -> int:

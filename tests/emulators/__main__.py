@@ -1,11 +1,13 @@
 """Run every provider emulator on fixed local ports and print the settings that point Atelier at
-them: `python -m tests.emulators` (or `make emulators`), then start Atelier with that .env."""
+them: `python -m tests.emulators` (or `make emulators`). With a command after `--` (`make demo`),
+run that command with those settings in its environment and stop the emulators when it ends."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import threading
 
@@ -14,8 +16,9 @@ import django
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=8801, help="first of four consecutive ports")
+    parser.add_argument("--port", type=int, default=8801, help="first of four consecutive ports (0: any free ones)")
     parser.add_argument("--env-file", help="also write the settings to this file (e.g. .env)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then a command to run pointed at them")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()  # the emulators draw their images with the offline renderer
@@ -25,12 +28,14 @@ def main() -> None:
     from tests.emulators.replicate_api import ReplicateEmulator
     from tests.emulators.stability_api import StabilityEmulator
 
-    port = args.port
+    def port(offset: int) -> int:
+        return args.port + offset if args.port else 0
+
     # Realistic pace for clicking through: Replicate takes 2 s, a Midjourney grid 3 s.
-    openai = OpenAIEmulator(port=port).start()
-    stability = StabilityEmulator(port=port + 1).start()
-    replicate = ReplicateEmulator(latency=2.0, port=port + 2).start()
-    midjourney = MidjourneyProxyEmulator(duration=3.0, port=port + 3).start()
+    openai = OpenAIEmulator(port=port(0)).start()
+    stability = StabilityEmulator(port=port(1)).start()
+    replicate = ReplicateEmulator(latency=2.0, port=port(2)).start()
+    midjourney = MidjourneyProxyEmulator(duration=3.0, port=port(3)).start()
     servers = [openai, stability, replicate, midjourney]
     hosts = ",".join(e.url.removeprefix("http://") for e in (replicate, midjourney))
     settings = {
@@ -44,6 +49,9 @@ def main() -> None:
         "MIDJOURNEY_PROXY_SECRET": midjourney.secret,
         "DOWNLOAD_INSECURE_HOSTS": hosts,
     }
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if command:
+        sys.exit(run_pointed_at(settings, command, servers))
     lines = [f"{key}={value}" for key, value in settings.items()]
     print("Provider emulators running. Point Atelier at them with:\n")
     print("\n".join(lines))
@@ -59,6 +67,18 @@ def main() -> None:
     for emulator in servers:
         emulator.stop()
     sys.exit(0)
+
+
+def run_pointed_at(settings: dict[str, str], command: list[str], servers: list) -> int:
+    """Run `command` with the emulators' settings in its environment (a `.env` never needs
+    editing); Ctrl-C reaches it from the terminal, and the emulators stop once it has."""
+    print("Provider emulators running at " + ", ".join(e.url for e in servers), flush=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.call(command, env={**os.environ, **settings})
+    finally:
+        for emulator in servers:
+            emulator.stop()
 
 
 if __name__ == "__main__":
