@@ -23,6 +23,8 @@ def url_patterns() -> dict[str, str]:
     return {
         "detail": _url_pattern("gallery:detail"),
         "file": _url_pattern("gallery:file"),
+        "download": _url_pattern("gallery:download"),
+        "favourite": _url_pattern("gallery:favourite"),
         "editor": _url_pattern("studio:editor_image"),
     }
 

@@ -5,4 +5,4 @@ import os
 # Set before the project settings are read; the worker and server processes tests start inherit it.
 os.environ["ATELIER_ENV_FILE"] = ""
 
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403
