@@ -1,6 +1,10 @@
 // Mask editor: paint a mask over an image in image pixel space, whatever the zoom, with a round
 // brush, eraser, hardness, invert, clear, undo/redo, zoom and pan. Outpainting grows the canvas.
 // The mask is sent as a PNG: white where the image may change, grey on feathered edges.
+// On a touch screen one finger paints and two fingers pinch to zoom and pan; only the canvas
+// takes those gestures, so the page scrolls as usual around it. An image file dropped on the
+// canvas is opened (and uploaded with the next Run); an "editor:open" event opens a gallery image
+// (js/editor-results.js sends it when a result is accepted).
 
 const HISTORY_LIMIT = 100;
 const MIN_ZOOM = 0.05;
@@ -28,6 +32,8 @@ function start(root) {
   const undoButton = $('[data-action="undo"]');
   const redoButton = $('[data-action="redo"]');
   const maskInput = form.querySelector("[data-mask-input]");
+  const uploadInput = form.querySelector("[data-upload]");
+  const sourceInput = form.querySelector("[name=source]");
   const overlap = Number(root.dataset.overlap || 32);
 
   const mask = document.createElement("canvas");
@@ -43,8 +49,11 @@ function start(root) {
     redo: [],
     stroke: null,
     pan: null,
+    pinch: null,
     spaceDown: false,
   };
+  // Touch points on the canvas, by pointer id: two of them make a pinch.
+  const touches = new Map();
 
   const operation = () => form.querySelector("[name=operation]:checked")?.value || "edit";
   const brushSize = () => Number(sizeInput.value);
@@ -66,6 +75,7 @@ function start(root) {
     empty.hidden = true;
     resize(readExtension(), { keepMask: false });
     fit();
+    root.dispatchEvent(new CustomEvent("editor:loaded"));
   }
 
   function readExtension() {
@@ -301,9 +311,54 @@ function start(root) {
 
   // --- Pointer, wheel and keyboard ----------------------------------------------------------------
 
+  function cancelStroke() {
+    // A second finger means a pinch, not paint: the first finger's dab is taken back.
+    if (!state.stroke) return;
+    maskCtx.putImageData(state.stroke.before, 0, 0);
+    state.stroke = null;
+    drawOverlay();
+  }
+
+  function pinchStart() {
+    const [a, b] = touches.values();
+    const box = viewport.getBoundingClientRect();
+    return {
+      zoom: state.zoom,
+      panX: state.panX,
+      panY: state.panY,
+      distance: Math.hypot(a.x - b.x, a.y - b.y) || 1,
+      middle: { x: (a.x + b.x) / 2 - box.left, y: (a.y + b.y) / 2 - box.top },
+    };
+  }
+
+  function pinchMove() {
+    const [a, b] = touches.values();
+    const box = viewport.getBoundingClientRect();
+    const start = state.pinch;
+    const middle = { x: (a.x + b.x) / 2 - box.left, y: (a.y + b.y) / 2 - box.top };
+    const zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, (start.zoom * Math.hypot(a.x - b.x, a.y - b.y)) / start.distance));
+    // The image point first under the fingers' middle follows the middle: zoom and pan at once.
+    const ix = (start.middle.x - start.panX) / start.zoom;
+    const iy = (start.middle.y - start.panY) / start.zoom;
+    state.zoom = zoom;
+    state.panX = middle.x - ix * zoom;
+    state.panY = middle.y - iy * zoom;
+    applyTransform();
+  }
+
   viewport.addEventListener("pointerdown", (event) => {
     if (!state.source) return;
     viewport.focus({ preventScroll: true });
+    if (event.pointerType === "touch") {
+      touches.set(event.pointerId, { x: event.clientX, y: event.clientY });
+      if (touches.size >= 2) {
+        cancelStroke();
+        if (touches.size === 2) state.pinch = pinchStart();
+        viewport.setPointerCapture(event.pointerId);
+        event.preventDefault();
+        return;
+      }
+    }
     if (event.button === 1 || (event.button === 0 && state.spaceDown)) {
       state.pan = { x: event.clientX - state.panX, y: event.clientY - state.panY };
       viewport.setPointerCapture(event.pointerId);
@@ -320,6 +375,11 @@ function start(root) {
   });
 
   viewport.addEventListener("pointermove", (event) => {
+    if (touches.has(event.pointerId)) touches.set(event.pointerId, { x: event.clientX, y: event.clientY });
+    if (state.pinch) {
+      if (touches.size >= 2) pinchMove();
+      return;
+    }
     if (state.source) {
       const point = toImage(event);
       cursor.hidden = !MASKED_OPERATIONS.has(operation());
@@ -342,7 +402,13 @@ function start(root) {
     drawOverlay();
   });
 
-  function endPointer() {
+  function endPointer(event) {
+    touches.delete(event.pointerId);
+    // The pinch ends when its fingers lift; a finger left behind does not start painting.
+    if (state.pinch) {
+      if (touches.size === 0) state.pinch = null;
+      return;
+    }
     if (state.pan) state.pan = null;
     if (state.stroke) {
       const { before, dirty } = state.stroke;
@@ -440,11 +506,43 @@ function start(root) {
     fit();
   }
 
+  function openUpload(file) {
+    // An upload replaces the gallery image as what Run sends.
+    sourceInput.value = "";
+    document.getElementById("editor-title").textContent = "Edit an upload";
+    root.querySelector("[data-source-note]").textContent = `From ${file.name}, uploaded when you press Run.`;
+    load(URL.createObjectURL(file));
+  }
+
   form.addEventListener("change", (event) => {
     if (event.target.name === "operation" || event.target.name === "extend_aspect") operationChanged();
-    if (event.target.matches("[data-upload]") && event.target.files[0]) {
-      load(URL.createObjectURL(event.target.files[0]));
+    if (event.target === uploadInput && uploadInput.files[0]) openUpload(uploadInput.files[0]);
+  });
+
+  viewport.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer?.types.includes("Files")) return;
+    event.preventDefault();
+    viewport.classList.add("dropping");
+  });
+  viewport.addEventListener("dragleave", () => viewport.classList.remove("dropping"));
+  viewport.addEventListener("drop", (event) => {
+    const file = event.dataTransfer?.files?.[0];
+    if (!file) return;
+    event.preventDefault();
+    viewport.classList.remove("dropping");
+    if (!["image/png", "image/jpeg", "image/webp"].includes(file.type)) {
+      setStatus("Drop a PNG, JPEG or WebP image to open it.");
+      return;
     }
+    const files = new DataTransfer();
+    files.items.add(file);
+    uploadInput.files = files.files;
+    openUpload(file);
+  });
+
+  root.addEventListener("editor:open", (event) => {
+    uploadInput.value = "";
+    load(event.detail.url);
   });
   form.addEventListener("input", (event) => {
     if (event.target.name?.startsWith("extend_") && state.source) extensionChanged();
@@ -454,7 +552,9 @@ function start(root) {
     }
   });
   document.body.addEventListener("htmx:afterSwap", (event) => {
-    if (event.detail.target.id === "edit-fields") operationChanged();
+    if (event.detail.target.id !== "edit-fields") return;
+    operationChanged();
+    document.querySelector("[data-run-errors]")?.focus();
   });
 
   let exportTimer = null;

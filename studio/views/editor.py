@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from gallery.models import Image
+from gallery.models import Image, url_patterns
 from studio import catalog, imaging, jobs, params, specs
 from studio.forms import EDIT_OPERATIONS, EditForm, queue
 
@@ -28,6 +28,7 @@ def _context(form: EditForm, **extra: Any) -> dict[str, Any]:
         "aspects": OUTPAINT_ASPECTS,
         "overlap": imaging.OUTPAINT_OVERLAP,
         "reference_operations": specs.WITH_REFERENCES,
+        "url_patterns": url_patterns(),
         **extra,
     }
 
