@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from gallery.models import Favourite, Image
-from tests.conftest import log_in
+from tests.conftest import log_in, wait_for
 from tests.factories import make_image, make_job, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -203,5 +203,48 @@ def test_on_a_phone_the_lightbox_swipes_between_images_and_pinches_to_zoom(brows
     _touch(cdp, "touchEnd")
     expect(level).not_to_have_text("fit")  # pinched: zoomed in, and still the same image
     expect(prompt).to_have_text("third: a blue lake")
+    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+    context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["script", "no-script"])
+def test_tiles_keep_their_aspect_ratio_with_or_without_javascript(browser: Browser, live_server, javascript):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tests.factories import png_bytes
+
+    user = make_user(username="omar")
+    for width, height in ((160, 90), (90, 160), (100, 100), (210, 90), (120, 160), (160, 90), (100, 100)):
+        thumbnail = default_storage.save("thumbs/t/shape.png", ContentFile(png_bytes(width, height)))
+        job = make_job(owner=user, prompt=f"{width}x{height}", status="succeeded")
+        make_image(job, thumbnail=thumbnail, width=width * 10, height=height * 10)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, java_script_enabled=javascript)
+    page = context.new_page()
+    log_in(page, live_server, "omar", "/gallery/")
+    assert wait_for(
+        lambda: page.evaluate("[...document.querySelectorAll('.tile img')].every(i => i.complete && i.naturalWidth)"),
+        timeout=15,
+    )
+    tiles = page.evaluate("""[...document.querySelectorAll('[data-tile]')].map(t => {
+        const i = t.querySelector('img'), a = i.getBoundingClientRect(), b = t.getBoundingClientRect();
+        return {ratio: i.width / i.height, wanted: i.getAttribute('width') / i.getAttribute('height'),
+                img: [a.left, a.top, a.right, a.bottom], tile: [b.left, b.top, b.right, b.bottom]};
+    })""")
+    assert len(tiles) == 7
+    for tile in tiles:
+        assert tile["ratio"] == pytest.approx(tile["wanted"], rel=0.03), tile  # not stretched
+        left, top, right, bottom = tile["tile"]
+        x0, y0, x1, y1 = tile["img"]
+        assert x0 >= left - 1 and y0 >= top - 1 and x1 <= right + 1 and y1 <= bottom + 1, tile  # not cropped
+    grid = page.locator(".grid").bounding_box()
+    rows = {}
+    for tile in tiles:
+        rows.setdefault(round(tile["tile"][1]), []).append(tile["tile"][2])
+    *full_rows, _last = sorted(rows.items())
+    assert full_rows, "all tiles in one row"
+    if javascript:  # justified: every row but the last reaches the right edge
+        for _top, rights in full_rows:
+            assert max(rights) == pytest.approx(grid["x"] + grid["width"], abs=2)
     assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
     context.close()
