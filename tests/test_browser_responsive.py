@@ -79,6 +79,7 @@ def _pages(content) -> list[tuple[str, str, callable]]:
         ("job", f"/jobs/{job}/", lambda page: page.locator(".job-card img").first),
         ("tokens", "/account/tokens/", button("Create token")),
         ("lockouts", "/account/lockouts/", button("Unlock")),
+        ("not-found", "/gallery/987654/", lambda page: page.get_by_role("link", name="Back to the studio")),
     ]
 
 

@@ -28,6 +28,8 @@ function start(root) {
     result.hidden = line.hidden = bar.hidden = false;
     label.textContent = `Result: image ${id}`;
     setSplit();
+    // On a phone the form is below the canvas: bring the canvas back into view.
+    $("[data-viewport]").scrollIntoView({ block: "nearest" });
   }
 
   function hide() {
@@ -83,7 +85,6 @@ function start(root) {
     if (!image || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
     event.preventDefault();
     show(image);
-    root.scrollIntoView({ block: "nearest" });
   });
 
   split.addEventListener("input", setSplit);
