@@ -239,6 +239,18 @@ def test_on_a_phone_one_finger_paints_two_fingers_zoom_and_the_page_still_scroll
     _touch(cdp, "touchMove", (x + 30, y + 20))
     _touch(cdp, "touchEnd")
     expect(page.locator('[data-action="undo"]')).to_be_enabled()  # one finger painted
+    page.get_by_label("Remix").check()  # nothing to paint: one finger moves the view
+    expect(page.locator("#id_strength")).to_be_attached()
+    transform = "document.querySelector('[data-stage]').style.transform"
+    page.locator("[data-viewport]").scroll_into_view_if_needed()
+    box = page.locator("[data-viewport]").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    moved_from = page.evaluate(transform)
+    _touch(cdp, "touchStart", (x, y))
+    _touch(cdp, "touchMove", (x + 40, y + 40))
+    _touch(cdp, "touchEnd")
+    assert page.evaluate(transform) != moved_from
+    page.evaluate("scrollTo(0, 0)")
     assert page.evaluate("scrollY") == 0
     page.mouse.move(x, box["y"] + box["height"] + 120)  # below the canvas: the page scrolls
     page.mouse.wheel(0, 300)

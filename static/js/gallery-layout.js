@@ -16,4 +16,4 @@ function size(tiles) {
 
 size(document.querySelectorAll("[data-tile]"));
 // Infinite scroll and filters swap in new tiles.
-document.body.addEventListener("htmx:afterSettle", () => size(document.querySelectorAll("[data-tile]:not(.sized)")));
+document.body.addEventListener("htmx:afterSwap", () => size(document.querySelectorAll("[data-tile]:not(.sized)")));

@@ -353,13 +353,16 @@ function start(root) {
       touches.set(event.pointerId, { x: event.clientX, y: event.clientY });
       if (touches.size >= 2) {
         cancelStroke();
+        state.pan = null;
         if (touches.size === 2) state.pinch = pinchStart();
         viewport.setPointerCapture(event.pointerId);
         event.preventDefault();
         return;
       }
     }
-    if (event.button === 1 || (event.button === 0 && state.spaceDown)) {
+    // One finger moves the view when there is no mask to paint (remix, variation, upscale...).
+    const touchPan = event.pointerType === "touch" && !MASKED_OPERATIONS.has(operation());
+    if (event.button === 1 || (event.button === 0 && state.spaceDown) || touchPan) {
       state.pan = { x: event.clientX - state.panX, y: event.clientY - state.panY };
       viewport.setPointerCapture(event.pointerId);
       event.preventDefault();
