@@ -239,6 +239,11 @@ def test_on_a_phone_one_finger_paints_two_fingers_zoom_and_the_page_still_scroll
     _touch(cdp, "touchMove", (x + 30, y + 20))
     _touch(cdp, "touchEnd")
     expect(page.locator('[data-action="undo"]')).to_be_enabled()  # one finger painted
+    assert page.evaluate("scrollY") == 0
+    page.mouse.move(x, box["y"] + box["height"] + 120)  # below the canvas: the page scrolls
+    page.mouse.wheel(0, 300)
+    assert wait_for(lambda: page.evaluate("scrollY") > 0, timeout=5)
+    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
     page.get_by_label("Remix").check()  # nothing to paint: one finger moves the view
     expect(page.locator("#id_strength")).to_be_attached()
     transform = "document.querySelector('[data-stage]').style.transform"
@@ -250,10 +255,4 @@ def test_on_a_phone_one_finger_paints_two_fingers_zoom_and_the_page_still_scroll
     _touch(cdp, "touchMove", (x + 40, y + 40))
     _touch(cdp, "touchEnd")
     assert page.evaluate(transform) != moved_from
-    page.evaluate("scrollTo(0, 0)")
-    assert page.evaluate("scrollY") == 0
-    page.mouse.move(x, box["y"] + box["height"] + 120)  # below the canvas: the page scrolls
-    page.mouse.wheel(0, 300)
-    assert wait_for(lambda: page.evaluate("scrollY") > 0, timeout=5)
-    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
     context.close()
