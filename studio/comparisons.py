@@ -16,6 +16,7 @@ from django.db import transaction
 from studio import catalog, jobs, specs
 from studio.models import Comparison, Job, Vote
 from studio.specs import ImageRequest
+from studio.templatetags.options import as_words
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 6
 ASPECTS = ("1:1", "16:9", "9:16", "3:2", "2:3", "4:3", "3:4", "21:9")
@@ -130,7 +131,7 @@ def sweep_create(
             catalog.MODELS[model], prompt=prompt, negative=negative_prompt, aspect=aspect_ratio, tier="default",
             seed=seed, **override,
         )  # fmt: skip
-        notes = (*column.notes, f"{setting} = {value}")
+        notes = (*column.notes, f"{setting} = {as_words(value)}")
         jobs.job_create(owner=owner, request=column.request, comparison=comparison, column=index, notes=notes)
     return comparison
 

@@ -24,3 +24,14 @@ def test_the_detail_page_and_the_gallery_tiles_show_options_as_words(alice, user
     assert "False" not in detail and "True" not in detail and "None" not in detail
     grid = alice.get("/gallery/").content.decode()
     assert 'data-options="moderation: off · enhance: on · background: not set"' in grid
+
+
+def test_a_sweep_over_an_on_off_option_names_its_columns_in_words(user, django_capture_on_commit_callbacks):
+    from studio import comparisons
+
+    with django_capture_on_commit_callbacks():  # queued, not run
+        comparison = comparisons.sweep_create(
+            owner=user, prompt="a kite", negative_prompt="", aspect_ratio="1:1", seed=1, category="",
+            model="flux-schnell", setting="go_fast", values=[True, False],
+        )  # fmt: skip
+    assert [job.params["notes"][-1] for job in comparison.jobs.order_by("column")] == ["go_fast = on", "go_fast = off"]
