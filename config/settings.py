@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "accounts",
     "studio",
     "gallery",
+    "compat",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,10 @@ if not PROVIDER_TIMEOUT_SECONDS <= PROVIDER_JOB_DEADLINE_SECONDS < JOB_TIMEOUT_S
     raise ImproperlyConfigured(
         "PROVIDER_JOB_DEADLINE_SECONDS must be at least PROVIDER_TIMEOUT_SECONDS and below JOB_TIMEOUT_SECONDS."
     )
+# The OpenAI-compatible and AUTOMATIC1111 APIs answer when the job ends; past this many seconds
+# they answer with an error carrying the job id instead (the job goes on). Each waiting call holds
+# a web server thread, and clients must wait longer than this (the OpenAI SDK waits 600 s).
+COMPAT_WAIT_SECONDS = env.float("COMPAT_WAIT_SECONDS", default=300.0)
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
 # Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).

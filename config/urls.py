@@ -10,4 +10,5 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("account/", include(auth_urlpatterns)),
     path("api/v1/", include("studio.api_urls")),
+    path("", include("compat.urls")),
 ]

@@ -7,6 +7,7 @@ are collected, not raised at the first, so a case lists every distinct 5xx it fo
 
 from __future__ import annotations
 
+import base64
 import importlib
 import itertools
 import json
@@ -92,6 +93,9 @@ class Spec:
     path: dict[str, str] = field(default_factory=dict)  # kwarg -> row kind
     clients: tuple[str, ...] = ("user",)
     multipart: bool = False
+    files: tuple[str, ...] = ()  # file fields sent with a valid PNG unless the field is fuzzed
+    # The route waits for its job, which never runs here: "still running" (504) is its answer.
+    waits: bool = False
 
 
 JOB_BASE = {"model": "offline", "prompt": "a lighthouse", "size": "1024x1024", "quality": "standard", "n": "1"}
@@ -130,6 +134,18 @@ API_CONTEXTS = {
     "source_image": ({"operation": "variation"}, {"operation": "upscale"}),
     "operation": ({"source_image": "@image"},),
 }
+# The compatible APIs' fields (compat/openai_api.py, compat/a1111_api.py).
+# fmt: off
+OPENAI_FIELDS = ("model", "prompt", "negative_prompt", "n", "size", "quality", "response_format", "user",
+                 "safety_identifier", "seed", "background", "moderation", "output_format", "output_compression",
+                 "style", "input_fidelity", "complexity", "stream", "partial_images")
+OPENAI_VARIATION_FIELDS = ("model", "n", "size", "response_format", "user", "safety_identifier", "seed")
+A1111_FIELDS = ("prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "sampler_name", "sampler_index",
+                "seed", "batch_size", "n_iter", "override_settings")
+A1111_IMG2IMG_FIELDS = (*A1111_FIELDS, "init_images", "mask", "inpainting_mask_invert", "denoising_strength",
+                        "mask_blur", "inpainting_fill", "inpaint_full_res")
+# fmt: on
+PNG_BASE64 = base64.b64encode(fuzz.mask_png()).decode()
 GRID_CONTEXTS = {"cursor": ({"sort": "newest"}, {"sort": "oldest"}, {"sort": "favourites"})}
 BULK_CONTEXTS = {
     "ids": ({"action": "zip"}, {"action": "board", "board": "@board"}, {"action": "tag"}, {"action": "delete"}),
@@ -213,6 +229,42 @@ SPECS: dict[str, Spec] = {
     ),
     "api:job": Spec(path={"pk": "job"}, clients=("api",)),
     "api:images": Spec(query=("cursor", "model", "mine", "q"), clients=("api",)),
+    "compat:openai-models": Spec(clients=("api",)),
+    "compat:openai-model": Spec(path={"model_id": "provider"}, clients=("api",)),
+    "compat:openai-generations": Spec(
+        json=(*OPENAI_FIELDS, "<body>"),
+        base={"model": "offline", "prompt": "a lighthouse"},
+        clients=("api",),
+        waits=True,
+    ),
+    "compat:openai-edits": Spec(
+        form=OPENAI_FIELDS,
+        base={"model": "offline", "prompt": "a lighthouse"},
+        files=("image",),
+        multipart=True,
+        clients=("api",),
+        waits=True,
+    ),
+    "compat:openai-variations": Spec(
+        form=OPENAI_VARIATION_FIELDS,
+        base={"model": "offline"},
+        files=("image",),
+        multipart=True,
+        clients=("api",),
+        waits=True,
+    ),
+    "compat:a1111-sd-models": Spec(clients=("api",)),
+    "compat:a1111-options": Spec(json=("sd_model_checkpoint", "<body>"), clients=("api",)),
+    "compat:a1111-txt2img": Spec(
+        json=(*A1111_FIELDS, "<body>"), base={"prompt": "a lighthouse"}, clients=("api",), waits=True
+    ),
+    "compat:a1111-img2img": Spec(
+        json=(*A1111_IMG2IMG_FIELDS, "<body>"),
+        base={"prompt": "a lighthouse", "init_images": [PNG_BASE64]},
+        contexts={"inpainting_mask_invert": ({"mask": PNG_BASE64},), "init_images": ({}, {"mask": PNG_BASE64})},
+        clients=("api",),
+        waits=True,
+    ),
 }
 
 
@@ -363,6 +415,7 @@ def fuzz_settings(world, settings, media_root):
         name: {key: "http://127.0.0.1:9" if key == "base_url" else "fuzz-key" for key in conf}
         for name, conf in settings.PROVIDER_SETTINGS.items()
     }
+    settings.COMPAT_WAIT_SECONDS = 0  # no job runs here: the compatible APIs answer "still running" at once
 
 
 def tampered_cursors(real: str, image) -> tuple[str, ...]:
@@ -476,6 +529,8 @@ def deliver(world: World, call: Call) -> fuzz.Outcome:
         )
         transaction.set_rollback(True)
     world.restore(call)
+    if call.spec.waits and outcome.status == 504 and b"did not finish within" in outcome.content:
+        outcome.failure_error = ""
     return outcome
 
 
@@ -594,6 +649,7 @@ def build_call(
     files = []
     if case.route == "studio:editor_submit" and fields.get("operation") in ("edit", "erase") and "mask" not in fields:
         files.append(("mask", "mask.png", world.mask_png))
+    files += [(name, f"{name}.png", world.mask_png) for name in spec.files if name not in fields]
     body = value if param == "<body>" else None
     return Call(route, spec, case.method, case.who, headers, kwargs, fields, files, body)
 
