@@ -251,14 +251,13 @@ class Nearest:
         if size is None and model.free_generate and rule:
             size = Size.of(width, height) if not rule.problem(width, height) else rule.fit(width, height)
         size = size or model.nearest_size(width / height)
-        self.note_size(size)
+        self.note_size(size, f"the nearest {model.label} makes")
         return size
 
-    def note_size(self, size: Size) -> None:
+    def note_size(self, size: Size, why: str) -> None:
         width, height = self.asked_size()
         if (size.width, size.height) != (width, height):
-            self.notes.append(f"size {width}x{height} → {size.width}x{size.height}, the nearest "
-                              f"{self.model.label} makes.")  # fmt: skip
+            self.notes.append(f"size {width}x{height} → {size.width}x{size.height}: {why}.")
 
 
 def _inverted(mask: bytes) -> bytes:
@@ -277,11 +276,11 @@ def _inverted(mask: bytes) -> bytes:
 def txt2img(request: HttpRequest) -> JsonResponse:
     payload = _json_body(request)
     model = _model(request.user, payload)
-    mapping = Nearest(model, Operation.GENERATE, payload)
-    fields = mapping.request_fields()
-    image_request = specs.build(model=model.id, size=mapping.generate_size(), **fields)
+    nearest = Nearest(model, Operation.GENERATE, payload)
+    fields = nearest.request_fields()
+    image_request = specs.build(model=model.id, size=nearest.generate_size(), **fields)
     job = jobs.job_create(owner=request.user, request=image_request)
-    return _answer(job, mapping)
+    return _answer(job, nearest)
 
 
 @a1111_view
@@ -299,27 +298,27 @@ def img2img(request: HttpRequest) -> JsonResponse:
         mask = _inverted(mask)
     operation = Operation.EDIT if mask else next((op for op in IMG2IMG_OPERATIONS if op in model.operations),
                                                   Operation.REMIX)  # fmt: skip
-    mapping = Nearest(model, operation, payload)
+    nearest = Nearest(model, operation, payload)
     if len(init_images) > 1:
-        mapping.notes.append(f"init_images: only the first of {len(init_images)} is used.")
+        nearest.notes.append(f"init_images: only the first of {len(init_images)} is used.")
     strength = _number(payload, "denoising_strength")
     if strength is not None and operation != Operation.REMIX:
-        mapping.notes.append(f"denoising_strength: not used for {operation.value} on {model.label}.")
+        nearest.notes.append(f"denoising_strength: not used for {operation.value} on {model.label}.")
     if mask and any(name in payload for name in INPAINT_SETTINGS):
-        mapping.notes.append(f"{', '.join(INPAINT_SETTINGS)}: not used; the mask is sent as given.")
+        nearest.notes.append(f"{', '.join(INPAINT_SETTINGS)}: not used; the mask is sent as given.")
     edit = editing.prepare(
         model=model.id,
         operation=operation,
         source=_image(init_images[0], "init_images"),
         mask=mask,
         settings=specs.EditSettings(strength=strength if operation == Operation.REMIX else None),
-        **mapping.request_fields(),
+        **nearest.request_fields(),
     )
-    mapping.note_size(edit.request.size)
-    return _answer(jobs.job_create_edit(owner=request.user, edit=edit), mapping)
+    nearest.note_size(edit.request.size, f"the source's shape, fitted to {model.label}")
+    return _answer(jobs.job_create_edit(owner=request.user, edit=edit), nearest)
 
 
-def _answer(job: Job, mapping: Nearest) -> JsonResponse:
+def _answer(job: Job, nearest: Nearest) -> JsonResponse:
     """Wait for the job (up to COMPAT_WAIT_SECONDS), then answer as A1111 does: base64 images, the
     request echoed as `parameters`, and `info` as a JSON string."""
     try:
@@ -343,9 +342,9 @@ def _answer(job: Job, mapping: Nearest) -> JsonResponse:
         "all_seeds": [image.seed for image in images],
         "width": width,
         "height": height,
-        "sampler_name": mapping.used.get("sampler_name"),
-        "cfg_scale": mapping.used.get("cfg_scale"),
-        "steps": mapping.used.get("steps"),
+        "sampler_name": nearest.used.get("sampler_name"),
+        "cfg_scale": nearest.used.get("cfg_scale"),
+        "steps": nearest.used.get("steps"),
         "batch_size": len(images),
         "sd_model_name": job.model_id,
         "sd_model_hash": None,
@@ -354,10 +353,10 @@ def _answer(job: Job, mapping: Nearest) -> JsonResponse:
         "styles": [],
         "job_timestamp": timezone.localtime(job.finished_at).strftime("%Y%m%d%H%M%S"),
         "version": "Atelier",
-        "approximations": mapping.notes,
+        "approximations": nearest.notes,
         "atelier_job": job.pk,
     }
     # A1111 echoes the request without the images it was sent.
-    parameters = {k: None if k in ("init_images", "mask") else v for k, v in mapping.payload.items()}
+    parameters = {k: None if k in ("init_images", "mask") else v for k, v in nearest.payload.items()}
     encoded = [results.image_base64(image) for image in images]
     return JsonResponse({"images": encoded, "parameters": parameters, "info": json.dumps(info)})

@@ -25,7 +25,7 @@ STATUS_BY_KIND = {
     ErrorKind.INTERNAL: 500,
 }
 FIRST_POLL_SECONDS = 0.05
-MAX_POLL_SECONDS = 1.0
+MAX_POLL_SECONDS = 0.5
 
 
 class StillRunning(Exception):

@@ -54,7 +54,9 @@ def test_img2img_with_a_mask_inpaints_the_white_area(webui):
     assert result.images[0].size == (320, 256)
     job = Job.objects.get()
     assert (job.operation, job.status, job.prompt) == ("edit", "succeeded", "a red door")
-    assert any("denoising_strength: not used" in note for note in result.info["approximations"])
+    notes = result.info["approximations"]
+    assert "denoising_strength: not used for edit on Offline sketch." in notes
+    assert "size 512x512 → 320x256: the source's shape, fitted to Offline sketch." in notes
 
 
 def test_img2img_without_a_mask_is_a_remix_at_the_denoising_strength(webui):
@@ -98,6 +100,7 @@ def test_a_wrong_password_or_a_read_only_token_is_refused(live_server, user):
     assert not Job.objects.exists()
 
 
+@pytest.mark.django_db  # the test client alone: no live server, no transaction to flush
 def test_the_budget_applies(user, settings):
     settings.PROVIDER_SETTINGS = {
         **settings.PROVIDER_SETTINGS,
@@ -111,6 +114,7 @@ def test_the_budget_applies(user, settings):
     assert not Job.objects.exists()
 
 
+@pytest.mark.django_db
 def test_sampler_steps_and_cfg_reach_a_model_that_has_them(user, settings):
     settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "stability": {"api_key": "sk-x", "base_url": ""}}
     settings.COMPAT_WAIT_SECONDS = 0  # no worker: the job is only queued, and its settings read back

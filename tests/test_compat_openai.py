@@ -85,6 +85,14 @@ def test_edit_without_a_mask_changes_the_whole_image_as_the_prompt_says(sdk):
     assert Job.objects.get().operation == "instruct"
 
 
+def test_edit_images_after_the_first_are_references(sdk, openai_emulator):
+    images = [("room.png", png_bytes(1024, 1024), "image/png"), ("lamp.png", png_bytes(64, 64), "image/png")]
+    result = sdk.images.edit(model="gpt-image-1.5", image=images, prompt="put the lamp in the room", quality="low")
+    job = Job.objects.get()
+    assert (job.operation, len(job.params["references"])) == ("instruct", 1)
+    assert len(openai_emulator.requests[-1].file_lists["image[]"]) == 2 and result.usage.output_tokens == 272
+
+
 @pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK's: OpenAI retired its own variations
 def test_variation(sdk):
     result = sdk.images.create_variation(model="offline", image=("photo.png", png_bytes(320, 256), "image/png"), n=2)
@@ -163,3 +171,11 @@ def test_a_job_that_outlasts_the_wait_is_named_and_goes_on(live_server, user, se
     job = Job.objects.get()  # one job: the SDK did not retry
     assert exc.value.status_code == 504 and exc.value.body["job"] == job.pk and f"Job {job.pk}" in exc.value.message
     assert job.status == "queued"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/openai/v1/images/generations", "/sdapi/v1/txt2img"])
+def test_a_session_cookie_alone_is_not_a_login(alice, path):
+    """The compatible APIs take no CSRF token, so only an API token may call them."""
+    answer = alice.post(path, {"model": "offline", "prompt": "a lighthouse"}, content_type="application/json")
+    assert answer.status_code == 401 and not Job.objects.exists()
