@@ -260,9 +260,15 @@ class Nearest:
             self.notes.append(f"size {width}x{height} → {size.width}x{size.height}: {why}.")
 
 
-def _inverted(mask: bytes) -> bytes:
+def _inverted(mask: bytes, source: bytes) -> bytes:
+    """The mask the other way round (inpainting_mask_invert); a mask that does not match the source's
+    size is refused from the headers, before it is decoded."""
     try:
-        painted = imaging.read_mask(mask, imaging.dimensions(mask))
+        size = imaging.dimensions(source)
+    except imaging.ImageRejected as exc:
+        raise specs.Invalid({"init_images": [str(exc)]}) from exc
+    try:
+        painted = imaging.read_mask(mask, size)
     except (imaging.MaskRejected, imaging.ImageRejected) as exc:
         raise specs.Invalid({"mask": [str(exc)]}) from exc
     return imaging.png_bytes(ImageChops.invert(painted))
@@ -293,9 +299,10 @@ def img2img(request: HttpRequest) -> JsonResponse:
     init_images = payload.get("init_images")
     if not isinstance(init_images, list) or not init_images:
         raise specs.Invalid({"init_images": ["Send the image as init_images: a list of one base64 image."]})
+    source = _image(init_images[0], "init_images")
     mask = _image(payload["mask"], "mask") if payload.get("mask") else None
     if mask and payload.get("inpainting_mask_invert"):
-        mask = _inverted(mask)
+        mask = _inverted(mask, source)
     operation = Operation.EDIT if mask else next((op for op in IMG2IMG_OPERATIONS if op in model.operations),
                                                   Operation.REMIX)  # fmt: skip
     nearest = Nearest(model, operation, payload)
@@ -309,7 +316,7 @@ def img2img(request: HttpRequest) -> JsonResponse:
     edit = editing.prepare(
         model=model.id,
         operation=operation,
-        source=_image(init_images[0], "init_images"),
+        source=source,
         mask=mask,
         settings=specs.EditSettings(strength=strength if operation == Operation.REMIX else None),
         **nearest.request_fields(),

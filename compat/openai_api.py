@@ -196,17 +196,29 @@ def _sources(request: HttpRequest) -> list[bytes]:
     return [upload.read() for upload in uploads]
 
 
-def atelier_mask(data: bytes) -> bytes:
-    """OpenAI's mask (fully transparent pixels: edit here) as Atelier's (white: edit here)."""
+def atelier_mask(data: bytes, source: bytes) -> bytes:
+    """OpenAI's mask (fully transparent pixels: edit here) as Atelier's (white: edit here). Its
+    size is checked against the source's from the headers, before either is decoded."""
+    source_size = _dimensions(source, "image")
     try:
+        if (size := imaging.dimensions(data)) != source_size:
+            raise specs.Invalid({"mask": [f"The mask is {size[0]}×{size[1]} but the image is "
+                                          f"{source_size[0]}×{source_size[1]}; they must match."]})  # fmt: skip
         img = imaging.decode(data)
     except imaging.ImageRejected as exc:
         raise specs.Invalid({"mask": [str(exc)]}) from exc
     if "A" not in img.getbands() and "transparency" not in img.info:
         raise specs.Invalid({"mask": ["The mask needs an alpha channel: its fully transparent pixels mark where "
                                       "to edit, as in OpenAI's API."]})  # fmt: skip
-    alpha = img.convert("RGBA").getchannel("A")
+    alpha = (img if img.mode in ("RGBA", "LA") else img.convert("RGBA")).getchannel("A")
     return imaging.png_bytes(alpha.point([255] + [0] * 255))
+
+
+def _dimensions(data: bytes, field: str) -> tuple[int, int]:
+    try:
+        return imaging.dimensions(data)
+    except imaging.ImageRejected as exc:
+        raise specs.Invalid({field: [str(exc)]}) from exc
 
 
 # --- the endpoints -----------------------------------------------------------------------------
@@ -238,12 +250,12 @@ def edits(request: HttpRequest) -> JsonResponse:
     response_format = _response_format(values)
     model = _model(values.get("model"))
     source, *references = _sources(request)
-    mask = _upload(request, "mask")
+    mask = request.FILES.get("mask")  # an empty file is a mask that cannot be read, not none
     edit = editing.prepare(
         model=model.id,
-        operation=Operation.EDIT if mask else Operation.INSTRUCT,
+        operation=Operation.EDIT if mask is not None else Operation.INSTRUCT,
         source=source,
-        mask=atelier_mask(mask) if mask else None,
+        mask=atelier_mask(mask.read(), source) if mask is not None else None,
         references=references,
         **_request_fields(model, values, Operation.EDIT),
     )

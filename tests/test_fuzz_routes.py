@@ -529,7 +529,7 @@ def deliver(world: World, call: Call) -> fuzz.Outcome:
         )
         transaction.set_rollback(True)
     world.restore(call)
-    if call.spec.waits and outcome.status == 504 and b"did not finish within" in outcome.content:
+    if call.spec.waits and fuzz.still_running(outcome):
         outcome.failure_error = ""
     return outcome
 
