@@ -234,6 +234,8 @@ if not PROVIDER_TIMEOUT_SECONDS <= PROVIDER_JOB_DEADLINE_SECONDS < JOB_TIMEOUT_S
 # they answer with an error carrying the job id instead (the job goes on). Each waiting call holds
 # a web server thread, and clients must wait longer than this (the OpenAI SDK waits 600 s).
 COMPAT_WAIT_SECONDS = env.float("COMPAT_WAIT_SECONDS", default=300.0)
+if not 0 <= COMPAT_WAIT_SECONDS < float("inf"):
+    raise ImproperlyConfigured(f"COMPAT_WAIT_SECONDS must be a number of seconds, not {COMPAT_WAIT_SECONDS}.")
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
 # Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).
