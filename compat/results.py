@@ -58,7 +58,7 @@ def wait_for(job_id: int, seconds: float) -> Job:
         if left <= 0:
             raise StillRunning(job_id, seconds)
         time.sleep(min(delay, left))
-        delay = min(delay * 2, MAX_POLL_SECONDS)
+        delay = min(delay * 1.5, MAX_POLL_SECONDS)
     job = Job.objects.prefetch_related(jobs.images_by_index()).filter(pk=job_id).first()
     if job is None:
         return Job(pk=job_id, status=Job.Status.CANCELED, error_message="The job was deleted while it ran.")
