@@ -47,7 +47,10 @@ def store(folder: str, extension: str, data: bytes) -> str:
     """Save bytes under a new uuid name (sharded by its first two characters); returns the name.
     Raises StorageFailure when the storage is full or refuses the write."""
     stem = uuid.uuid4().hex
-    name = f"{folder}/{stem[:2]}/{stem}.{extension}"
+    return _save(f"{folder}/{stem[:2]}/{stem}.{extension}", data)
+
+
+def _save(name: str, data: bytes) -> str:
     try:
         return default_storage.save(name, ContentFile(data))
     except BaseException as exc:
@@ -69,7 +72,7 @@ def discard(names: Iterable[str]) -> None:
 def probe() -> str | None:
     """Write and delete a small file; None when that works, else the reason it did not."""
     try:
-        discard([store(PROBE_FOLDER, "txt", b"ok")])
+        discard([_save(f"{PROBE_FOLDER}/{uuid.uuid4().hex}.txt", b"ok")])
     except StorageFailure as exc:
         return exc.reason
     return None
