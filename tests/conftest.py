@@ -249,5 +249,8 @@ def s3_media(settings, s3_bucket):
         "custom_domain": None,
         "max_memory_size": 4 * 1024 * 1024,
     }
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
     return s3_bucket
