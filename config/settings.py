@@ -221,6 +221,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 # Load balancers probe /healthz over plain http on the private network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a reverse proxy that ends TLS: trust its X-Forwarded-Proto (it must overwrite any the
+# client sent), or SECURE_SSL_REDIRECT would redirect https requests forever.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Uploads: each file is capped at UPLOAD_MAX_BYTES and checked by decoding. The whole request is
 # capped at REQUEST_MAX_BYTES: one edit carries an image, a mask and up to 15 references, so the
