@@ -125,13 +125,19 @@ def job_create(
 
 
 def job_create_edit(*, owner: AbstractBaseUser, edit: PreparedEdit) -> Job:
-    """Store the edit's input pixels and mask, then queue the job; the files go if the row does not."""
-    source = media.store("inputs", "png", imaging.png_bytes(edit.canvas))
-    mask = media.store("masks", "png", imaging.png_bytes(edit.mask)) if edit.mask is not None else ""
-    references = tuple(media.store("inputs", "png", data) for data in edit.references)
-    written = [name for name in (source, mask, *references) if name]
-    request = replace(edit.request, inputs=specs.Inputs(source, mask, references))
+    """Store the edit's input pixels and mask, then queue the job; the files go if the row does not.
+    media.StorageFailure when storage refuses them."""
+    written: list[str] = []
+
+    def store(folder: str, data: bytes) -> str:
+        written.append(media.store(folder, "png", data))
+        return written[-1]
+
     try:
+        source = store("inputs", imaging.png_bytes(edit.canvas))
+        mask = store("masks", imaging.png_bytes(edit.mask)) if edit.mask is not None else ""
+        references = tuple(store("inputs", data) for data in edit.references)
+        request = replace(edit.request, inputs=specs.Inputs(source, mask, references))
         with transaction.atomic():
             return _create(owner, request, source_image=edit.source_image)
     except BaseException:

@@ -1,6 +1,7 @@
 """A full or read-only media disk: jobs fail saying so (not "internal error"), no partial file is
 left, a paid result is not bought again, start-up refuses, and /healthz answers 503."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,11 +9,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image as PILImage
 
+from accounts.models import ApiToken, hash_token
 from gallery.models import Image
-from studio import jobs, specs, tasks
+from studio import imaging, jobs, specs, tasks
 from studio.models import Job
-from tests.factories import make_job
+from tests.factories import make_job, png_bytes
+from tests.test_api import b64
+from tests.test_editor import mask_file, submit
 from tests.test_provider_openai import JOB_PARAMS
 
 pytestmark = pytest.mark.django_db
@@ -143,3 +150,25 @@ def test_start_up_refuses_a_read_only_media_root(read_only_media, tmp_path, proc
     assert result.returncode != 0
     reason = f"Media storage failed a test write: storage not writable ({read_only_media.reason})."
     assert reason in result.stderr
+
+
+def test_an_edit_that_cannot_store_its_inputs_says_so_and_leaves_nothing(full_disk, alice):
+    upload = SimpleUploadedFile("mine.png", png_bytes(64, 64), content_type="image/png")
+    response = submit(alice, operation="edit", image=upload, mask=mask_file())
+    assert response.status_code == 422
+    assert "Atelier could not store the images: storage full (No space left on device)" in response.content.decode()
+    assert not Job.objects.exists() and files_under(full_disk.root) == full_disk.kept
+
+
+def test_the_api_answers_503_when_it_cannot_store_an_edits_inputs(read_only_media, user):
+    raw = ApiToken.new_raw()
+    ApiToken.objects.create(user=user, name="test", digest=hash_token(raw), hint=raw[:8])
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 32))
+    payload = {"operation": "edit", "model": "offline", "prompt": "p", "quality": "draft", "image": b64(png_bytes())}
+    payload["mask"] = b64(imaging.png_bytes(mask))
+    response = api.post("/api/v1/jobs", json.dumps(payload), content_type="application/json")
+    assert response.status_code == 503 and response.json()["error"]["kind"] == "storage"
+    assert f"storage not writable ({read_only_media.reason})" in response.json()["error"]["message"]
+    assert not Job.objects.exists()
