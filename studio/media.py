@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterable
 from contextlib import suppress
 
-from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core import checks
 from django.core.files.base import ContentFile
@@ -38,7 +37,7 @@ def failure(exc: BaseException) -> StorageFailure | None:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "error")
         return StorageFailure(f"storage not writable (S3 answered {code})", full=False)
-    if isinstance(exc, BotoCoreError | Boto3Error):
+    if isinstance(exc, BotoCoreError):
         return StorageFailure(f"storage not writable (S3: {type(exc).__name__})", full=False)
     return None
 
