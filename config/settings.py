@@ -184,6 +184,29 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# STORAGE=s3 keeps media in an S3-compatible bucket (django-storages); the web process streams
+# each file through a login-checked view either way, so the bucket stays private.
+STORAGE = env.str("STORAGE", default="local")
+if STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            # Unset: boto3's own chain (an instance role, ~/.aws) finds the credentials.
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,
+            # A file read from the bucket (served, zipped, sent to a provider) spools to disk past 4 MiB.
+            "max_memory_size": 4 * 1024 * 1024,
+        },
+    }
+elif STORAGE != "local":
+    raise ImproperlyConfigured(f"STORAGE must be 'local' or 's3', not {STORAGE!r}")
+# Media files no row points to (a job killed while writing, a deleted job's inputs) are deleted by
+# a scheduled sweep once they are this old; younger ones may belong to a row not yet committed.
+ORPHAN_GRACE_SECONDS = _positive_int("ORPHAN_GRACE_SECONDS", 3600)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -197,6 +220,12 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# Load balancers probe /healthz over plain http on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a reverse proxy that ends TLS: trust its X-Forwarded-Proto (it must overwrite any the
+# client sent), or SECURE_SSL_REDIRECT would redirect https requests forever.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Uploads: each file is capped at UPLOAD_MAX_BYTES and checked by decoding. The whole request is
 # capped at REQUEST_MAX_BYTES: one edit carries an image, a mask and up to 15 references, so the

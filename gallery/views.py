@@ -121,7 +121,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _file_response(name: str, *, download_as: str = "") -> FileResponse:
-    response = FileResponse(default_storage.open(name), as_attachment=bool(download_as), filename=download_as or None)
+    """Stream a file from media storage (local disk or S3) through this login-checked view."""
+    try:
+        file = default_storage.open(name)
+    except FileNotFoundError as exc:
+        raise Http404("This file is gone from storage.") from exc
+    response = FileResponse(file, as_attachment=bool(download_as), filename=download_as or None)
     # Files are named by uuid and never rewritten, so browsers may keep them.
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response

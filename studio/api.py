@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from gallery import selectors
 from gallery.models import Image
-from studio import catalog, editing, jobs, params, specs
+from studio import catalog, editing, jobs, media, params, specs
 from studio.models import Job
 
 View = Callable[..., JsonResponse]
@@ -251,6 +251,8 @@ def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
         job = create()
     except jobs.BudgetExceeded as exc:
         return error(403, str(exc), kind="budget_exceeded")
+    except media.StorageFailure as exc:
+        return error(503, f"Atelier could not store the input images: {exc.reason}.", kind="storage")
     response = JsonResponse(job_json(request, job), status=201)
     response["Location"] = request.build_absolute_uri(reverse("api:job", args=[job.pk]))
     return response

@@ -23,6 +23,8 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
+    # Atelier's media storage (not the provider) was full or not writable.
+    STORAGE = "storage"
     INTERNAL = "internal"
 
     @property

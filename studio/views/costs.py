@@ -38,7 +38,7 @@ def costs(request: HttpRequest) -> HttpResponse:
     start, end, error = _period(request)
     tz = timezone.get_current_timezone()
     window = (datetime.combine(start, time.min, tz), datetime.combine(end + timedelta(days=1), time.min, tz))
-    done = Job.objects.filter(status=Job.Status.SUCCEEDED, finished_at__gte=window[0], finished_at__lt=window[1])
+    done = Job.objects.filter(jobs.PAID, finished_at__gte=window[0], finished_at__lt=window[1])
     by_user = done.values("owner__username").annotate(total=Sum("cost"), jobs=Count("id")).order_by("-total")
     by_model = done.values("model_id").annotate(total=Sum("cost"), jobs=Count("id")).order_by("-total")
     for row in by_model:
