@@ -110,7 +110,7 @@ def model_json(model: catalog.Model) -> dict[str, Any]:
         "control_kinds": list(model.control_kinds),
         "max_references": model.max_references,
         "retired": model.retired,
-        "price_usd": {key: str(value) for key, value in model.prices.items()},
+        "price_usd": {key: str(value) for key, value in model.pricing.per_image.items()} if model.pricing else {},
         "note": model.note,
     }
 

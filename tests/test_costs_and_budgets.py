@@ -1,6 +1,7 @@
 """Costs per person and model, and monthly budgets enforced before a job is queued."""
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def priced(monkeypatch):
     """The offline sketch at $0.04 an image (it is free), so budgets have something to limit."""
-    monkeypatch.setitem(catalog.MODELS["offline"].prices, "draft", Decimal("0.04"))
+    monkeypatch.setitem(catalog.MODELS["offline"].pricing.per_image, "draft", Decimal("0.04"))
 
 
 def submit(client):
@@ -96,8 +97,10 @@ def test_an_unpriced_setting_counts_at_the_models_highest_price(alice, user, set
     assert not Job.objects.exists()
 
 
-def test_a_model_without_any_price_is_refused_while_a_budget_is_set(alice, user, settings):
+def test_a_model_without_any_price_is_refused_while_a_budget_is_set(alice, user, settings, monkeypatch):
+    # Every built-in model has a price; one a user adds without one is "unknown".
     settings.PROVIDER_SETTINGS["openai"]["api_key"] = "k"
+    monkeypatch.setitem(catalog.MODELS, "gpt-image-2", replace(catalog.MODELS["gpt-image-2"], pricing=None))
     data = {"model": "gpt-image-2", "prompt": "x", "size": "1024x1024", "quality": "low", "n": "1"}
     Budget.objects.create(user=user, monthly_usd=Decimal("100"))
     response = alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
