@@ -67,7 +67,7 @@ def test_cost_page_sums_per_person_and_model(alice, user, other_user):
     make_job(owner=other_user, status="failed", cost=None, finished_at="2026-11-11T10:00Z")
     response = alice.get(reverse("studio:costs"), {"start": "2026-11-01", "end": "2026-11-30"})
     html = response.content.decode()
-    assert response.context["total"] == Decimal("0.75")
+    assert response.context["report"].total == Decimal("0.75")
     assert "DALL·E 3" in html and "bob" in html and "0.5000" in html
 
 
