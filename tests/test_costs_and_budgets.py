@@ -163,3 +163,17 @@ def test_a_queued_midjourney_grid_counts_once_at_the_plan_rate(user, settings):
 
 def test_a_model_removed_from_the_catalog_is_unknown():
     assert pricing.estimate("no-such-model", "generate", {"quality": "standard"}) is None
+
+
+def test_the_api_lists_each_models_pricing(user, settings):
+    settings.MIDJOURNEY_USD_PER_JOB = Decimal("0.04")
+    raw = ApiToken.new_raw()
+    ApiToken.objects.create(user=user, name="t", digest=hash_token(raw), hint=raw[:8])
+    models = {m["id"]: m for m in Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/models").json()["models"]}
+    gpt = models["gpt-image-2"]["pricing"]
+    assert gpt["usd_per_million_tokens"] == {"text_input": "5", "image_input": "8", "image_output": "30",
+                                              "text_output": "10"}  # fmt: skip
+    assert gpt["per_image_usd"]["high"] == "0.211" and gpt["source"].startswith("https://")
+    core = models["stable-image-core"]["pricing"]
+    assert core["credits_per_image"]["erase"] == "5" and core["usd_per_credit"] == "0.01"
+    assert models["midjourney-v7"]["pricing"]["usd_per_job"] == "0.04"
