@@ -500,7 +500,8 @@ GPT_IMAGE_QUALITIES = ("auto", "low", "medium", "high")
 STANDARD = ("standard",)
 RETIRED_NOTE = "Retired from OpenAI's API on {date}; for OpenAI-compatible servers only."
 
-# Prices: every figure below was recorded on this date from the page cited with it.
+# Prices: recorded on this date from stored copies of the cited pages, or of guides quoting them
+# (no live web here); a price can change at any time, so the docs say to check the source.
 PRICES_READ = "2026-11-29"
 OPENAI_PRICING = "https://developers.openai.com/api/docs/pricing"
 STABILITY_PRICING = "https://platform.stability.ai/pricing"
@@ -513,7 +514,8 @@ GPT_IMAGE_NOTE = (
 )
 STABILITY_NOTE = (
     "Stability's answers carry no credit count: the cost is the credits its pricing page lists for the "
-    "call, per image, at $0.01 a credit."
+    "call, per image, at $0.01 a credit. Generation rates are confirmed by several copies of the page; "
+    "edit, control and upscale rates (raised in 2025) less so: check them."
 )
 
 
@@ -576,8 +578,8 @@ def _gpt_image(model_id: str, label: str, *, free: bool, pricing: Pricing, **kw:
 
 def _gpt_image_2_5(model_id: str, label: str) -> Model:
     # "gpt-image-2.5-sunburst and gpt-image-2.5-flare ... also support xhigh and max" (quality),
-    # and take `complexity` (image_generate_params). "Per-token rates are the same as gpt-image-2"
-    # (OpenAI's pricing, 2026-09-09); no per-image figures for xhigh and max are published.
+    # and take `complexity` (image_generate_params). Their token rates are gpt-image-2's (OpenAI's
+    # pricing page as quoted on 2026-09-09); no per-image figures for xhigh and max are published.
     return _gpt_image(
         model_id,
         label,

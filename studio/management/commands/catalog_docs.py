@@ -203,15 +203,14 @@ def prices_table() -> str:
         if p is None:
             lines.append(f"| `{m.id}` | unknown | | |")
             continue
-        unit = (
-            "plan rate per job"
-            if p.per_job is not None
-            else "credits per call"
-            if p.credits
-            else "tokens (the answer's usage)"
-            if p.tokens
-            else "output image"
-        )
+        if p.per_job is not None:
+            unit = "a plan rate per job"
+        elif p.credits:
+            unit = "credits per image, by operation"
+        elif p.tokens:
+            unit = "tokens (the answer's usage)"
+        else:
+            unit = "output image" if any(p.per_image.values()) else "free"
         lines.append(f"| `{m.id}` | {unit} | {p.source} | {p.checked} |")
     return "\n".join(lines)
 
@@ -243,7 +242,8 @@ def render() -> str:
         "How each model is billed, and where and when its figures were read (each model's section has the",
         "figures). A job's cost is recorded from the provider's own figures where it gives them (GPT Image's",
         "token usage), else from these prices for what came back; budgets use the same prices before the call.",
-        "Prices change: check the source before relying on a figure.",
+        "The figures were recorded on the date shown from stored copies of the source pages or of guides",
+        "quoting them, not re-checked live; prices change, so check the source before relying on one.",
         "",
         prices_table(),
         "",
