@@ -234,7 +234,7 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
                     content_hash=processed.sha256,
                 )
             )
-        cost = pricing.job_cost(job.model_id, job.operation, job.params, result)
+        cost = pricing.job_cost(job.model_id, job.operation, job.params, images=len(rows), provider_cost=result.cost)
         with transaction.atomic():
             updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
                 status=Status.SUCCEEDED,

@@ -11,7 +11,6 @@ from django.conf import settings
 
 from studio import catalog
 from studio.catalog import Model, Operation
-from studio.providers.base import ProviderResult
 
 CENTS_OF_A_CENT = Decimal("0.0001")  # Job.cost keeps four decimal places
 SQUARE_MEGAPIXEL = 1024 * 1024
@@ -64,15 +63,17 @@ def estimate(model_id: str, operation: str, params: dict) -> Decimal | None:
     return _rounded(unit * int(params.get("n", 1))) if unit is not None else None
 
 
-def job_cost(model_id: str, operation: str, params: dict, result: ProviderResult) -> Decimal | None:
-    """What a finished job cost: the provider's own figure where it gives one, else the catalog's
+def job_cost(
+    model_id: str, operation: str, params: dict, *, images: int, provider_cost: Decimal | None = None
+) -> Decimal | None:
+    """What a finished job cost: the provider's own figure where it gave one, else the catalog's
     price for each image that came back (a Midjourney grid and its quadrants are one job)."""
-    if result.cost is not None:
-        return _rounded(result.cost)
+    if provider_cost is not None:
+        return _rounded(provider_cost)
     model = catalog.get_model(model_id)
     if model is None or model.pricing is None:
         return None
     if model.pricing.per_job is not None:
         return plan_rate(model)
     unit = per_image(model, operation, params)
-    return _rounded(unit * len(result.images)) if unit is not None else None
+    return _rounded(unit * images) if unit is not None else None
