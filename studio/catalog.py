@@ -334,10 +334,6 @@ class Model:
             return self.size_rule.fit(width, height)
         return self.nearest_size(width / height)
 
-    def price(self, quality: str, size: str) -> Decimal | None:
-        """USD per image at this quality and size ("WxH"), or None where unknown."""
-        return self.pricing.image_price(quality, size) if self.pricing else None
-
 
 def _sizes(*specs: tuple[str, int, int]) -> tuple[Size, ...]:
     return tuple(Size(aspect, w, h) for aspect, w, h in specs)

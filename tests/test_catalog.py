@@ -226,10 +226,11 @@ def test_sizes_carry_their_aspect_ratio():
 
 def test_price_prefers_the_size_specific_entry():
     model = catalog.MODELS["dall-e-3"]
-    assert model.price("hd", "1792x1024") == Decimal("0.120")
-    assert model.price("hd", "1024x1024") == Decimal("0.080")
-    assert catalog.MODELS["gpt-image-2"].price("high", "1536x1024") == Decimal("0.165")
-    assert catalog.MODELS["gpt-image-2"].price("high", "2048x1152") == Decimal("0.211")
+    assert model.pricing.image_price("hd", "1792x1024") == Decimal("0.120")
+    assert model.pricing.image_price("hd", "1024x1024") == Decimal("0.080")
+    gpt_image_2 = catalog.MODELS["gpt-image-2"].pricing
+    assert gpt_image_2.image_price("high", "1536x1024") == Decimal("0.165")
+    assert gpt_image_2.image_price("high", "2048x1152") == Decimal("0.211")
 
 
 @each_model
