@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -312,6 +313,24 @@ PROVIDER_SETTINGS = {
         "base_url": env.str("MIDJOURNEY_PROXY_URL", default=""),
     },
 }
+
+
+def _usd_or_none(name: str) -> Decimal | None:
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD such as 0.05, not {raw!r}")
+    return value
+
+
+# Midjourney bills a monthly plan, not each job: what one job (a grid, an upscale) is counted at.
+# Unset: the catalog's default (the Basic plan spread over its jobs; docs/models.md).
+MIDJOURNEY_USD_PER_JOB = _usd_or_none("MIDJOURNEY_USD_PER_JOB")
 
 LOGGING = {
     "version": 1,

@@ -18,8 +18,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from gallery import selectors
 from gallery.models import Image
-from studio import catalog, editing, jobs, media, params, specs
+from studio import catalog, editing, jobs, media, params, pricing, specs
 from studio.models import Job
+
+TOKEN_KINDS = ("text_input", "image_input", "image_output", "text_output")
 
 View = Callable[..., JsonResponse]
 
@@ -70,6 +72,24 @@ def size_rule_json(rule: catalog.SizeRule | None) -> dict[str, Any] | None:
             "max_pixels": rule.max_pixels or None, "max_ratio": rule.max_ratio or None}  # fmt: skip
 
 
+def pricing_json(model: catalog.Model) -> dict[str, Any] | None:
+    """How the model is billed, at what figures, and where they come from; None when unknown."""
+    p = model.pricing
+    if p is None:
+        return None
+    rate = pricing.plan_rate(model) if p.per_job is not None else None
+    return {
+        "source": p.source,
+        "checked": p.checked,
+        "per_image_usd": {key: str(value) for key, value in p.per_image.items()},
+        "usd_per_million_tokens": {name: str(getattr(p.tokens, name)) for name in TOKEN_KINDS} if p.tokens else None,
+        "credits_per_image": {op.value: str(n) for op, n in p.credits.items()},
+        "usd_per_credit": str(p.usd_per_credit) if p.credits else None,
+        "usd_per_job": str(rate) if rate is not None else None,
+        "note": p.note,
+    }
+
+
 def model_json(model: catalog.Model) -> dict[str, Any]:
     available = catalog.availability(model)
     return {
@@ -110,7 +130,8 @@ def model_json(model: catalog.Model) -> dict[str, Any]:
         "control_kinds": list(model.control_kinds),
         "max_references": model.max_references,
         "retired": model.retired,
-        "price_usd": {key: str(value) for key, value in model.prices.items()},
+        "price_usd": {key: str(value) for key, value in model.pricing.per_image.items()} if model.pricing else {},
+        "pricing": pricing_json(model),
         "note": model.note,
     }
 

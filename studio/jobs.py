@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from gallery.models import Image
-from studio import catalog, imaging, media, specs
+from studio import catalog, imaging, media, pricing, specs
 from studio.editing import PreparedEdit
 from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
@@ -38,25 +38,6 @@ def month_start() -> datetime:
     return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def unit_price(model_id: str, params: dict) -> Decimal | None:
-    """USD per image for a job's model, quality and size, from the catalog; None where unknown."""
-    model = catalog.get_model(model_id)
-    return model.price(params.get("quality", ""), f"{params.get('width')}x{params.get('height')}") if model else None
-
-
-def estimated_cost(model_id: str, params: dict) -> Decimal | None:
-    """What a job will cost at most, for budgets: the catalog's price for its quality and size, or,
-    where that setting has none (GPT Image's `auto`), the model's highest known price, so no
-    setting slips past a budget for free. None when the model has no known price at all."""
-    model = catalog.get_model(model_id)
-    if model is None:
-        return None
-    unit = unit_price(model_id, params)
-    if unit is None and model.prices:
-        unit = max(model.prices.values())
-    return unit * params.get("n", 1) if unit is not None else None
-
-
 # Jobs the provider was paid for: those that succeeded, and those whose result storage refused.
 PAID = Q(status=Status.SUCCEEDED) | Q(status=Status.FAILED, error_kind=ErrorKind.STORAGE.value)
 
@@ -65,11 +46,11 @@ def month_spend(owner: AbstractBaseUser) -> Decimal:
     """What the owner's jobs cost this month: recorded costs, plus estimates for unfinished ones."""
     jobs = Job.objects.filter(owner=owner, queued_at__gte=month_start())
     spent = jobs.filter(PAID).aggregate(total=Sum("cost"))["total"] or Decimal(0)
-    pending = jobs.filter(status__in=[Status.QUEUED, Status.RUNNING]).values_list("model_id", "params")
-    return spent + sum((estimated_cost(m, p) or Decimal(0) for m, p in pending), Decimal(0))
+    pending = jobs.filter(status__in=[Status.QUEUED, Status.RUNNING]).values_list("model_id", "operation", "params")
+    return spent + sum((pricing.estimate(*job) or Decimal(0) for job in pending), Decimal(0))
 
 
-def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
+def check_budget(owner: AbstractBaseUser, model_id: str, operation: str, params: dict) -> None:
     """Raise BudgetExceeded if this job would take the owner past their monthly budget, or if its
     cost cannot be known while a budget is set.
 
@@ -78,7 +59,7 @@ def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
     budget = Budget.objects.select_for_update().filter(user=owner).first()
     if budget is None:
         return
-    cost = estimated_cost(model_id, params)
+    cost = pricing.estimate(model_id, operation, params)
     if cost is None:
         model = catalog.get_model(model_id)
         raise BudgetExceeded(
@@ -102,7 +83,7 @@ def images_by_index() -> Prefetch:
 def _create(owner: AbstractBaseUser, request: ImageRequest, *, enqueue: bool = True, **fields: Any) -> Job:
     """The job row for a validated request, its budget checked under the budget's row lock."""
     columns = specs.job_fields(request, fields.pop("notes", ()))
-    check_budget(owner, request.model.id, columns["params"])
+    check_budget(owner, request.model.id, columns["operation"], columns["params"])
     job = Job.objects.create(owner=owner, **columns, **fields)
     if enqueue:
         _enqueue(job)
@@ -253,14 +234,14 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
                     content_hash=processed.sha256,
                 )
             )
-        unit = unit_price(job.model_id, job.params)
+        cost = pricing.job_cost(job.model_id, job.operation, job.params, images=len(rows), provider_cost=result.cost)
         with transaction.atomic():
             updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
                 status=Status.SUCCEEDED,
                 finished_at=timezone.now(),
                 provider_job_id=result.provider_job_id,
                 usage=result.usage,
-                cost=unit * len(rows) if unit is not None else None,
+                cost=cost,
             )
             if updated != 1:
                 raise JobNoLongerRunning(job.pk)
@@ -285,7 +266,6 @@ class ResultNotStored(Exception):
 def _fail_unstored(job: Job, result: ProviderResult, failure: media.StorageFailure) -> None:
     """Fail the job with the storage's reason. The provider was paid, so the job keeps what it
     cost (budgets count it), its usage and the provider's job id (to find the result there)."""
-    unit = unit_price(job.model_id, job.params)
     what = "image" if len(result.images) == 1 else f"{len(result.images)} images"
     remedy = "free some space" if failure.full else "make it writable"
     Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
@@ -298,5 +278,7 @@ def _fail_unstored(job: Job, result: ProviderResult, failure: media.StorageFailu
         finished_at=timezone.now(),
         provider_job_id=result.provider_job_id,
         usage=result.usage,
-        cost=unit * len(result.images) if unit is not None else None,
+        cost=pricing.job_cost(
+            job.model_id, job.operation, job.params, images=len(result.images), provider_cost=result.cost
+        ),
     )

@@ -171,6 +171,7 @@ SPECS: dict[str, Spec] = {
         form=EDIT_FIELDS, base=EDIT_BASE, contexts=EDIT_CONTEXTS, many=frozenset({"references"}), multipart=True
     ),
     "studio:costs": Spec(query=("start", "end")),
+    "studio:costs_csv": Spec(query=("start", "end")),
     "studio:providers": Spec(),
     "studio:provider_check": Spec(path={"provider_id": "provider"}),
     "studio:budget_set": Spec(form=("monthly_usd",), path={"user_id": "user"}, clients=("staff", "user")),
