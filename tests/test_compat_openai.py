@@ -100,7 +100,8 @@ def test_edit_images_after_the_first_are_references(sdk, openai_emulator):
     result = sdk.images.edit(model="gpt-image-1.5", image=images, prompt="put the lamp in the room", quality="low")
     job = Job.objects.get()
     assert (job.operation, len(job.params["references"])) == ("instruct", 1)
-    assert len(openai_emulator.requests[-1].file_lists["image[]"]) == 2 and result.usage.output_tokens == 272
+    assert len(openai_emulator.requests[-1].file_lists["image[]"]) == 2
+    assert result.usage.output_tokens == 272 + 100  # a low 1024² image, and GPT Image 1.5's reasoning text
 
 
 @pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK's: OpenAI retired its own variations
@@ -156,7 +157,9 @@ def test_the_budget_applies_and_is_not_retried(sdk, user, openai_key):
 def test_usage_is_passed_on_when_the_provider_gives_it(sdk, openai_emulator):
     result = sdk.images.generate(model="gpt-image-1.5", prompt="a lighthouse", quality="low",
                                  output_format="webp", output_compression=70)  # fmt: skip
-    assert result.usage.total_tokens == 20 + 272 and result.output_format == "webp"
+    # the prompt's 3 tokens and 6 of overhead in; a low 1024² image and 100 reasoning tokens out
+    assert (result.usage.input_tokens, result.usage.total_tokens) == (9, 9 + 272 + 100)
+    assert result.output_format == "webp"
     assert openai_emulator.requests[-1].json["output_compression"] == 70
 
 
