@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, JsonResponse
@@ -18,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from gallery import selectors
 from gallery.models import Image
-from studio import catalog, editing, jobs, params, specs
+from studio import catalog, editing, imaging, jobs, params, specs
+from studio.metadata import reader, restore
 from studio.models import Job
 
 View = Callable[..., JsonResponse]
@@ -254,6 +256,44 @@ def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
     response = JsonResponse(job_json(request, job), status=201)
     response["Location"] = request.build_absolute_uri(reverse("api:job", args=[job.pk]))
     return response
+
+
+@token_required
+@require_http_methods(["POST"])
+def settings_import(request: HttpRequest) -> JsonResponse:
+    """The settings an image carries (Atelier's, A1111's, ComfyUI's, InvokeAI's) put onto a model:
+    multipart `image` (+ `model`), or JSON {"image": base64, "model": ...}. Nothing is stored."""
+    if request.content_type == "application/json":
+        try:
+            payload = json.loads(request.body or b"{}")
+        except (ValueError, RecursionError):
+            return error(400, "The body must be JSON.")
+        if not isinstance(payload, dict) or not payload.get("image"):
+            return error(400, "Send the image as `image` (base64), or as a multipart file.")
+        try:
+            data = _file(payload, "image", payload["image"])
+        except specs.Invalid as exc:
+            return _invalid(exc)
+        chosen = str(payload.get("model") or "")
+    elif upload := request.FILES.get("image"):
+        data, chosen = upload.read(django_settings.UPLOAD_MAX_BYTES + 1), request.POST.get("model", "")
+    else:
+        return error(400, 'Send the image as a multipart file `image`, or as JSON {"image": base64}.')
+    try:
+        found = reader.read(data)
+    except imaging.ImageRejected as exc:
+        return error(400, str(exc), fields={"image": [str(exc)]})
+    if found is None:
+        return error(400, "The image carries no settings Atelier can read.", kind="no_settings")
+    restored = restore.onto(found, chosen)
+    return JsonResponse(
+        {
+            "source": restored.source,
+            "settings": restored.request_json(),
+            "adjusted": list(restored.adjusted),
+            "not_restored": list(restored.not_restored),
+        }
+    )
 
 
 @token_required

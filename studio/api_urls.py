@@ -8,4 +8,5 @@ urlpatterns = [
     path("jobs", api.job_create, name="jobs"),
     path("jobs/<int:pk>", api.job_detail, name="job"),
     path("images", api.images, name="images"),
+    path("settings/import", api.settings_import, name="settings_import"),
 ]
