@@ -140,7 +140,7 @@ BULK_CONTEXTS = {
 SPECS: dict[str, Spec] = {
     "studio:home": Spec(query=("reuse", "job")),
     "studio:model_fields": Spec(query=JOB_FIELDS, base={"model": "offline"}),
-    "studio:settings_import": Spec(form=("image",), multipart=True),
+    "studio:settings_import": Spec(form=("image", "model"), multipart=True),
     "studio:job_submit": Spec(form=_form_fields(JobForm), base=JOB_BASE),
     "studio:job": Spec(path={"pk": "job"}),
     "studio:job_cancel": Spec(path={"pk": "queued_job"}),
@@ -213,6 +213,7 @@ SPECS: dict[str, Spec] = {
     ),
     "api:job": Spec(path={"pk": "job"}, clients=("api",)),
     "api:images": Spec(query=("cursor", "model", "mine", "q"), clients=("api",)),
+    "api:settings_import": Spec(form=("image", "model"), multipart=True, clients=("api",)),
 }
 
 

@@ -17,7 +17,7 @@ from studio.metadata import Found, samplers
 # A model option A1111 has a key for: written under that key, read back into the generic field.
 STEPS_OPTIONS = ("steps", "num_inference_steps")
 A1111_OPTIONS = (*STEPS_OPTIONS, "cfg_scale", "sampler")
-MAX_TEXT = 200_000  # characters parsed; a prompt is at most 32,000
+MAX_TEXT = 100_000  # characters parsed; a prompt is at most 32,000
 # The key is bounded so a long line without a colon costs linear time, not quadratic.
 PARAM = re.compile(r'\s*(\w[\w \-/]{0,63}):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 SIZE = re.compile(r"(\d{1,6})x(\d{1,6})")
@@ -71,16 +71,13 @@ def infotext(settings: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _pairs(line: str) -> dict[str, str]:
-    return {key: unquote(value.strip()) for key, value in PARAM.findall(line)}
-
-
 def parse(text: str) -> Found | None:
     """The settings in a `parameters` text, or None when it holds no prompt and no settings."""
     *lines, last = text[:MAX_TEXT].strip().split("\n")
-    if len(PARAM.findall(last)) < 3:  # as A1111: fewer than three pairs is still prompt
+    found_pairs = PARAM.findall(last)
+    if len(found_pairs) < 3:  # as A1111: fewer than three pairs is still prompt
         lines.append(last)
-        last = ""
+        found_pairs = []
     prompt: list[str] = []
     negative: list[str] = []
     for line in lines:
@@ -91,7 +88,7 @@ def parse(text: str) -> Found | None:
             negative.append(line)
         else:
             prompt.append(line)
-    pairs = _pairs(last)
+    pairs = {key: unquote(value.strip()) for key, value in found_pairs}
     if not any(prompt) and not pairs:
         return None
     sampler, schedule = samplers.from_a1111(pairs.pop("Sampler", ""))
@@ -103,7 +100,7 @@ def parse(text: str) -> Found | None:
         "seed": _number(pairs.pop("Seed", None), int),
     }
     options = _options(pairs.pop("Options", ""))
-    found = Found(
+    return Found(
         "AUTOMATIC1111" if pairs.get("Version") != "Atelier" else "Atelier",
         prompt="\n".join(prompt),
         negative_prompt="\n".join(negative),
@@ -116,7 +113,6 @@ def parse(text: str) -> Found | None:
         others=(*others, *((k, v) for k, v in pairs.items() if k not in NOT_SETTINGS)),
         **fields,
     )
-    return found
 
 
 def _number(raw: str | None, kind: type[int] | type[float]) -> Any:
