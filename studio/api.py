@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from gallery import selectors
+from gallery import saved_searches, selectors
 from gallery.models import Image
 from studio import catalog, editing, imaging, jobs, params, specs
 from studio.metadata import reader, restore
@@ -259,6 +259,20 @@ def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
 
 
 @token_required
+@require_GET
+def saved_search_list(request: HttpRequest) -> JsonResponse:
+    """The viewer's saved searches and the team's shared ones; use an id as /images?saved=<id>."""
+    return JsonResponse(
+        {
+            "saved_searches": [
+                {"id": s.pk, "name": s.name, "owner": s.owner.get_username(), "shared": s.shared, "query": s.query}
+                for s in saved_searches.visible_to(request.user)
+            ]
+        }
+    )
+
+
+@token_required
 @require_http_methods(["POST"])
 def settings_import(request: HttpRequest) -> JsonResponse:
     """The settings an image carries (Atelier's, A1111's, ComfyUI's, InvokeAI's) put onto a model:
@@ -315,5 +329,10 @@ def images(request: HttpRequest) -> JsonResponse:
     if model and model not in catalog.MODELS:
         return error(400, f"Unknown model “{model}”.")
     filters = selectors.Filters(mine=request.GET.get("mine") == "1", model=model, q=request.GET.get("q", "")[:200])
+    if "saved" in request.GET:  # a saved search's filters instead
+        saved = saved_searches.get_for_user(request.user, params.object_id(request.GET["saved"]))
+        if saved is None:
+            return error(404, "You have no saved search with that id, and nobody shared one with it.")
+        filters = saved_searches.filters(saved)
     page = selectors.image_page(viewer=request.user, filters=filters, cursor=cursor)
     return JsonResponse({"images": [image_json(request, i) for i in page.images], "next_cursor": page.next_cursor})
