@@ -3,17 +3,19 @@ is named with the reason, so the user knows what the new image will not have."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from studio import catalog, specs
-from studio.metadata import Found, a1111
+from studio.metadata import Found, a1111, samplers
 
-# Generic settings other tools write, and the catalog options that take them.
-OPTION_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("steps", "Steps", a1111.STEPS_OPTIONS),
-    ("cfg_scale", "CFG scale", ("cfg_scale",)),
-    ("sampler", "Sampler", ("sampler",)),
+# Generic settings other tools write, the catalog options that take them, and how a value is
+# named to the user (a sampler by A1111's name, the one most people know).
+OPTION_FIELDS: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], str]], ...] = (
+    ("steps", "Steps", a1111.STEPS_OPTIONS, str),
+    ("cfg_scale", "CFG scale", ("cfg_scale",), str),
+    ("sampler", "Sampler", ("sampler",), samplers.a1111_name),
 )
 
 
@@ -102,19 +104,19 @@ def _size(model: catalog.Model, width: int, height: int) -> catalog.Size:
 
 def _options(model: catalog.Model, found: Found) -> tuple[dict[str, Any], list[str]]:
     """The model's options the file sets, each checked as a typed value would be."""
-    wanted: list[tuple[str, tuple[str, ...], Any]] = [
-        (label, names, value)
-        for field, label, names in OPTION_FIELDS
+    wanted: list[tuple[str, tuple[str, ...], Any, str]] = [
+        (label, names, value, shown(value))
+        for field, label, names, shown in OPTION_FIELDS
         if (value := getattr(found, field)) not in (None, "")
     ]
-    wanted += [(str(name), (str(name),), value) for name, value in found.options.items()]
+    wanted += [(str(name), (str(name),), value, str(value)) for name, value in found.options.items()]
     options: dict[str, Any] = {}
     problems: list[str] = []
     generate = model.options_for(catalog.Operation.GENERATE)
-    for label, names, value in wanted:
+    for label, names, value, shown in wanted:
         option = next((o for o in generate if o.name in names), None)
         if option is None:
-            problems.append(f"{label} {_short(value)}: {model.label} has no such setting.")
+            problems.append(f"{label} {_short(shown)}: {model.label} has no such setting.")
             continue
         try:
             options[option.name] = specs.coerce_option(option, value)
