@@ -173,6 +173,11 @@ def test_the_api_refuses_what_it_cannot_read_with_a_4xx(api, kwargs, status, mes
         {"parameters": "Steps: 9" + "9" * 5000 + ", Seed: nan, CFG scale: inf, Size: 9x"},
         {"parameters": "a" * 150_000},
         {"prompt": "[" * 100_000 + "]" * 100_000},
+        {"prompt": json.dumps({"3": {"class_type": {"a": 1}}, "4": {"class_type": ["KSampler"]}})},
+        {"workflow": json.dumps({"nodes": [{"type": "KSampler", "inputs": 5}], "links": 7})},
+        {"workflow": json.dumps({"nodes": [{"type": "KSampler", "inputs": [{"name": "model", "link": [1]}]}]})},
+        {"invokeai_metadata": json.dumps({"seed": 1, "width": -5, "height": 5})},
+        {"parameters": "p\nSteps: 1, Seed: 2, Size: 0x0, Options: [1], Sampler: Euler a Karras"},
     ],
 )
 def test_hostile_chunks_restore_what_they_can_and_never_fail(alice, chunks):

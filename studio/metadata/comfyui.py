@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.metadata import Found, integer, number, samplers
+from studio.metadata import Found, integer, number, samplers, text
 
 SAMPLER_NODES = {"KSampler": "seed", "KSamplerAdvanced": "noise_seed"}
-TEXT_INPUTS = ("text", "text_g", "string", "value", "prompt")
+TEXT_INPUTS = (
+    "text",
+    "text_g",
+    "t5xxl",
+    "clip_l",
+    "string",
+    "value",
+    "prompt",
+)  # CLIPTextEncode, its SDXL and Flux kin
 MODEL_INPUTS = ("ckpt_name", "unet_name")
 MAX_HOPS = 32  # nodes visited following one input
 # Widget names in the order the editor's `widgets_values` lists them, for the nodes read here
@@ -76,7 +84,7 @@ def from_prompt(graph: Any) -> Found | None:
     found = sorted(
         (_node_id(str(key)), node)
         for key, node in graph.items()
-        if isinstance(node, dict) and node.get("class_type") in SAMPLER_NODES
+        if isinstance(node, dict) and text(node.get("class_type")) in SAMPLER_NODES
     )
     if not found:
         return None
@@ -115,7 +123,7 @@ def from_workflow(workflow: Any) -> Found | None:
         return None
     links = {
         link[0]: [str(link[1]), link[2]]
-        for link in workflow.get("links") or []
+        for link in _list(workflow.get("links"))
         if isinstance(link, list) and len(link) >= 3 and isinstance(link[0], int)
     }
     graph: Graph = {}
@@ -127,8 +135,13 @@ def from_workflow(workflow: Any) -> Found | None:
         if node["type"] == "KSampler" and isinstance(values, list) and len(values) == len(names) - 1:
             names = tuple(n for n in names if n != "control_after_generate")  # saved before that widget
         inputs = dict(zip(names, values, strict=False)) if isinstance(values, list) else {}
-        for slot in node.get("inputs") or []:
-            if isinstance(slot, dict) and isinstance(slot.get("name"), str) and slot.get("link") in links:
-                inputs[slot["name"]] = links[slot["link"]]
+        for slot in _list(node.get("inputs")):
+            link = slot.get("link") if isinstance(slot, dict) else None
+            if isinstance(link, int) and link in links and isinstance(slot.get("name"), str):
+                inputs[slot["name"]] = links[link]
         graph[str(node.get("id"))] = {"class_type": node["type"], "inputs": inputs}
     return from_prompt(graph)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,9 +37,11 @@ def user_comment(exif: Any) -> str:
     if not isinstance(exif, bytes):
         return ""
     try:
-        raw = PILImage.Exif()
-        raw.load(exif)
-        comment = raw.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.UserComment)
+        with warnings.catch_warnings():  # a stranger's corrupt EXIF is not worth a log line
+            warnings.simplefilter("ignore")
+            raw = PILImage.Exif()
+            raw.load(exif)
+            comment = raw.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.UserComment)
     except (SyntaxError, ValueError, TypeError, KeyError, OSError, struct.error):
         return ""
     if not isinstance(comment, bytes):

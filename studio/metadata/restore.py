@@ -72,13 +72,16 @@ def onto(found: Found, chosen: str) -> Restored:
         else:
             reason = "takes no seed" if not model.seed else f"takes seeds from 0 to {model.seed_max:,}"
             not_restored.append(f"Seed {found.seed}: {model.label} {reason}.")
-    if found.width and found.height:
-        size = _size(model, found.width, found.height)
-        params.update(width=size.width, height=size.height)
-        if (size.width, size.height) != (found.width, found.height):
-            adjusted.append(
-                f"Size {found.width}×{found.height} → {size.width}×{size.height}, the nearest {model.label} offers."
-            )
+    if found.width is not None and found.height is not None:
+        if found.width <= 0 or found.height <= 0:
+            not_restored.append(f"Size {found.width}×{found.height}: not a size.")
+        else:
+            size = _size(model, found.width, found.height)
+            params.update(width=size.width, height=size.height)
+            if (size.width, size.height) != (found.width, found.height):
+                adjusted.append(
+                    f"Size {found.width}×{found.height} → {size.width}×{size.height}, the nearest {model.label} offers."
+                )
     if found.quality:
         if found.quality in model.qualities:
             params["quality"] = found.quality
