@@ -62,7 +62,7 @@ def _json(parse: Callable[[Any], Found | None]) -> Callable[[str], Found | None]
     return read_json
 
 
-def _atelier(settings: Any) -> Found | None:
+def from_atelier(settings: Any) -> Found | None:
     """Atelier's own JSON chunk (studio.jobs builds it)."""
     if not isinstance(settings, dict):
         return None
@@ -81,7 +81,7 @@ def _atelier(settings: Any) -> Found | None:
 
 
 READERS: tuple[tuple[str, Callable[[str], Found | None]], ...] = (
-    (writer.ATELIER_KEY, _json(_atelier)),
+    (writer.ATELIER_KEY, _json(from_atelier)),
     (writer.A1111_KEY, a1111.parse),
     ("prompt", _json(comfyui.from_prompt)),
     ("workflow", _json(comfyui.from_workflow)),
