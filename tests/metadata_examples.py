@@ -3,6 +3,23 @@ default workflow copied as published; InvokeAI's and A1111's follow the writers'
 with values of ours. The tests build the files with Pillow's PngInfo (and piexif for A1111's JPEG)
 exactly as those tools' writers do."""
 
+import io
+
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+
+def png_with(chunks: dict[str, str], size: tuple[int, int] = (64, 64)) -> bytes:
+    """A PNG as ComfyUI's SaveImage, InvokeAI's image store and A1111's save_image write one:
+    each chunk added with PngInfo.add_text."""
+    info = PngInfo()
+    for key, value in chunks.items():
+        info.add_text(key, value)
+    out = io.BytesIO()
+    Image.new("RGB", size, (90, 60, 30)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
 # ComfyUI's default workflow in API format: comfyanonymous/ComfyUI, script_examples/basic_api_example.py
 # ("this is the one for the default workflow"). SaveImage writes it as the `prompt` chunk.
 COMFYUI_DEFAULT_PROMPT = """

@@ -12,10 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
 
 from accounts.models import ApiToken, hash_token
 from tests import metadata_examples as examples
+from tests.metadata_examples import png_with
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -26,16 +26,6 @@ def stability_key(settings):
     """SDXL enabled in the form (nothing is generated here)."""
     stability = {**settings.PROVIDER_SETTINGS["stability"], "api_key": "k"}
     settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "stability": stability}
-
-
-def png_with(chunks: dict[str, str], size=(64, 64)) -> bytes:
-    """A PNG as ComfyUI's SaveImage, InvokeAI's image store and A1111's save_image write one."""
-    info = PngInfo()
-    for key, value in chunks.items():
-        info.add_text(key, value)
-    out = io.BytesIO()
-    Image.new("RGB", size, (90, 60, 30)).save(out, "PNG", pnginfo=info)
-    return out.getvalue()
 
 
 def a1111_jpeg(text: str) -> bytes:
