@@ -210,6 +210,7 @@ FIELDS = [
         copies=5,
     ),
     Field("settings import", "/form/import/", {}, "image"),
+    Field("API settings import", "/api/v1/settings/import", json={"model": "offline"}, json_field="image"),
     Field("API image, variation", "/api/v1/jobs", json={**EDIT, "operation": "variation"}, json_field="image"),
     Field(
         "API image, outpaint +4096 px a side",
@@ -239,7 +240,7 @@ KNOWN: dict[str, str] = {}
 
 def _cases() -> Iterator[Any]:
     for field in FIELDS:
-        payloads = PAYLOADS + (IMPORT_PAYLOADS if field.path == "/form/import/" else [])
+        payloads = PAYLOADS + (IMPORT_PAYLOADS if "import" in field.path else [])
         for payload in payloads if fuzz.NIGHTLY else [p for p in payloads if not p.nightly]:
             if field.copies > 1 and payload.name == "just over the file limit":
                 continue  # five of them are over the request limit, a case of its own below
