@@ -108,3 +108,29 @@ def test_a_prompt_too_long_for_one_jpeg_segment_is_cut_and_the_settings_kept():
 def test_a_gif_is_stored_as_it_came():
     gif = encoded("GIF")
     assert imaging.process(gif, {"prompt": "x"}).data == gif
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_an_edit_result_restores_its_prompt_and_names_what_the_form_cannot_do(alice, user, fmt):
+    params = {**make_job(user).params, "edit": {"strength": 0.35}}
+    job = make_job(user, operation="remix", status=Job.Status.RUNNING, params=params, prompt="make it night")
+    upload = SimpleUploadedFile(f"remix.{fmt.lower()}", stored_file(job, fmt))
+    html = alice.post(reverse("studio:settings_import"), {"image": upload}, **HTMX).content.decode()
+    assert "make it night</textarea>" in html
+    assert "<li>Operation: remix</li>" in html and "<li>Denoising strength: 0.35</li>" in html
+
+
+def test_a_file_from_a_model_not_configured_here_says_so(alice, user):
+    upload = SimpleUploadedFile("whale.png", stored_file(sdxl_job(user), "PNG"))
+    html = alice.post(reverse("studio:settings_import"), {"image": upload}, **HTMX).content.decode()
+    assert "Stable Diffusion XL 1.0 is not available here (set STABILITY_API_KEY)" in html
+
+
+def test_a_file_from_an_editor_only_model_goes_onto_the_chosen_one(alice, user):
+    job = make_job(user, model_id="flux-fill-pro", operation="edit", status=Job.Status.RUNNING)
+    upload = SimpleUploadedFile("fill.png", stored_file(job, "PNG"))
+    response = alice.post(reverse("studio:settings_import"), {"image": upload, "model": "offline"}, **HTMX)
+    html = response.content.decode()
+    assert (
+        "Model “flux-fill-pro”: makes no images from a prompt alone; the settings are put onto Offline sketch." in html
+    )

@@ -22,7 +22,7 @@ MAX_TEXT = 100_000  # characters parsed; a prompt is at most 32,000
 PARAM = re.compile(r'\s*(\w[\w \-/]{0,63}):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 SIZE = re.compile(r"(\d{1,6})x(\d{1,6})")
 # Keys that describe the file rather than a setting: read without comment.
-NOT_SETTINGS = frozenset({"Model hash", "VAE hash", "Version", "Parent image", "Operation"})
+NOT_SETTINGS = frozenset({"Model hash", "VAE hash", "Version", "Parent image"})
 
 
 def quote(value: Any) -> str:
@@ -93,6 +93,8 @@ def parse(text: str) -> Found | None:
         return None
     sampler, schedule = samplers.from_a1111(pairs.pop("Sampler", ""))
     others = [("Schedule type", schedule)] if schedule else []
+    if pairs.get("Operation") == "generate":  # Atelier's own key: the form makes exactly these
+        del pairs["Operation"]
     size = SIZE.fullmatch(pairs.pop("Size", ""))
     fields = {
         "steps": _number(pairs.pop("Steps", None), int),

@@ -67,6 +67,10 @@ def from_atelier(settings: Any) -> Found | None:
     if not isinstance(settings, dict):
         return None
     options = settings.get("options")
+    # An edit's operation and strength: the studio form makes new images from a prompt only.
+    others = [("Operation", text(settings.get("operation")))] if settings.get("operation") != "generate" else []
+    if settings.get("strength") is not None:
+        others.append(("Denoising strength", str(settings["strength"])))
     return Found(
         "Atelier",
         prompt=text(settings.get("prompt")),
@@ -77,6 +81,7 @@ def from_atelier(settings: Any) -> Found | None:
         height=integer(settings.get("height")),
         quality=text(settings.get("quality")),
         options=options if isinstance(options, dict) else {},
+        others=tuple((name, value) for name, value in others if value),
     )
 
 

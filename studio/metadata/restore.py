@@ -43,15 +43,20 @@ class Restored:
 
 
 def _model(found: Found, chosen: str) -> tuple[catalog.Model, list[str]]:
-    """The file's own model when it is one of the catalog's, else the one chosen in the form."""
+    """The file's own model when it is one of the catalog's that makes images from a prompt, else
+    the one chosen in the form; and what the user should know about the choice."""
     own = catalog.get_model(found.model)
     if own and catalog.Operation.GENERATE in own.operations:
-        return own, []
-    model = catalog.get_model(chosen)
-    if model is None or catalog.Operation.GENERATE not in model.operations:
-        model = catalog.get_model(catalog.default_model(catalog.Operation.GENERATE, "offline"))
-    notes = [f"Model “{found.model}”: not one of Atelier's; the settings are put onto {model.label}."]
-    return model, notes if found.model else []
+        model, notes = own, []
+    else:
+        model = catalog.get_model(chosen)
+        if model is None or catalog.Operation.GENERATE not in model.operations:
+            model = catalog.get_model(catalog.default_model(catalog.Operation.GENERATE, "offline"))
+        why = "makes no images from a prompt alone" if own else "not one of Atelier's"
+        notes = [f"Model “{found.model}”: {why}; the settings are put onto {model.label}."] if found.model else []
+    if not (available := catalog.availability(model)).enabled:
+        notes.append(f"{model.label} is not available here ({available.reason}): pick another model to generate.")
+    return model, notes
 
 
 def onto(found: Found, chosen: str) -> Restored:
@@ -73,15 +78,7 @@ def onto(found: Found, chosen: str) -> Restored:
             reason = "takes no seed" if not model.seed else f"takes seeds from 0 to {model.seed_max:,}"
             not_restored.append(f"Seed {found.seed}: {model.label} {reason}.")
     if found.width is not None and found.height is not None:
-        if found.width <= 0 or found.height <= 0:
-            not_restored.append(f"Size {found.width}×{found.height}: not a size.")
-        else:
-            size = _size(model, found.width, found.height)
-            params.update(width=size.width, height=size.height)
-            if (size.width, size.height) != (found.width, found.height):
-                adjusted.append(
-                    f"Size {found.width}×{found.height} → {size.width}×{size.height}, the nearest {model.label} offers."
-                )
+        _restore_size(model, found.width, found.height, params, adjusted, not_restored)
     if found.quality:
         if found.quality in model.qualities:
             params["quality"] = found.quality
@@ -96,13 +93,20 @@ def onto(found: Found, chosen: str) -> Restored:
     )
 
 
-def _size(model: catalog.Model, width: int, height: int) -> catalog.Size:
-    exact = model.size(f"{width}x{height}")
-    if exact:
-        return exact
-    if model.free_generate and model.size_rule and not model.size_rule.problem(width, height):
-        return catalog.Size.of(width, height)
-    return model.nearest_size(width / height)
+def _restore_size(
+    model: catalog.Model, width: int, height: int, params: dict[str, Any], adjusted: list[str], not_restored: list[str]
+) -> None:
+    """The size itself where the model offers it (or takes free sizes), else its nearest preset."""
+    if width <= 0 or height <= 0:
+        not_restored.append(f"Size {width}×{height}: not a size.")
+        return
+    size = model.size(f"{width}x{height}")
+    if size is None and model.free_generate and model.size_rule and not model.size_rule.problem(width, height):
+        size = catalog.Size.of(width, height)
+    if size is None:
+        size = model.nearest_size(width / height)
+        adjusted.append(f"Size {width}×{height} → {size.width}×{size.height}, the nearest {model.label} offers.")
+    params.update(width=size.width, height=size.height)
 
 
 def _options(model: catalog.Model, found: Found) -> tuple[dict[str, Any], list[str]]:
