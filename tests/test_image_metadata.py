@@ -134,3 +134,15 @@ def test_a_file_from_an_editor_only_model_goes_onto_the_chosen_one(alice, user):
     assert (
         "Model “flux-fill-pro”: makes no images from a prompt alone; the settings are put onto Offline sketch." in html
     )
+
+
+def test_a_jpeg_piexif_cannot_split_is_kept_without_its_settings_not_lost(user, caplog):
+    """Fill bytes between segments are valid JPEG (Pillow decodes them) but piexif refuses them:
+    the paid result is stored as it came, and the job still succeeds."""
+    jpeg = encoded("JPEG")
+    padded = jpeg[:2] + b"\xff\xff\xff" + jpeg[2:]
+    job = sdxl_job(user)
+    [image] = jobs.job_succeed(job, ProviderResult([GeneratedImage(padded, seed=1)]))
+    with default_storage.open(image.file) as file:
+        assert file.read() == padded
+    assert "without its settings" in caplog.text

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import struct
 import zlib
 from typing import Any
@@ -16,6 +17,7 @@ import piexif.helper
 
 from studio.metadata import a1111
 
+logger = logging.getLogger(__name__)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ATELIER_KEY = "atelier"  # our JSON chunk
 A1111_KEY = "parameters"  # the chunk AUTOMATIC1111 and most SD tools read
@@ -31,7 +33,12 @@ def embed(data: bytes, extension: str, settings: dict[str, Any]) -> bytes:
         text = a1111.infotext(settings)
         if extension == "jpeg":
             text = _fit_jpeg_segment(text, settings)
-        return with_user_comment(data, text)
+        try:
+            return with_user_comment(data, text)
+        except (piexif.InvalidImageDataError, ValueError, struct.error) as exc:
+            # A file Pillow decodes but piexif cannot split (fill bytes between JPEG segments):
+            # a paid result is kept as it came rather than lost for want of its settings.
+            logger.warning("Stored a %s without its settings: piexif could not insert them (%s)", extension, exc)
     return data
 
 
