@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, JsonResponse
@@ -16,9 +17,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from gallery import selectors
+from gallery import saved_searches, selectors
 from gallery.models import Image
-from studio import catalog, editing, jobs, media, params, pricing, specs
+from studio import catalog, editing, imaging, jobs, media, params, pricing, specs
+from studio.metadata import reader, restore
 from studio.models import Job
 
 TOKEN_KINDS = ("text_input", "image_input", "image_output", "text_output")
@@ -281,6 +283,58 @@ def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
 
 @token_required
 @require_GET
+def saved_search_list(request: HttpRequest) -> JsonResponse:
+    """The viewer's saved searches and the team's shared ones; use an id as /images?saved=<id>."""
+    return JsonResponse(
+        {
+            "saved_searches": [
+                {"id": s.pk, "name": s.name, "owner": s.owner.get_username(), "shared": s.shared, "query": s.query}
+                for s in saved_searches.visible_to(request.user)
+            ]
+        }
+    )
+
+
+@token_required
+@require_http_methods(["POST"])
+def settings_import(request: HttpRequest) -> JsonResponse:
+    """The settings an image carries (Atelier's, A1111's, ComfyUI's, InvokeAI's) put onto a model:
+    multipart `image` (+ `model`), or JSON {"image": base64, "model": ...}. Nothing is stored."""
+    if request.content_type == "application/json":
+        try:
+            payload = json.loads(request.body or b"{}")
+        except (ValueError, RecursionError):
+            return error(400, "The body must be JSON.")
+        if not isinstance(payload, dict) or not payload.get("image"):
+            return error(400, "Send the image as `image` (base64), or as a multipart file.")
+        try:
+            data = _file(payload, "image", payload["image"])
+        except specs.Invalid as exc:
+            return _invalid(exc)
+        chosen = str(payload.get("model") or "")
+    elif upload := request.FILES.get("image"):
+        data, chosen = upload.read(django_settings.UPLOAD_MAX_BYTES + 1), request.POST.get("model", "")
+    else:
+        return error(400, 'Send the image as a multipart file `image`, or as JSON {"image": base64}.')
+    try:
+        found = reader.read(data)
+    except imaging.ImageRejected as exc:
+        return error(400, str(exc), fields={"image": [str(exc)]})
+    if found is None:
+        return error(400, "The image carries no settings Atelier can read.", kind="no_settings")
+    restored = restore.onto(found, chosen)
+    return JsonResponse(
+        {
+            "source": restored.source,
+            "settings": restored.request_json(),
+            "adjusted": list(restored.adjusted),
+            "not_restored": list(restored.not_restored),
+        }
+    )
+
+
+@token_required
+@require_GET
 def job_detail(request: HttpRequest, pk: int) -> JsonResponse:
     job = Job.objects.prefetch_related("images__owner").filter(pk=pk, owner=request.user).first()
     if job is None:
@@ -298,5 +352,10 @@ def images(request: HttpRequest) -> JsonResponse:
     if model and model not in catalog.MODELS:
         return error(400, f"Unknown model “{model}”.")
     filters = selectors.Filters(mine=request.GET.get("mine") == "1", model=model, q=request.GET.get("q", "")[:200])
+    if "saved" in request.GET:  # a saved search's filters instead
+        saved = saved_searches.get_for_user(request.user, params.object_id(request.GET["saved"]))
+        if saved is None:
+            return error(404, "You have no saved search with that id, and nobody shared one with it.")
+        filters = saved_searches.filters(saved)
     page = selectors.image_page(viewer=request.user, filters=filters, cursor=cursor)
     return JsonResponse({"images": [image_json(request, i) for i in page.images], "next_cursor": page.next_cursor})

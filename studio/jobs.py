@@ -205,6 +205,7 @@ def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
         "quality": job.params.get("quality"),
         "seed": seed,
         "options": job.params.get("options", {}),
+        "strength": (job.params.get("edit") or {}).get("strength"),  # image-to-image
         "parent_image": job.source_image_id,
     }
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from accounts.forms import LoginForm, TokenForm
 from accounts.models import ApiToken, hash_token
 from gallery import selectors, services
-from gallery.models import Board, BoardImage, Image, Tag
+from gallery.models import Board, BoardImage, Image, SavedSearch, Tag
 from studio import api, catalog, specs
 from studio.forms import OPTION_PREFIX, ComparisonForm, EditForm, JobForm, SweepForm
 from studio.models import Comparison, Job
@@ -121,7 +121,8 @@ SWEEP_BASE = {
 API_FIELDS = ("model", "prompt", "negative_prompt", "size", "aspect_ratio", "quality", "n", "seed", "options",
               "operation", "image", "mask", "references", "source_image", "extend", "extend_aspect", "strength",
               "factor", "search_prompt", "control_kind", "control_strength", "fidelity")
-GRID_FIELDS = ("scope", "model", "favourites", "q", "user", "operation", "board", "tag", "from", "to", "sort", "cursor")
+GRID_FIELDS = ("scope", "model", "favourites", "q", "user", "operation", "board", "tag", "from", "to", "sort", "cursor",
+               "saved")
 # fmt: on
 API_CONTEXTS = {
     **{name: (_edit_context(op) | {"source_image": "@image"},) for name, op in EDIT_CONTEXT.items()},
@@ -156,7 +157,7 @@ BULK_CONTEXTS = {
 SPECS: dict[str, Spec] = {
     "studio:home": Spec(query=("reuse", "job")),
     "studio:model_fields": Spec(query=JOB_FIELDS, base={"model": "offline"}),
-    "studio:settings_import": Spec(form=("image",), multipart=True),
+    "studio:settings_import": Spec(form=("image", "model"), multipart=True),
     "studio:job_submit": Spec(form=_form_fields(JobForm), base=JOB_BASE),
     "studio:job": Spec(path={"pk": "job"}),
     "studio:job_cancel": Spec(path={"pk": "queued_job"}),
@@ -195,6 +196,8 @@ SPECS: dict[str, Spec] = {
         base={"ids": ["@image"], "action": "tag", "tag": "fuzzed", "next": "/gallery/"},
         contexts=BULK_CONTEXTS,
     ),
+    "gallery:saved_search_create": Spec(form=("name", "query", "shared"), base={"name": "mine", "query": "q=fox"}),
+    "gallery:saved_search_delete": Spec(path={"pk": "saved_search"}),
     "gallery:boards": Spec(),
     "gallery:board_create": Spec(form=("name",)),
     "gallery:board_delete": Spec(path={"pk": "board"}),
@@ -229,7 +232,7 @@ SPECS: dict[str, Spec] = {
         clients=("api",),
     ),
     "api:job": Spec(path={"pk": "job"}, clients=("api",)),
-    "api:images": Spec(query=("cursor", "model", "mine", "q"), clients=("api",)),
+    "api:images": Spec(query=("cursor", "model", "mine", "q", "saved"), clients=("api",)),
     "compat:openai-models": Spec(clients=("api",)),
     "compat:openai-model": Spec(path={"model_id": "provider"}, clients=("api",)),
     "compat:openai-generations": Spec(
@@ -266,6 +269,8 @@ SPECS: dict[str, Spec] = {
         clients=("api",),
         waits=True,
     ),
+    "api:saved_searches": Spec(clients=("api",)),
+    "api:settings_import": Spec(form=("image", "model"), multipart=True, clients=("api",)),
 }
 
 
@@ -359,6 +364,7 @@ def _rows_for(user) -> dict[str, Any]:
     image.tags.add(tag)
     services.favourite_toggle(user=user, image=image)
     token = ApiToken.objects.create(user=user, name="spare", digest=hash_token(ApiToken.new_raw()), hint="spare")
+    saved = SavedSearch.objects.create(owner=user, name=f"{user.username}'s foxes", query="q=fox")
     return {
         "user": user.pk,
         "image": image.pk,
@@ -372,6 +378,7 @@ def _rows_for(user) -> dict[str, Any]:
         "board": board.pk,
         "tag": tag.name,
         "token": token.pk,
+        "saved_search": saved.pk,
     }
 
 

@@ -25,7 +25,7 @@ from django.test import Client
 from PIL import Image as PILImage
 
 from accounts.models import ApiToken, hash_token
-from studio import imaging
+from studio.metadata import writer
 from studio.models import Job
 from tests import fuzz
 from tests.factories import make_image, make_job, make_user
@@ -50,7 +50,7 @@ def png_declaring(width: int, height: int, *, rows: int = 0) -> bytes:
     row = b"\x00" * (1 + 3 * width)
     data = b"".join(compressor.compress(row) for _ in range(rows or height)) + compressor.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return imaging.PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+    return writer.PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
 
 
 def _encoded(fmt: str, size: tuple[int, int] = (256, 256)) -> bytes:
@@ -80,7 +80,7 @@ def _webp_declaring(width: int, height: int) -> bytes:
 def _with_settings(metadata: Any) -> bytes:
     """A valid PNG carrying Atelier's settings chunk, holding `metadata` as JSON."""
     png = _encoded("PNG", (64, 64))
-    end = len(imaging.PNG_SIGNATURE) + 8 + 13 + 4
+    end = len(writer.PNG_SIGNATURE) + 8 + 13 + 4
     text = json.dumps(metadata, allow_nan=True)
     return png[:end] + _chunk(b"iTXt", b"atelier\x00\x00\x00\x00\x00" + text.encode()) + png[end:]
 
@@ -100,7 +100,7 @@ PAYLOADS = [
     Payload("truncated PNG", lambda: _encoded("PNG")[:2000]),
     Payload("truncated JPEG", lambda: _encoded("JPEG")[:2000]),
     Payload("truncated WebP", lambda: _encoded("WEBP")[:2000]),
-    Payload("PNG signature then junk", lambda: imaging.PNG_SIGNATURE + bytes(range(256)) * 8),
+    Payload("PNG signature then junk", lambda: writer.PNG_SIGNATURE + bytes(range(256)) * 8),
     Payload(
         "PNG with a bad CRC", lambda: (lambda png: png[:29] + b"\x00" * 4 + png[33:])(_encoded("PNG")), nightly=True
     ),
@@ -114,14 +114,14 @@ PAYLOADS = [
         "SVG with a script",
         lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="9e9" height="9e9"><script>alert(1)</script></svg>',
     ),
-    Payload("HTML behind a PNG signature", lambda: imaging.PNG_SIGNATURE + b"<html><script>alert(1)</script>"),
+    Payload("HTML behind a PNG signature", lambda: writer.PNG_SIGNATURE + b"<html><script>alert(1)</script>"),
     # A GIF whose width bytes open a JS comment: a valid 10799x1 GIF and a script at once.
     Payload(
         "GIF/JS polyglot",
         lambda: b"GIF89a/*\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;*/=alert(1);",
         "any",
     ),
-    Payload("just over the file limit", lambda: imaging.PNG_SIGNATURE + bytes(django_settings.UPLOAD_MAX_BYTES - 7)),
+    Payload("just over the file limit", lambda: writer.PNG_SIGNATURE + bytes(django_settings.UPLOAD_MAX_BYTES - 7)),
     Payload("valid 64x64 PNG", lambda: _encoded("PNG", (64, 64)), "any"),
 ]
 # Only the settings import reads what a PNG says about itself.
@@ -211,6 +211,7 @@ FIELDS = [
         copies=5,
     ),
     Field("settings import", "/form/import/", {}, "image"),
+    Field("API settings import", "/api/v1/settings/import", json={"model": "offline"}, json_field="image"),
     Field("API image, variation", "/api/v1/jobs", json={**EDIT, "operation": "variation"}, json_field="image"),
     Field(
         "API image, outpaint +4096 px a side",
@@ -249,7 +250,7 @@ KNOWN: dict[str, str] = {}
 
 def _cases() -> Iterator[Any]:
     for field in FIELDS:
-        payloads = PAYLOADS + (IMPORT_PAYLOADS if field.path == "/form/import/" else [])
+        payloads = PAYLOADS + (IMPORT_PAYLOADS if "import" in field.path else [])
         for payload in payloads if fuzz.NIGHTLY else [p for p in payloads if not p.nightly]:
             if field.copies > 1 and payload.name == "just over the file limit":
                 continue  # five of them are over the request limit, a case of its own below
@@ -257,7 +258,7 @@ def _cases() -> Iterator[Any]:
                 continue  # A1111 reads an empty mask as none: an img2img without a mask
             yield fuzz.case(field, payload, id=f"{field.name} <- {payload.name}", known=KNOWN)
     # One body over the whole request's limit for each way in: the editor, the import, the API.
-    over = Payload("over the request limit", lambda: imaging.PNG_SIGNATURE + bytes(_request_limit() + 1), "too large")
+    over = Payload("over the request limit", lambda: writer.PNG_SIGNATURE + bytes(_request_limit() + 1), "too large")
     for field in FIELDS:
         if field.name in ("editor image, variation", "settings import", "API image, variation"):
             yield fuzz.case(field, over, id=f"{field.name} <- {over.name}", known=KNOWN)
