@@ -30,6 +30,18 @@ def bearer_token(request: HttpRequest) -> str | None:
     return raw.strip() if scheme.lower() == "bearer" else None
 
 
+def find_token(raw: str) -> ApiToken | None:
+    """The active user's token with this text, marked as used now; None if there is none."""
+    token = (
+        ApiToken.objects.select_related("user").filter(digest=hash_token(raw), user__is_active=True).first()
+        if raw
+        else None
+    )
+    if token is not None:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
 def _error(status: int, message: str, kind: str) -> JsonResponse:
     return JsonResponse({"error": {"message": message, "kind": kind}}, status=status)
 
@@ -52,11 +64,7 @@ class BearerTokenMiddleware:
         if raw is None or not accepts_tokens(request.resolver_match):
             return None
         request.bearer_token_given = True  # type: ignore[attr-defined]
-        token = (
-            ApiToken.objects.select_related("user").filter(digest=hash_token(raw), user__is_active=True).first()
-            if raw
-            else None
-        )
+        token = find_token(raw)
         if token is None:
             request.user = AnonymousUser()
             return _error(401, "That API token is not valid (revoked or mistyped).", "auth")
@@ -67,7 +75,6 @@ class BearerTokenMiddleware:
                 "Create a read-write token under Account → API tokens to do this.",
                 "read_only_token",
             )
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         # API views are csrf_exempt (token_required); the file views take GET only.
         request.user = token.user
         request.api_token = token  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "accounts",
     "studio",
     "gallery",
+    "compat",
 ]
 
 MIDDLEWARE = [
@@ -187,6 +189,29 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# STORAGE=s3 keeps media in an S3-compatible bucket (django-storages); the web process streams
+# each file through a login-checked view either way, so the bucket stays private.
+STORAGE = env.str("STORAGE", default="local")
+if STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            # Unset: boto3's own chain (an instance role, ~/.aws) finds the credentials.
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,
+            # A file read from the bucket (served, zipped, sent to a provider) spools to disk past 4 MiB.
+            "max_memory_size": 4 * 1024 * 1024,
+        },
+    }
+elif STORAGE != "local":
+    raise ImproperlyConfigured(f"STORAGE must be 'local' or 's3', not {STORAGE!r}")
+# Media files no row points to (a job killed while writing, a deleted job's inputs) are deleted by
+# a scheduled sweep once they are this old; younger ones may belong to a row not yet committed.
+ORPHAN_GRACE_SECONDS = _positive_int("ORPHAN_GRACE_SECONDS", 3600)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -200,6 +225,12 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# Load balancers probe /healthz over plain http on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a reverse proxy that ends TLS: trust its X-Forwarded-Proto (it must overwrite any the
+# client sent), or SECURE_SSL_REDIRECT would redirect https requests forever.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Uploads: each file is capped at UPLOAD_MAX_BYTES and checked by decoding. The whole request is
 # capped at REQUEST_MAX_BYTES: one edit carries an image, a mask and up to 15 references, so the
@@ -233,6 +264,12 @@ if not PROVIDER_TIMEOUT_SECONDS <= PROVIDER_JOB_DEADLINE_SECONDS < JOB_TIMEOUT_S
     raise ImproperlyConfigured(
         "PROVIDER_JOB_DEADLINE_SECONDS must be at least PROVIDER_TIMEOUT_SECONDS and below JOB_TIMEOUT_SECONDS."
     )
+# The OpenAI-compatible and AUTOMATIC1111 APIs answer when the job ends; past this many seconds
+# they answer with an error carrying the job id instead (the job goes on). Each waiting call holds
+# a web server thread, and clients must wait longer than this (the OpenAI SDK waits 600 s).
+COMPAT_WAIT_SECONDS = env.float("COMPAT_WAIT_SECONDS", default=300.0)
+if not 0 <= COMPAT_WAIT_SECONDS < float("inf"):
+    raise ImproperlyConfigured(f"COMPAT_WAIT_SECONDS must be a number of seconds, not {COMPAT_WAIT_SECONDS}.")
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
 # Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).
@@ -280,6 +317,24 @@ PROVIDER_SETTINGS = {
         "base_url": env.str("MIDJOURNEY_PROXY_URL", default=""),
     },
 }
+
+
+def _usd_or_none(name: str) -> Decimal | None:
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD such as 0.05, not {raw!r}")
+    return value
+
+
+# Midjourney bills a monthly plan, not each job: what one job (a grid, an upscale) is counted at.
+# Unset: the catalog's default (the Basic plan spread over its jobs; docs/models.md).
+MIDJOURNEY_USD_PER_JOB = _usd_or_none("MIDJOURNEY_USD_PER_JOB")
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from accounts.urls import auth_urlpatterns
+from config import health
 
 urlpatterns = [
     path("", include("studio.urls")),
@@ -10,4 +11,6 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("account/", include(auth_urlpatterns)),
     path("api/v1/", include("studio.api_urls")),
+    path("", include("compat.urls")),
+    path("healthz", health.healthz, name="healthz"),
 ]

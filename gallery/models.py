@@ -143,3 +143,25 @@ class BoardImage(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.image_id} on board {self.board_id}"
+
+
+class SavedSearch(models.Model):
+    """A gallery search and its filters kept under a name: its owner's alone, or shared with the
+    team. Only its owner may remove it."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches")
+    name = models.CharField(max_length=80)
+    # The filters as a query string, as gallery.selectors.Filters.query() writes them.
+    query = models.TextField()
+    shared = models.BooleanField(default=False, help_text="Listed for the whole team, not only its owner.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint("owner", models.functions.Lower("name"), name="saved_search_name_unique_per_owner")
+        ]
+        indexes = [models.Index(fields=["shared"], name="saved_search_shared")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -14,9 +15,11 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from gallery import services
 from gallery.models import Board, BoardImage, Favourite, Image, ImageTag, Tag
+from studio import catalog, params
 
 PAGE_SIZE = 48
 MAX_CURSOR_LENGTH = 200  # a real one is under 100 characters
@@ -47,6 +50,52 @@ class Filters:
     def active(self) -> bool:
         return any([self.mine, self.model, self.favourites, self.q, self.user, self.operation, self.board,
                     self.tag, self.date_from, self.date_to])  # fmt: skip
+
+    def query(self) -> str:
+        """The filters as the grid's query string (what a saved search keeps); filters_from reads it."""
+        values = {
+            "q": self.q,
+            "scope": "mine" if self.mine else "",
+            "user": self.user,
+            "model": self.model,
+            "operation": self.operation,
+            "board": self.board or "",
+            "tag": self.tag,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "sort": self.sort if self.sort != "newest" else "",
+            "favourites": "1" if self.favourites else "",
+        }
+        return urlencode({key: value for key, value in values.items() if value})
+
+
+def _day(raw: str, label: str, notices: list[str]) -> date | None:
+    if not raw:
+        return None
+    day = params.day(raw)
+    if day is None:
+        first, last = params.FIRST_DAY.year, params.LAST_DAY.year
+        notices.append(f"Ignored the {label} date “{raw[:40]}”: use YYYY-MM-DD, from {first} to {last}.")
+    return day
+
+
+def filters_from(query: Mapping[str, str], notices: list[str]) -> Filters:
+    """The grid's filters from a query string's values, each checked; what is ignored is added to
+    `notices` for the page to show."""
+    get = query.get
+    return Filters(
+        mine=get("scope") == "mine",
+        model=get("model", "") if get("model") in catalog.MODELS else "",
+        favourites=get("favourites") == "1",
+        q=params.text(get("q", ""), 200),
+        user=params.text(get("user", ""), 150),
+        operation=get("operation", "") if get("operation", "") in {op.value for op in catalog.Operation} else "",
+        board=params.object_id(get("board")),
+        tag=params.text(get("tag", ""), 40),
+        date_from=_day(get("from", ""), "from", notices),
+        date_to=_day(get("to", ""), "to", notices),
+        sort=get("sort") if get("sort") in SORTS else "newest",
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.db.models.functions import Lower
 
 from gallery.models import Board, BoardImage, Favourite, Image, ImageTag, Tag
+from studio import media
 
 TAG_RE = re.compile(r"^[\w][\w\- ]{0,39}$")
 
@@ -24,11 +25,12 @@ class GalleryError(ValueError):
 
 
 def image_delete(*, image: Image) -> None:
-    """Delete the row, then its files once the deletion is committed."""
+    """Delete the row, then its files once the deletion is committed (a file storage fails to
+    delete is left to the orphan sweep)."""
     names = [image.file, image.thumbnail]
     with transaction.atomic():
         image.delete()
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+        transaction.on_commit(lambda: media.discard(names))
 
 
 class NotAllowed(GalleryError):

@@ -1,19 +1,18 @@
-"""Gallery pages: the team grid, image detail, files, delete and favourite, boards and tags."""
+"""Gallery pages: the team grid and its saved searches, image detail, files, delete and favourite,
+boards and tags."""
 
 from __future__ import annotations
-
-from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from gallery import selectors, services
+from gallery import saved_searches, selectors, services
 from gallery.models import Board, Favourite, Image, Tag, url_patterns
 from studio import catalog, params
 from studio.jobs import MIDJOURNEY_ACTIONS
@@ -32,39 +31,15 @@ def get_image_for_user(request: HttpRequest, pk: int, *, to_change: bool = False
     return image
 
 
-def _date(raw: str, label: str, notices: list[str]) -> date | None:
-    if not raw:
-        return None
-    day = params.day(raw)
-    if day is None:
-        first, last = params.FIRST_DAY.year, params.LAST_DAY.year
-        notices.append(f"Ignored the {label} date “{raw[:40]}”: use YYYY-MM-DD, from {first} to {last}.")
-    return day
-
-
-def _filters(request: HttpRequest, notices: list[str]) -> selectors.Filters:
-    get = request.GET
-    return selectors.Filters(
-        mine=get.get("scope") == "mine",
-        model=get.get("model", "") if get.get("model") in catalog.MODELS else "",
-        favourites=get.get("favourites") == "1",
-        q=params.text(get.get("q", ""), 200),
-        user=params.text(get.get("user", ""), 150),
-        operation=get.get("operation", "")
-        if get.get("operation", "") in {op.value for op in catalog.Operation}
-        else "",
-        board=params.object_id(get.get("board")),
-        tag=params.text(get.get("tag", ""), 40),
-        date_from=_date(get.get("from", ""), "from", notices),
-        date_to=_date(get.get("to", ""), "to", notices),
-        sort=get.get("sort") if get.get("sort") in selectors.SORTS else "newest",
-    )
-
-
 @require_GET
 def grid(request: HttpRequest) -> HttpResponse:
     notices: list[str] = []
-    filters = _filters(request, notices)
+    saved = None
+    if "saved" in request.GET:
+        saved = saved_searches.get_for_user(request.user, params.object_id(request.GET["saved"]))
+        if saved is None:
+            raise Http404("There is no such saved search, or it is not shared with you.")
+    filters = saved_searches.filters(saved) if saved else selectors.filters_from(request.GET, notices)
     page = selectors.image_page(viewer=request.user, filters=filters, cursor=request.GET.get("cursor", ""))
     query = request.GET.copy()
     query.pop("cursor", None)
@@ -76,6 +51,8 @@ def grid(request: HttpRequest) -> HttpResponse:
         "operations": list(catalog.Operation),
         "boards": list(Board.objects.all()) if not (request.htmx and request.GET.get("cursor")) else [],
         "tags": Tag.objects.all(),
+        "saved": saved,
+        "saved_searches": saved_searches.visible_to(request.user),
         "query": query.urlencode(),
         "reuse_url": reverse("studio:home"),
         "url_patterns": url_patterns(),
@@ -89,6 +66,34 @@ def grid(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "grid":
         return render(request, f"{GRID}#grid", context)
     return render(request, GRID, context)
+
+
+@require_POST
+def saved_search_create(request: HttpRequest) -> HttpResponse:
+    """Save the filters of the page (`query`, as the grid's query string) under `name`."""
+    filters = selectors.filters_from(QueryDict(request.POST.get("query", "")), [])
+    try:
+        search = saved_searches.create(
+            owner=request.user,
+            name=request.POST.get("name", ""),
+            filters=filters,
+            shared=request.POST.get("shared") == "1",
+        )
+    except services.GalleryError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{reverse('gallery:grid')}?{filters.query()}")
+    who = "for the team" if search.shared else "for you alone"
+    messages.success(request, f"Saved the search “{search.name}” {who}.")
+    return redirect(f"{reverse('gallery:grid')}?saved={search.pk}")
+
+
+@require_POST
+def saved_search_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    search = saved_searches.delete(owner=request.user, pk=pk)
+    if search is None:
+        raise Http404("You have no such saved search.")
+    messages.success(request, f"Removed the saved search “{search.name}”.")
+    return redirect("gallery:grid")
 
 
 QUICK_ACTIONS = (("variation", "Vary"), ("upscale", "Upscale"))
@@ -121,7 +126,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _file_response(name: str, *, download_as: str = "") -> FileResponse:
-    response = FileResponse(default_storage.open(name), as_attachment=bool(download_as), filename=download_as or None)
+    """Stream a file from media storage (local disk or S3) through this login-checked view."""
+    try:
+        file = default_storage.open(name)
+    except FileNotFoundError as exc:
+        raise Http404("This file is gone from storage.") from exc
+    response = FileResponse(file, as_attachment=bool(download_as), filename=download_as or None)
     # Files are named by uuid and never rewritten, so browsers may keep them.
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, JsonResponse
@@ -16,10 +17,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from gallery import selectors
+from gallery import saved_searches, selectors
 from gallery.models import Image
-from studio import catalog, editing, jobs, params, specs
+from studio import catalog, editing, imaging, jobs, media, params, pricing, specs
+from studio.metadata import reader, restore
 from studio.models import Job
+
+TOKEN_KINDS = ("text_input", "image_input", "image_output", "text_output")
 
 View = Callable[..., JsonResponse]
 
@@ -70,6 +74,24 @@ def size_rule_json(rule: catalog.SizeRule | None) -> dict[str, Any] | None:
             "max_pixels": rule.max_pixels or None, "max_ratio": rule.max_ratio or None}  # fmt: skip
 
 
+def pricing_json(model: catalog.Model) -> dict[str, Any] | None:
+    """How the model is billed, at what figures, and where they come from; None when unknown."""
+    p = model.pricing
+    if p is None:
+        return None
+    rate = pricing.plan_rate(model) if p.per_job is not None else None
+    return {
+        "source": p.source,
+        "checked": p.checked,
+        "per_image_usd": {key: str(value) for key, value in p.per_image.items()},
+        "usd_per_million_tokens": {name: str(getattr(p.tokens, name)) for name in TOKEN_KINDS} if p.tokens else None,
+        "credits_per_image": {op.value: str(n) for op, n in p.credits.items()},
+        "usd_per_credit": str(p.usd_per_credit) if p.credits else None,
+        "usd_per_job": str(rate) if rate is not None else None,
+        "note": p.note,
+    }
+
+
 def model_json(model: catalog.Model) -> dict[str, Any]:
     available = catalog.availability(model)
     return {
@@ -110,7 +132,8 @@ def model_json(model: catalog.Model) -> dict[str, Any]:
         "control_kinds": list(model.control_kinds),
         "max_references": model.max_references,
         "retired": model.retired,
-        "price_usd": {key: str(value) for key, value in model.prices.items()},
+        "price_usd": {key: str(value) for key, value in model.pricing.per_image.items()} if model.pricing else {},
+        "pricing": pricing_json(model),
         "note": model.note,
     }
 
@@ -251,9 +274,63 @@ def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
         job = create()
     except jobs.BudgetExceeded as exc:
         return error(403, str(exc), kind="budget_exceeded")
+    except media.StorageFailure as exc:
+        return error(503, f"Atelier could not store the input images: {exc.reason}.", kind="storage")
     response = JsonResponse(job_json(request, job), status=201)
     response["Location"] = request.build_absolute_uri(reverse("api:job", args=[job.pk]))
     return response
+
+
+@token_required
+@require_GET
+def saved_search_list(request: HttpRequest) -> JsonResponse:
+    """The viewer's saved searches and the team's shared ones; use an id as /images?saved=<id>."""
+    return JsonResponse(
+        {
+            "saved_searches": [
+                {"id": s.pk, "name": s.name, "owner": s.owner.get_username(), "shared": s.shared, "query": s.query}
+                for s in saved_searches.visible_to(request.user)
+            ]
+        }
+    )
+
+
+@token_required
+@require_http_methods(["POST"])
+def settings_import(request: HttpRequest) -> JsonResponse:
+    """The settings an image carries (Atelier's, A1111's, ComfyUI's, InvokeAI's) put onto a model:
+    multipart `image` (+ `model`), or JSON {"image": base64, "model": ...}. Nothing is stored."""
+    if request.content_type == "application/json":
+        try:
+            payload = json.loads(request.body or b"{}")
+        except (ValueError, RecursionError):
+            return error(400, "The body must be JSON.")
+        if not isinstance(payload, dict) or not payload.get("image"):
+            return error(400, "Send the image as `image` (base64), or as a multipart file.")
+        try:
+            data = _file(payload, "image", payload["image"])
+        except specs.Invalid as exc:
+            return _invalid(exc)
+        chosen = str(payload.get("model") or "")
+    elif upload := request.FILES.get("image"):
+        data, chosen = upload.read(django_settings.UPLOAD_MAX_BYTES + 1), request.POST.get("model", "")
+    else:
+        return error(400, 'Send the image as a multipart file `image`, or as JSON {"image": base64}.')
+    try:
+        found = reader.read(data)
+    except imaging.ImageRejected as exc:
+        return error(400, str(exc), fields={"image": [str(exc)]})
+    if found is None:
+        return error(400, "The image carries no settings Atelier can read.", kind="no_settings")
+    restored = restore.onto(found, chosen)
+    return JsonResponse(
+        {
+            "source": restored.source,
+            "settings": restored.request_json(),
+            "adjusted": list(restored.adjusted),
+            "not_restored": list(restored.not_restored),
+        }
+    )
 
 
 @token_required
@@ -275,5 +352,10 @@ def images(request: HttpRequest) -> JsonResponse:
     if model and model not in catalog.MODELS:
         return error(400, f"Unknown model “{model}”.")
     filters = selectors.Filters(mine=request.GET.get("mine") == "1", model=model, q=request.GET.get("q", "")[:200])
+    if "saved" in request.GET:  # a saved search's filters instead
+        saved = saved_searches.get_for_user(request.user, params.object_id(request.GET["saved"]))
+        if saved is None:
+            return error(404, "You have no saved search with that id, and nobody shared one with it.")
+        filters = saved_searches.filters(saved)
     page = selectors.image_page(viewer=request.user, filters=filters, cursor=cursor)
     return JsonResponse({"images": [image_json(request, i) for i in page.images], "next_cursor": page.next_cursor})

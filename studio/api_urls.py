@@ -8,4 +8,6 @@ urlpatterns = [
     path("jobs", api.job_create, name="jobs"),
     path("jobs/<int:pk>", api.job_detail, name="job"),
     path("images", api.images, name="images"),
+    path("saved-searches", api.saved_search_list, name="saved_searches"),
+    path("settings/import", api.settings_import, name="settings_import"),
 ]

@@ -219,6 +219,58 @@ class MidjourneyWire:
 Wire = OfflineWire | OpenAIWire | StabilityWire | ReplicateWire | MidjourneyWire
 
 
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class TokenRates:
+    """USD per million tokens of each kind a GPT Image response's `usage` counts."""
+
+    text_input: Decimal
+    image_input: Decimal
+    image_output: Decimal
+    text_output: Decimal = Decimal(0)  # the reasoning text some models bill (output_tokens_details)
+
+    def cost(self, *, text_input: int, image_input: int, image_output: int, text_output: int = 0) -> Decimal:
+        tokens = (
+            text_input * self.text_input
+            + image_input * self.image_input
+            + image_output * self.image_output
+            + text_output * self.text_output
+        )
+        return tokens / MILLION
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a model costs, the way its vendor bills it, and where and when the figures were read.
+
+    The recorded cost of a job comes from the provider's own figures where it gives them (GPT Image:
+    `tokens` × its usage), else from these prices for what came back. The estimate a budget checks
+    before the call comes from `per_image` (or the credits, or the plan rate)."""
+
+    checked: str  # YYYY-MM-DD: when the figures were read
+    source: str  # the vendor's pricing page
+    # USD per output image, keyed "quality" or "quality/WxH" (the more specific one wins).
+    per_image: dict[str, Decimal] = field(default_factory=dict)
+    tokens: TokenRates | None = None
+    # Stability: credits each image costs, by operation, and what one credit costs.
+    credits: dict[Operation, Decimal] = field(default_factory=dict)
+    usd_per_credit: Decimal = Decimal(0)
+    # Midjourney: USD per job (a grid or an upscale alike), the default of MIDJOURNEY_USD_PER_JOB.
+    per_job: Decimal | None = None
+    note: str = ""  # what is approximate about these figures
+
+    def image_price(self, quality: str, size: str) -> Decimal | None:
+        """USD per image at this quality and size ("WxH"), or None where no figure is given."""
+        return self.per_image.get(f"{quality}/{size}", self.per_image.get(quality))
+
+    def credit_price(self, operation: Operation) -> Decimal | None:
+        """USD per image of an operation billed in credits, or None where no figure is given."""
+        credits = self.credits.get(operation)
+        return credits * self.usd_per_credit if credits is not None else None
+
+
 @dataclass(frozen=True)
 class Model:
     id: str
@@ -232,8 +284,7 @@ class Model:
     max_n: int = 1
     options: tuple[Option, ...] = ()
     rules: tuple[Requires, ...] = ()
-    # USD per image, keyed "quality" or "quality/WxH" (the more specific one wins).
-    prices: dict[str, Decimal] = field(default_factory=dict)
+    pricing: Pricing | None = None  # None: no known price (Atelier reports its cost as unknown)
     negative_prompt: bool = False
     seed_max: int | None = None  # None: the model takes no seed
     max_prompt_chars: int = 4000
@@ -282,10 +333,6 @@ class Model:
         if self.size_rule:
             return self.size_rule.fit(width, height)
         return self.nearest_size(width / height)
-
-    def price(self, quality: str, size: str) -> Decimal | None:
-        """USD per image at this quality and size ("WxH"), or None where unknown."""
-        return self.prices.get(f"{quality}/{size}", self.prices.get(quality))
 
 
 def _sizes(*specs: tuple[str, int, int]) -> tuple[Size, ...]:
@@ -449,8 +496,56 @@ GPT_IMAGE_QUALITIES = ("auto", "low", "medium", "high")
 STANDARD = ("standard",)
 RETIRED_NOTE = "Retired from OpenAI's API on {date}; for OpenAI-compatible servers only."
 
+# Prices: recorded on this date from stored copies of the cited pages, or of guides quoting them
+# (no live web here); a price can change at any time, so the docs say to check the source.
+PRICES_READ = "2026-11-29"
+OPENAI_PRICING = "https://developers.openai.com/api/docs/pricing"
+STABILITY_PRICING = "https://platform.stability.ai/pricing"
+STABILITY_USD_PER_CREDIT = Decimal("0.01")
+MIDJOURNEY_PLANS = "https://docs.midjourney.com/hc/en-us/articles/27870484040333-Comparing-Midjourney-Plans"
+GPT_IMAGE_NOTE = (
+    "The cost recorded is the tokens OpenAI's answer counts × these rates. The per-image figures, used "
+    "for budgets before the call, are OpenAI's for 1024×1024 (and the sizes named); a larger free size "
+    "is estimated at the square root of its pixels over 1024×1024 times that, which errs high."
+)
+STABILITY_NOTE = (
+    "Stability's answers carry no credit count: the cost is the credits its pricing page lists for the "
+    "call, per image, at $0.01 a credit. Generation rates are confirmed by several copies of the page; "
+    "edit, control and upscale rates (raised in 2025) less so: check them."
+)
 
-def _gpt_image(model_id: str, label: str, *, free: bool, prices: dict[str, Decimal], **kw: Any) -> Model:
+
+def _gpt_pricing(tokens: TokenRates, note: str = GPT_IMAGE_NOTE, **per_image: tuple[str, str]) -> Pricing:
+    """Token rates, and per quality OpenAI's USD per image at 1024×1024 and at 1536×1024 / 1024×1536."""
+    figures = {}
+    for quality, (square, oblong) in per_image.items():
+        figures |= {quality: square, f"{quality}__1536x1024": oblong, f"{quality}__1024x1536": oblong}
+    return Pricing(PRICES_READ, OPENAI_PRICING, _usd(**figures), tokens=tokens, note=note)
+
+
+def _tokens(text_input: str, image_input: str, image_output: str, text_output: str = "0") -> TokenRates:
+    return TokenRates(Decimal(text_input), Decimal(image_input), Decimal(image_output), Decimal(text_output))
+
+
+def _stability_pricing(note: str = STABILITY_NOTE, **credits: str) -> Pricing:
+    return Pricing(
+        PRICES_READ,
+        STABILITY_PRICING,
+        credits={Operation(op): Decimal(n) for op, n in credits.items()},
+        usd_per_credit=STABILITY_USD_PER_CREDIT,
+        note=note,
+    )
+
+
+def _replicate_pricing(model_id: str, usd: str, note: str = "") -> Pricing:
+    """Replicate bills the official Black Forest Labs models per output image."""
+    return Pricing(PRICES_READ, f"https://replicate.com/black-forest-labs/{model_id}", _usd(standard=usd), note=note)
+
+
+GPT_IMAGE_2_TOKENS = _tokens("5", "8", "30", text_output="10")
+
+
+def _gpt_image(model_id: str, label: str, *, free: bool, pricing: Pricing, **kw: Any) -> Model:
     fields: dict[str, Any] = {
         "operations": _ops(Operation.GENERATE, Operation.EDIT, Operation.INSTRUCT),
         "sizes": GPT_IMAGE_2_SIZES if free else GPT_IMAGE_SIZES,
@@ -469,7 +564,7 @@ def _gpt_image(model_id: str, label: str, *, free: bool, prices: dict[str, Decim
         wire=OpenAIWire(),
         max_n=10,
         rules=(TRANSPARENT_NEEDS_ALPHA,),
-        prices=prices,
+        pricing=pricing,
         max_prompt_chars=32000,
         max_references=15,  # image[] beside the one being edited
         sources=(OPENAI_SDK,),
@@ -479,12 +574,24 @@ def _gpt_image(model_id: str, label: str, *, free: bool, prices: dict[str, Decim
 
 def _gpt_image_2_5(model_id: str, label: str) -> Model:
     # "gpt-image-2.5-sunburst and gpt-image-2.5-flare ... also support xhigh and max" (quality),
-    # and take `complexity` (image_generate_params). No published prices yet.
+    # and take `complexity` (image_generate_params). Their token rates are gpt-image-2's (OpenAI's
+    # pricing page as quoted on 2026-09-09); no per-image figures for xhigh and max are published.
     return _gpt_image(
         model_id,
         label,
         free=True,
-        prices={},
+        pricing=_gpt_pricing(
+            _tokens("5", "8", "30"),
+            GPT_IMAGE_NOTE + " The 2.5 pair's low/medium/high figures are gpt-image-2's; xhigh and max have "
+            "no published figure, so budgets assume 2× and 4× high (and auto as high) — Atelier's guess, "
+            "replaced by the real cost when the job finishes.",
+            low=("0.006", "0.005"),
+            medium=("0.053", "0.041"),
+            high=("0.211", "0.165"),
+            auto=("0.211", "0.165"),
+            xhigh=("0.422", "0.33"),
+            max=("0.844", "0.66"),
+        ),
         qualities=(*GPT_IMAGE_QUALITIES, "xhigh", "max"),
         options=GPT_IMAGE_2_5_OPTIONS,
     )
@@ -493,7 +600,7 @@ def _gpt_image_2_5(model_id: str, label: str) -> Model:
 def _stable_image(
     model_id: str,
     label: str,
-    usd: str,
+    pricing: Pricing,
     operations: frozenset[Operation],
     options: tuple[Option, ...],
     wire: StabilityWire,
@@ -509,7 +616,7 @@ def _stable_image(
         "standard",
         wire=wire,
         options=options,
-        prices=_usd(standard=usd),
+        pricing=pricing,
         negative_prompt=True,
         seed_max=STABILITY_V2_SEED_MAX,
         max_prompt_chars=10000,
@@ -541,7 +648,7 @@ def _flux(
         wire=ReplicateWire(f"black-forest-labs/{model_id}", outputs_input="num_outputs" if max_n > 1 else "", **wire),
         max_n=max_n,
         options=options,
-        prices=_usd(standard=usd),
+        pricing=_replicate_pricing(model_id, usd),
         seed_max=SEED_MAX,
         size_rule=FLUX_EDIT_RULE if Operation.GENERATE not in operations else None,
         sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema",),
@@ -566,7 +673,7 @@ def _flux_tool(model_id: str, label: str, usd: str, operation: Operation, contro
         ),
         max_n=4 if operation == Operation.VARIATION else 1,
         options=(FLUX_FORMAT if operation == Operation.VARIATION else FLUX_JPG_PNG,),
-        prices=_usd(standard=usd),
+        pricing=_replicate_pricing(model_id, usd),
         seed_max=SEED_MAX,
         note=f"Works from a source image: open one in the editor ({operation.value}).",
         size_rule=FLUX_EDIT_RULE,
@@ -612,7 +719,7 @@ def _kontext(model_id: str, label: str, usd: str) -> Model:
             ),
             _bool("prompt_upsampling", "Prompt upsampling", False),
         ),
-        prices=_usd(standard=usd),
+        pricing=_replicate_pricing(model_id, usd),
         seed_max=SEED_MAX,
         size_rule=FLUX_EDIT_RULE,
         note="Instruct: open an image in the editor and say what to change (“make it night”).",
@@ -634,7 +741,12 @@ def _flux_2(model_id: str, label: str, usd: str, options: tuple[Option, ...], ma
             f"black-forest-labs/{model_id}", images_input="input_images", match_input_aspect="match_input_image"
         ),
         options=options,
-        prices=_usd(standard=usd),
+        pricing=_replicate_pricing(
+            model_id,
+            usd,
+            "Replicate bills FLUX.2 by the megapixels it reads and writes; this is about one megapixel "
+            "out with no input images, so edits with references cost more.",
+        ),
         seed_max=SEED_MAX,
         size_rule=FLUX_2_RULE,
         max_references=max_inputs - 1,  # the image edited is the first input
@@ -657,6 +769,14 @@ def _midjourney(model_id: str, label: str, qualities: tuple[str, ...], version: 
         wire=MidjourneyWire(version),
         grid_actions=True,
         options=MIDJOURNEY_OPTIONS,
+        pricing=Pricing(
+            PRICES_READ,
+            MIDJOURNEY_PLANS,
+            per_job=Decimal("0.05"),
+            note="Midjourney bills a monthly plan, not each job: MIDJOURNEY_USD_PER_JOB spreads it over jobs "
+            "(default: the Basic plan's $10 a month over about 200 grids). A grid is one job, not five "
+            "images; an upscale or variation of it is another job.",
+        ),
         negative_prompt=True,
         seed_max=SEED_MAX,
         max_prompt_chars=6000,
@@ -684,7 +804,9 @@ def _offline(model_id: str, label: str, style: str) -> Model:
         "standard",
         wire=OfflineWire(style),
         max_n=4,
-        prices=_usd(draft="0", standard="0", high="0"),
+        pricing=Pricing(
+            PRICES_READ, "Atelier's built-in renderer: no provider, no charge", _usd(draft="0", standard="0", high="0")
+        ),
         negative_prompt=True,
         seed_max=SEED_MAX,
         max_prompt_chars=2000,
@@ -706,26 +828,51 @@ MODELS: dict[str, Model] = {
         _offline("offline-mosaic", "Offline mosaic", "mosaic"),
         _gpt_image_2_5("gpt-image-2.5-flare", "GPT Image 2.5 flare"),
         _gpt_image_2_5("gpt-image-2.5-sunburst", "GPT Image 2.5 sunburst"),
-        _gpt_image("gpt-image-2", "GPT Image 2", free=True, prices={}),
+        _gpt_image(
+            "gpt-image-2",
+            "GPT Image 2",
+            free=True,
+            pricing=_gpt_pricing(
+                GPT_IMAGE_2_TOKENS,
+                low=("0.006", "0.005"),
+                medium=("0.053", "0.041"),
+                high=("0.211", "0.165"),
+            ),
+        ),
         _gpt_image(
             "gpt-image-1.5",
             "GPT Image 1.5",
             free=False,
-            prices=_usd(low="0.009", medium="0.034", high="0.133"),
+            pricing=_gpt_pricing(
+                _tokens("5", "8", "32", text_output="10"),
+                low=("0.009", "0.013"),
+                medium=("0.034", "0.05"),
+                high=("0.133", "0.2"),
+            ),
             options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low", "high")),
         ),
         _gpt_image(
             "gpt-image-1-mini",
             "GPT Image 1 mini",
             free=False,
-            prices=_usd(low="0.005", medium="0.011", high="0.036"),
+            pricing=_gpt_pricing(
+                _tokens("2", "2.5", "8"),
+                low=("0.005", "0.006"),
+                medium=("0.011", "0.015"),
+                high=("0.036", "0.052"),
+            ),
             options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low")),
         ),
         _gpt_image(
             "gpt-image-1",
             "GPT Image 1 (OpenAI-compatible servers)",
             free=False,
-            prices=_usd(low="0.011", medium="0.042", high="0.167"),
+            pricing=_gpt_pricing(
+                _tokens("5", "10", "40"),
+                low=("0.011", "0.016"),
+                medium=("0.042", "0.063"),
+                high=("0.167", "0.25"),
+            ),
             retired=True,
             note=RETIRED_NOTE.format(date="2026-10-23"),
         ),
@@ -739,13 +886,18 @@ MODELS: dict[str, Model] = {
             "standard",
             wire=OpenAIWire(response_format="b64_json"),
             options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
-            prices=_usd(
-                standard="0.040",
-                hd="0.080",
-                standard__1792x1024="0.080",
-                standard__1024x1792="0.080",
-                hd__1792x1024="0.120",
-                hd__1024x1792="0.120",
+            pricing=Pricing(
+                PRICES_READ,
+                OPENAI_PRICING,
+                _usd(
+                    standard="0.040",
+                    hd="0.080",
+                    standard__1792x1024="0.080",
+                    standard__1024x1792="0.080",
+                    hd__1792x1024="0.120",
+                    hd__1024x1792="0.120",
+                ),
+                note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
             ),
             note=RETIRED_NOTE.format(date="2026-05-12"),
             retired=True,
@@ -761,7 +913,12 @@ MODELS: dict[str, Model] = {
             "standard",
             wire=OpenAIWire(response_format="b64_json"),
             max_n=10,
-            prices=_usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
+            pricing=Pricing(
+                PRICES_READ,
+                OPENAI_PRICING,
+                _usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
+                note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
+            ),
             max_prompt_chars=1000,
             note=RETIRED_NOTE.format(date="2026-05-12"),
             retired=True,
@@ -783,6 +940,14 @@ MODELS: dict[str, Model] = {
                 _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS),
                 _choice("style_preset", "Style preset", "none", STABILITY_STYLE_PRESETS),
             ),
+            pricing=_stability_pricing(
+                STABILITY_NOTE + " SDXL 1.0 (v1) is priced by steps: 0.9 credits is its figure at the default "
+                "30 steps, so other step counts are approximate.",
+                generate="0.9",
+                remix="0.9",
+                edit="0.9",
+                upscale="0.2",
+            ),
             negative_prompt=True,
             seed_max=SEED_MAX,
             max_prompt_chars=2000,
@@ -792,7 +957,7 @@ MODELS: dict[str, Model] = {
         _stable_image(
             "stable-image-ultra",
             "Stable Image Ultra",
-            "0.08",
+            _stability_pricing(generate="8", remix="8", upscale="60"),  # creative upscale
             _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
             (STABLE_IMAGE_FORMAT,),
             StabilityWire(endpoint="ultra", upscaler="creative"),
@@ -801,7 +966,9 @@ MODELS: dict[str, Model] = {
         _stable_image(
             "stable-image-core",
             "Stable Image Core",
-            "0.03",
+            _stability_pricing(
+                generate="3", edit="5", outpaint="4", erase="5", replace="5", control="5", style="5", upscale="2"
+            ),
             _ops(
                 Operation.GENERATE,
                 Operation.EDIT,
@@ -823,7 +990,7 @@ MODELS: dict[str, Model] = {
         _stable_image(
             "sd3.5-large",
             "Stable Diffusion 3.5 Large",
-            "0.065",
+            _stability_pricing(generate="6.5", remix="6.5", upscale="40"),  # conservative upscale
             _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
             (SD3_FORMAT,),
             StabilityWire(endpoint="sd3", sd3_model="sd3.5-large", upscaler="conservative"),
@@ -832,7 +999,7 @@ MODELS: dict[str, Model] = {
         _stable_image(
             "sd3.5-large-turbo",
             "Stable Diffusion 3.5 Large Turbo",
-            "0.04",
+            _stability_pricing(generate="4", remix="4"),
             GENERATE_REMIX,
             (SD3_FORMAT,),
             StabilityWire(endpoint="sd3", sd3_model="sd3.5-large-turbo"),
@@ -840,7 +1007,7 @@ MODELS: dict[str, Model] = {
         _stable_image(
             "sd3.5-medium",
             "Stable Diffusion 3.5 Medium",
-            "0.035",
+            _stability_pricing(generate="3.5", remix="3.5"),
             GENERATE_REMIX,
             (SD3_FORMAT,),
             StabilityWire(endpoint="sd3", sd3_model="sd3.5-medium"),
@@ -915,7 +1082,7 @@ MODELS: dict[str, Model] = {
                 SAFETY_TOLERANCE,
                 FLUX_JPG_PNG,
             ),
-            prices=_usd(standard="0.05"),
+            pricing=_replicate_pricing("flux-fill-pro", "0.05"),
             seed_max=SEED_MAX,
             note="Inpainting and outpainting only: open an image in the editor to use it.",
             size_rule=FLUX_EDIT_RULE,

@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from studio import catalog, comparisons, editing, jobs, specs
+from studio import catalog, comparisons, editing, jobs, media, specs
 
 OPTION_PREFIX = "opt_"
 DEFAULT_MODEL = "offline"
@@ -344,4 +344,7 @@ def queue(form: forms.Form, create: Callable[[], T]) -> T | None:
         return create()
     except (jobs.BudgetExceeded, specs.Invalid) as exc:
         form.add_error(None, str(exc))
+        return None
+    except media.StorageFailure as exc:
+        form.add_error(None, f"Atelier could not store the images: {exc.reason}. Ask an admin to fix media storage.")
         return None

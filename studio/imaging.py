@@ -1,14 +1,11 @@
-"""Image bytes in and out: validate by decoding, thumbnails, and settings embedded in PNGs."""
+"""Image bytes in and out: validate by decoding, thumbnails, settings embedded in what is stored."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
-import struct
 import warnings
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +14,9 @@ from typing import Any
 from django.conf import settings
 from PIL import Image, ImageChops, UnidentifiedImageError
 
+from studio.metadata import writer
+
 THUMBNAIL_EDGE = 512
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-METADATA_KEY = "atelier"  # our JSON chunk
-A1111_KEY = "parameters"  # the chunk AUTOMATIC1111 and most SD tools read
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp", "GIF": "gif"}
 
 
@@ -30,7 +26,7 @@ class ImageRejected(ValueError):
 
 @dataclass(frozen=True)
 class ProcessedImage:
-    data: bytes  # what is stored: the original bytes, with our metadata if PNG
+    data: bytes  # what is stored: the original bytes with the settings spliced in (studio.metadata.writer)
     extension: str
     thumbnail: bytes  # WebP
     width: int
@@ -90,56 +86,18 @@ def thumbnail(img: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def a1111_parameters(metadata: dict[str, Any]) -> str:
-    """The `parameters` text AUTOMATIC1111 writes: prompt, negative, then `Key: value` pairs."""
-    lines = [metadata.get("prompt", "")]
-    if metadata.get("negative_prompt"):
-        lines.append(f"Negative prompt: {metadata['negative_prompt']}")
-    pairs = {
-        "Seed": metadata.get("seed"),
-        "Size": f"{metadata.get('width')}x{metadata.get('height')}",
-        "Model": metadata.get("model"),
-        "Quality": metadata.get("quality"),
-    }
-    lines.append(", ".join(f"{k}: {v}" for k, v in pairs.items() if v is not None))
-    return "\n".join(lines)
-
-
-def _itxt_chunk(keyword: str, text: str) -> bytes:
-    body = keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")
-    return struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
-
-
-def with_png_metadata(png: bytes, metadata: dict[str, Any]) -> bytes:
-    """Insert text chunks after IHDR without re-encoding the pixels (fast and lossless)."""
-    if not png.startswith(PNG_SIGNATURE):
-        raise ValueError("not a PNG")
-    ihdr_end = len(PNG_SIGNATURE) + 8 + struct.unpack(">I", png[8:12])[0] + 4
-    chunks = _itxt_chunk(METADATA_KEY, json.dumps(metadata, sort_keys=True)) + _itxt_chunk(
-        A1111_KEY, a1111_parameters(metadata)
-    )
-    return png[:ihdr_end] + chunks + png[ihdr_end:]
-
-
-def read_png_metadata(data: bytes) -> dict[str, Any] | None:
-    """Settings embedded by Atelier, or None if the image carries none. Text chunks before the
-    pixel data (where Atelier writes them) are read from the header: the pixels are never decoded."""
+def header_info(data: bytes) -> tuple[str, dict[str, Any]]:
+    """The format and what Pillow reads from the header (text chunks before the pixel data, EXIF),
+    with the same checks as decode: the pixels are never decoded."""
     with _opened(data, None, None) as img:
-        raw = img.info.get(METADATA_KEY) if img.format == "PNG" else None
-    if not raw or not isinstance(raw, str):
-        return None
-    try:
-        metadata = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    return metadata if isinstance(metadata, dict) else None
+        return img.format, dict(img.info)
 
 
 def process(data: bytes, metadata: dict[str, Any]) -> ProcessedImage:
     """Validate a provider's output and prepare what is stored: file bytes, thumbnail, facts."""
     img = decode(data, max_bytes=max(settings.UPLOAD_MAX_BYTES, 64 * 1024 * 1024))
     extension = FORMATS[img.format]
-    stored = with_png_metadata(data, metadata) if extension == "png" else data
+    stored = writer.embed(data, extension, metadata)
     return ProcessedImage(
         data=stored,
         extension=extension,

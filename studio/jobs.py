@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Prefetch, Sum
+from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from gallery.models import Image
-from studio import catalog, imaging, specs
+from studio import catalog, imaging, media, pricing, specs
 from studio.editing import PreparedEdit
 from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
@@ -41,34 +38,19 @@ def month_start() -> datetime:
     return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def unit_price(model_id: str, params: dict) -> Decimal | None:
-    """USD per image for a job's model, quality and size, from the catalog; None where unknown."""
-    model = catalog.get_model(model_id)
-    return model.price(params.get("quality", ""), f"{params.get('width')}x{params.get('height')}") if model else None
-
-
-def estimated_cost(model_id: str, params: dict) -> Decimal | None:
-    """What a job will cost at most, for budgets: the catalog's price for its quality and size, or,
-    where that setting has none (GPT Image's `auto`), the model's highest known price, so no
-    setting slips past a budget for free. None when the model has no known price at all."""
-    model = catalog.get_model(model_id)
-    if model is None:
-        return None
-    unit = unit_price(model_id, params)
-    if unit is None and model.prices:
-        unit = max(model.prices.values())
-    return unit * params.get("n", 1) if unit is not None else None
+# Jobs the provider was paid for: those that succeeded, and those whose result storage refused.
+PAID = Q(status=Status.SUCCEEDED) | Q(status=Status.FAILED, error_kind=ErrorKind.STORAGE.value)
 
 
 def month_spend(owner: AbstractBaseUser) -> Decimal:
     """What the owner's jobs cost this month: recorded costs, plus estimates for unfinished ones."""
     jobs = Job.objects.filter(owner=owner, queued_at__gte=month_start())
-    spent = jobs.filter(status=Status.SUCCEEDED).aggregate(total=Sum("cost"))["total"] or Decimal(0)
-    pending = jobs.filter(status__in=[Status.QUEUED, Status.RUNNING]).values_list("model_id", "params")
-    return spent + sum((estimated_cost(m, p) or Decimal(0) for m, p in pending), Decimal(0))
+    spent = jobs.filter(PAID).aggregate(total=Sum("cost"))["total"] or Decimal(0)
+    pending = jobs.filter(status__in=[Status.QUEUED, Status.RUNNING]).values_list("model_id", "operation", "params")
+    return spent + sum((pricing.estimate(*job) or Decimal(0) for job in pending), Decimal(0))
 
 
-def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
+def check_budget(owner: AbstractBaseUser, model_id: str, operation: str, params: dict) -> None:
     """Raise BudgetExceeded if this job would take the owner past their monthly budget, or if its
     cost cannot be known while a budget is set.
 
@@ -77,7 +59,7 @@ def check_budget(owner: AbstractBaseUser, model_id: str, params: dict) -> None:
     budget = Budget.objects.select_for_update().filter(user=owner).first()
     if budget is None:
         return
-    cost = estimated_cost(model_id, params)
+    cost = pricing.estimate(model_id, operation, params)
     if cost is None:
         model = catalog.get_model(model_id)
         raise BudgetExceeded(
@@ -98,16 +80,10 @@ def images_by_index() -> Prefetch:
     return Prefetch("images", queryset=Image.objects.order_by("index"))
 
 
-def _store(folder: str, extension: str, data: bytes) -> str:
-    """Save bytes under a new uuid name (sharded by its first two characters); returns the name."""
-    stem = uuid.uuid4().hex
-    return default_storage.save(f"{folder}/{stem[:2]}/{stem}.{extension}", ContentFile(data))
-
-
 def _create(owner: AbstractBaseUser, request: ImageRequest, *, enqueue: bool = True, **fields: Any) -> Job:
     """The job row for a validated request, its budget checked under the budget's row lock."""
     columns = specs.job_fields(request, fields.pop("notes", ()))
-    check_budget(owner, request.model.id, columns["params"])
+    check_budget(owner, request.model.id, columns["operation"], columns["params"])
     job = Job.objects.create(owner=owner, **columns, **fields)
     if enqueue:
         _enqueue(job)
@@ -130,18 +106,23 @@ def job_create(
 
 
 def job_create_edit(*, owner: AbstractBaseUser, edit: PreparedEdit) -> Job:
-    """Store the edit's input pixels and mask, then queue the job; the files go if the row does not."""
-    source = _store("inputs", "png", imaging.png_bytes(edit.canvas))
-    mask = _store("masks", "png", imaging.png_bytes(edit.mask)) if edit.mask is not None else ""
-    references = tuple(_store("inputs", "png", data) for data in edit.references)
-    written = [name for name in (source, mask, *references) if name]
-    request = replace(edit.request, inputs=specs.Inputs(source, mask, references))
+    """Store the edit's input pixels and mask, then queue the job; the files go if the row does not.
+    media.StorageFailure when storage refuses them."""
+    written: list[str] = []
+
+    def store(folder: str, data: bytes) -> str:
+        written.append(media.store(folder, "png", data))
+        return written[-1]
+
     try:
+        source = store("inputs", imaging.png_bytes(edit.canvas))
+        mask = store("masks", imaging.png_bytes(edit.mask)) if edit.mask is not None else ""
+        references = tuple(store("inputs", data) for data in edit.references)
+        request = replace(edit.request, inputs=specs.Inputs(source, mask, references))
         with transaction.atomic():
             return _create(owner, request, source_image=edit.source_image)
     except BaseException:
-        for name in written:
-            default_storage.delete(name)
+        media.discard(written)
         raise
 
 
@@ -224,6 +205,7 @@ def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
         "quality": job.params.get("quality"),
         "seed": seed,
         "options": job.params.get("options", {}),
+        "strength": (job.params.get("edit") or {}).get("strength"),  # image-to-image
         "parent_image": job.source_image_id,
     }
 
@@ -235,9 +217,9 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
         rows = []
         for index, generated in enumerate(result.images):
             processed = imaging.process(generated.data, _metadata(job, generated.seed, generated.revised_prompt))
-            name = _store("images", processed.extension, processed.data)
+            name = media.store("images", processed.extension, processed.data)
             written.append(name)
-            thumb = _store("thumbs", "webp", processed.thumbnail)
+            thumb = media.store("thumbs", "webp", processed.thumbnail)
             written.append(thumb)
             rows.append(
                 Image(
@@ -253,23 +235,51 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
                     content_hash=processed.sha256,
                 )
             )
-        unit = unit_price(job.model_id, job.params)
+        cost = pricing.job_cost(job.model_id, job.operation, job.params, images=len(rows), provider_cost=result.cost)
         with transaction.atomic():
             updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
                 status=Status.SUCCEEDED,
                 finished_at=timezone.now(),
                 provider_job_id=result.provider_job_id,
                 usage=result.usage,
-                cost=unit * len(rows) if unit is not None else None,
+                cost=cost,
             )
             if updated != 1:
                 raise JobNoLongerRunning(job.pk)
             return Image.objects.bulk_create(rows)
+    except media.StorageFailure as exc:
+        media.discard(written)
+        _fail_unstored(job, result, exc)
+        raise ResultNotStored(job.pk) from exc
     except BaseException:
-        for name in written:
-            default_storage.delete(name)
+        media.discard(written)
         raise
 
 
 class JobNoLongerRunning(Exception):
     """The job was canceled or reaped while the provider worked; its result is discarded."""
+
+
+class ResultNotStored(Exception):
+    """The provider made the images, but media storage refused them; the job says so."""
+
+
+def _fail_unstored(job: Job, result: ProviderResult, failure: media.StorageFailure) -> None:
+    """Fail the job with the storage's reason. The provider was paid, so the job keeps what it
+    cost (budgets count it), its usage and the provider's job id (to find the result there)."""
+    what = "image" if len(result.images) == 1 else f"{len(result.images)} images"
+    remedy = "free some space" if failure.full else "make it writable"
+    Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+        status=Status.FAILED,
+        error_kind=ErrorKind.STORAGE.value,
+        error_message=(
+            f"The provider made the {what} and was paid, but Atelier could not store the result: {failure.reason}. "
+            f"Ask an admin to {remedy}; Retry then runs the job anew and is charged again."
+        ),
+        finished_at=timezone.now(),
+        provider_job_id=result.provider_job_id,
+        usage=result.usage,
+        cost=pricing.job_cost(
+            job.model_id, job.operation, job.params, images=len(result.images), provider_cost=result.cost
+        ),
+    )

@@ -107,6 +107,8 @@ def run_job(job_id: int) -> str:
         return "failed: download"
     except (jobs.JobNoLongerRunning, Canceled):
         return "discarded: canceled while running"
+    except jobs.ResultNotStored:
+        return "failed: storage"
     except Exception:
         # A bug, not a provider answer: keep the traceback in the log, and never leave the job running.
         log.exception("job %s crashed", job_id)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("edit/fields/", editor.editor_fields, name="editor_fields"),
     path("edit/jobs/", editor.editor_submit, name="editor_submit"),
     path("costs/", costs.costs, name="costs"),
+    path("costs/export.csv", costs.costs_csv, name="costs_csv"),
     path("providers/", providers.providers_page, name="providers"),
     path("providers/<slug:provider_id>/check/", providers.provider_check, name="provider_check"),
     path("costs/budgets/<int:user_id>/", costs.budget_set, name="budget_set"),

@@ -187,3 +187,70 @@ def midjourney_proxy(settings):
 
     emulator = MidjourneyProxyEmulator()
     yield from _emulated(settings, emulator, "midjourney", emulator.secret, emulator.url, serves_files=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3 server (moto's server mode) on a free port for the session; yields its URL."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "atelier-test-key", "AWS_SECRET_ACCESS_KEY": "atelier-test-secret"}
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    """A new, empty bucket on the local S3 server; yields a boto3 client and the bucket's name."""
+    import uuid
+
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+    )
+    bucket = f"atelier-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return SimpleNamespace(client=client, name=bucket, endpoint=s3_server)
+
+
+def s3_env(bucket: SimpleNamespace) -> dict[str, str]:
+    """The environment that puts media in the bucket (what a deployment sets)."""
+    return {
+        "STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": bucket.name,
+        "AWS_S3_ENDPOINT_URL": bucket.endpoint,
+        "AWS_S3_REGION_NAME": "us-east-1",
+        **S3_KEYS,
+    }
+
+
+@pytest.fixture
+def s3_media(settings, s3_bucket):
+    """Media storage is the bucket, configured as config/settings.py does for STORAGE=s3."""
+    options = {
+        "bucket_name": s3_bucket.name,
+        "endpoint_url": s3_bucket.endpoint,
+        "region_name": "us-east-1",
+        "access_key": S3_KEYS["AWS_ACCESS_KEY_ID"],
+        "secret_key": S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+        "custom_domain": None,
+        "max_memory_size": 4 * 1024 * 1024,
+    }
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    }
+    return s3_bucket

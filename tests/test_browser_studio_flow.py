@@ -84,7 +84,7 @@ def test_validation_errors_show_next_to_the_field(page: Page, live_server, conso
 def test_dropping_an_atelier_png_restores_its_settings(page: Page, live_server, console_errors):
     import base64
 
-    from studio import imaging
+    from studio.metadata import writer
     from tests.factories import png_bytes
 
     metadata = {
@@ -96,7 +96,7 @@ def test_dropping_an_atelier_png_restores_its_settings(page: Page, live_server, 
         "seed": 4242,
         "options": {},
     }
-    png = base64.b64encode(imaging.with_png_metadata(png_bytes(), metadata)).decode()
+    png = base64.b64encode(writer.with_png_chunks(png_bytes(), metadata)).decode()
     make_user(username="erin")
     open_studio(page, live_server, "erin")
     page.evaluate(

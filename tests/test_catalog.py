@@ -1,5 +1,6 @@
 """The catalog's typed data: complete, consistent with itself and with the documented APIs."""
 
+import re
 import typing
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ import pytest
 from openai.types import image_edit_params, image_generate_params, image_model
 
 from studio import catalog
+from studio import pricing as pricing_module
 from studio.catalog import Operation, OptionKind
 from tests.test_request_rules import option_allowed
 
@@ -47,10 +49,11 @@ def test_every_model_is_complete_and_consistent(model):
     for operation in model.operations:
         names = [o.name for o in model.options_for(operation)]
         assert len(set(names)) == len(names), f"an option is offered twice for {operation}"
-    for key in model.prices:
+    for key in model.pricing.per_image:
         quality, _, size = key.partition("/")
         assert quality in model.qualities
         assert not size or model.size(size), key
+    assert set(model.pricing.credits) <= model.operations
 
 
 @each_model
@@ -223,9 +226,23 @@ def test_sizes_carry_their_aspect_ratio():
 
 def test_price_prefers_the_size_specific_entry():
     model = catalog.MODELS["dall-e-3"]
-    assert model.price("hd", "1792x1024") == Decimal("0.120")
-    assert model.price("hd", "1024x1024") == Decimal("0.080")
-    assert catalog.MODELS["gpt-image-2"].price("high", "1024x1024") is None
+    assert model.pricing.image_price("hd", "1792x1024") == Decimal("0.120")
+    assert model.pricing.image_price("hd", "1024x1024") == Decimal("0.080")
+    gpt_image_2 = catalog.MODELS["gpt-image-2"].pricing
+    assert gpt_image_2.image_price("high", "1536x1024") == Decimal("0.165")
+    assert gpt_image_2.image_price("high", "2048x1152") == Decimal("0.211")
+
+
+@each_model
+def test_every_built_in_model_has_a_dated_sourced_price_for_every_operation(model):
+    pricing = model.pricing
+    assert pricing is not None
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d", pricing.checked)
+    assert pricing.source.startswith("https://") or model.provider == "offline"
+    for operation in model.operations:
+        for quality in model.qualities:
+            params = {"width": model.sizes[0].width, "height": model.sizes[0].height, "quality": quality, "n": 1}
+            assert pricing_module.estimate(model.id, operation.value, params) is not None, (operation, quality)
 
 
 def test_offline_is_available_without_keys():

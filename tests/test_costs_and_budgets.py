@@ -1,6 +1,7 @@
 """Costs per person and model, and monthly budgets enforced before a job is queued."""
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -8,7 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken, hash_token
-from studio import catalog
+from studio import catalog, pricing
+from studio.jobs import BudgetExceeded, check_budget, month_spend
 from studio.models import Budget, Job
 from tests.factories import make_job, make_user
 
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def priced(monkeypatch):
     """The offline sketch at $0.04 an image (it is free), so budgets have something to limit."""
-    monkeypatch.setitem(catalog.MODELS["offline"].prices, "draft", Decimal("0.04"))
+    monkeypatch.setitem(catalog.MODELS["offline"].pricing.per_image, "draft", Decimal("0.04"))
 
 
 def submit(client):
@@ -40,8 +42,6 @@ def test_a_job_past_the_budget_is_refused_with_the_figures(alice, user, priced, 
 def test_queued_jobs_count_against_the_budget(user, priced):
     Budget.objects.create(user=user, monthly_usd=Decimal("0.10"))
     make_job(owner=user, params={"width": 1024, "height": 1024, "quality": "draft", "n": 2, "seed": 1, "options": {}})
-    from studio.jobs import month_spend
-
     assert month_spend(user) == Decimal("0.08")
 
 
@@ -67,7 +67,7 @@ def test_cost_page_sums_per_person_and_model(alice, user, other_user):
     make_job(owner=other_user, status="failed", cost=None, finished_at="2026-11-11T10:00Z")
     response = alice.get(reverse("studio:costs"), {"start": "2026-11-01", "end": "2026-11-30"})
     html = response.content.decode()
-    assert response.context["total"] == Decimal("0.75")
+    assert response.context["report"].total == Decimal("0.75")
     assert "DALL·E 3" in html and "bob" in html and "0.5000" in html
 
 
@@ -96,8 +96,10 @@ def test_an_unpriced_setting_counts_at_the_models_highest_price(alice, user, set
     assert not Job.objects.exists()
 
 
-def test_a_model_without_any_price_is_refused_while_a_budget_is_set(alice, user, settings):
+def test_a_model_without_any_price_is_refused_while_a_budget_is_set(alice, user, settings, monkeypatch):
+    # Every built-in model has a price; one a user adds without one is "unknown".
     settings.PROVIDER_SETTINGS["openai"]["api_key"] = "k"
+    monkeypatch.setitem(catalog.MODELS, "gpt-image-2", replace(catalog.MODELS["gpt-image-2"], pricing=None))
     data = {"model": "gpt-image-2", "prompt": "x", "size": "1024x1024", "quality": "low", "n": "1"}
     Budget.objects.create(user=user, monthly_usd=Decimal("100"))
     response = alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
@@ -119,3 +121,59 @@ def test_the_costs_page_states_the_budget_rule_for_unpriced_settings(alice, user
 def test_dates_out_of_range_fall_back_with_a_notice(alice, value):
     response = alice.get(reverse("studio:costs"), {"start": "2026-01-01", "end": value})
     assert response.status_code == 200 and "from 1900 to 2999" in response.content.decode()
+
+
+def test_gpt_image_2_is_checked_against_budgets_at_its_per_image_figure(alice, user, settings):
+    settings.PROVIDER_SETTINGS["openai"]["api_key"] = "k"
+    Budget.objects.create(user=user, monthly_usd=Decimal("0.30"))
+    data = {"model": "gpt-image-2", "prompt": "x", "size": "1024x1024", "quality": "high", "n": "2"}
+    response = alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "This job would cost $0.422" in response.content.decode()
+    data["n"] = "1"
+    assert alice.post(reverse("studio:job_submit"), data, HTTP_HX_REQUEST="true").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("model_id", "operation", "params", "usd"),
+    [
+        # A free size beyond the figures: √(3840·2160 / 1024²) = 2.8125 × $0.211.
+        ("gpt-image-2", "generate", {"width": 3840, "height": 2160, "quality": "high"}, "0.5934"),
+        ("gpt-image-2", "generate", {"width": 1536, "height": 1024, "quality": "medium", "n": 3}, "0.1230"),
+        ("gpt-image-1.5", "edit", {"width": 1024, "height": 1536, "quality": "auto"}, "0.2000"),  # auto: the highest
+        ("gpt-image-2.5-flare", "generate", {"width": 1024, "height": 1024, "quality": "max"}, "0.8440"),
+        ("stable-image-core", "erase", {"width": 64, "height": 64, "quality": "standard"}, "0.0500"),
+        ("stable-image-ultra", "upscale", {"width": 128, "height": 96, "quality": "standard"}, "0.6000"),
+        ("flux-schnell", "generate", {"width": 1024, "height": 1024, "quality": "standard", "n": 4}, "0.0120"),
+        ("midjourney-v7", "generate", {"width": 1024, "height": 1024, "quality": "1"}, "0.05"),
+    ],
+)
+def test_budget_estimates_use_the_catalogs_prices(model_id, operation, params, usd):
+    assert pricing.estimate(model_id, operation, params) == Decimal(usd)
+
+
+def test_a_queued_midjourney_grid_counts_once_at_the_plan_rate(user, settings):
+    settings.MIDJOURNEY_USD_PER_JOB = Decimal("0.033")
+    params = {"width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "1", "n": 1, "seed": 1, "options": {}}
+    make_job(owner=user, model_id="midjourney-v7", params=params)
+    assert month_spend(user) == Decimal("0.033")
+    Budget.objects.create(user=user, monthly_usd=Decimal("0.05"))
+    with pytest.raises(BudgetExceeded, match=r"would cost \$0.033, but only \$0.02 is left"):
+        check_budget(user, "midjourney-v7", "generate", params)
+
+
+def test_a_model_removed_from_the_catalog_is_unknown():
+    assert pricing.estimate("no-such-model", "generate", {"quality": "standard"}) is None
+
+
+def test_the_api_lists_each_models_pricing(user, settings):
+    settings.MIDJOURNEY_USD_PER_JOB = Decimal("0.04")
+    raw = ApiToken.new_raw()
+    ApiToken.objects.create(user=user, name="t", digest=hash_token(raw), hint=raw[:8])
+    models = {m["id"]: m for m in Client(HTTP_AUTHORIZATION=f"Bearer {raw}").get("/api/v1/models").json()["models"]}
+    gpt = models["gpt-image-2"]["pricing"]
+    assert gpt["usd_per_million_tokens"] == {"text_input": "5", "image_input": "8", "image_output": "30",
+                                              "text_output": "10"}  # fmt: skip
+    assert gpt["per_image_usd"]["high"] == "0.211" and gpt["source"].startswith("https://")
+    core = models["stable-image-core"]["pricing"]
+    assert core["credits_per_image"]["erase"] == "5" and core["usd_per_credit"] == "0.01"
+    assert models["midjourney-v7"]["pricing"]["usd_per_job"] == "0.04"

@@ -7,6 +7,7 @@ are collected, not raised at the first, so a case lists every distinct 5xx it fo
 
 from __future__ import annotations
 
+import base64
 import importlib
 import itertools
 import json
@@ -28,7 +29,7 @@ from hypothesis import strategies as st
 from accounts.forms import LoginForm, TokenForm
 from accounts.models import ApiToken, hash_token
 from gallery import selectors, services
-from gallery.models import Board, BoardImage, Image, Tag
+from gallery.models import Board, BoardImage, Image, SavedSearch, Tag
 from studio import api, catalog, specs
 from studio.forms import OPTION_PREFIX, ComparisonForm, EditForm, JobForm, SweepForm
 from studio.models import Comparison, Job
@@ -92,6 +93,9 @@ class Spec:
     path: dict[str, str] = field(default_factory=dict)  # kwarg -> row kind
     clients: tuple[str, ...] = ("user",)
     multipart: bool = False
+    files: tuple[str, ...] = ()  # file fields sent with a valid PNG unless the field is fuzzed
+    # The route waits for its job, which never runs here: "still running" (504) is its answer.
+    waits: bool = False
 
 
 JOB_BASE = {"model": "offline", "prompt": "a lighthouse", "size": "1024x1024", "quality": "standard", "n": "1"}
@@ -117,7 +121,8 @@ SWEEP_BASE = {
 API_FIELDS = ("model", "prompt", "negative_prompt", "size", "aspect_ratio", "quality", "n", "seed", "options",
               "operation", "image", "mask", "references", "source_image", "extend", "extend_aspect", "strength",
               "factor", "search_prompt", "control_kind", "control_strength", "fidelity")
-GRID_FIELDS = ("scope", "model", "favourites", "q", "user", "operation", "board", "tag", "from", "to", "sort", "cursor")
+GRID_FIELDS = ("scope", "model", "favourites", "q", "user", "operation", "board", "tag", "from", "to", "sort", "cursor",
+               "saved")
 # fmt: on
 API_CONTEXTS = {
     **{name: (_edit_context(op) | {"source_image": "@image"},) for name, op in EDIT_CONTEXT.items()},
@@ -130,6 +135,18 @@ API_CONTEXTS = {
     "source_image": ({"operation": "variation"}, {"operation": "upscale"}),
     "operation": ({"source_image": "@image"},),
 }
+# The compatible APIs' fields (compat/openai_api.py, compat/a1111_api.py).
+# fmt: off
+OPENAI_FIELDS = ("model", "prompt", "negative_prompt", "n", "size", "quality", "response_format", "user",
+                 "safety_identifier", "seed", "background", "moderation", "output_format", "output_compression",
+                 "style", "input_fidelity", "complexity", "stream", "partial_images")
+OPENAI_VARIATION_FIELDS = ("model", "n", "size", "response_format", "user", "safety_identifier", "seed")
+A1111_FIELDS = ("prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "sampler_name", "sampler_index",
+                "seed", "batch_size", "n_iter", "override_settings")
+A1111_IMG2IMG_FIELDS = (*A1111_FIELDS, "init_images", "mask", "inpainting_mask_invert", "denoising_strength",
+                        "mask_blur", "inpainting_fill", "inpaint_full_res")
+# fmt: on
+PNG_BASE64 = base64.b64encode(fuzz.mask_png()).decode()
 GRID_CONTEXTS = {"cursor": ({"sort": "newest"}, {"sort": "oldest"}, {"sort": "favourites"})}
 BULK_CONTEXTS = {
     "ids": ({"action": "zip"}, {"action": "board", "board": "@board"}, {"action": "tag"}, {"action": "delete"}),
@@ -140,7 +157,7 @@ BULK_CONTEXTS = {
 SPECS: dict[str, Spec] = {
     "studio:home": Spec(query=("reuse", "job")),
     "studio:model_fields": Spec(query=JOB_FIELDS, base={"model": "offline"}),
-    "studio:settings_import": Spec(form=("image",), multipart=True),
+    "studio:settings_import": Spec(form=("image", "model"), multipart=True),
     "studio:job_submit": Spec(form=_form_fields(JobForm), base=JOB_BASE),
     "studio:job": Spec(path={"pk": "job"}),
     "studio:job_cancel": Spec(path={"pk": "queued_job"}),
@@ -155,6 +172,7 @@ SPECS: dict[str, Spec] = {
         form=EDIT_FIELDS, base=EDIT_BASE, contexts=EDIT_CONTEXTS, many=frozenset({"references"}), multipart=True
     ),
     "studio:costs": Spec(query=("start", "end")),
+    "studio:costs_csv": Spec(query=("start", "end")),
     "studio:providers": Spec(),
     "studio:provider_check": Spec(path={"provider_id": "provider"}),
     "studio:budget_set": Spec(form=("monthly_usd",), path={"user_id": "user"}, clients=("staff", "user")),
@@ -178,6 +196,8 @@ SPECS: dict[str, Spec] = {
         base={"ids": ["@image"], "action": "tag", "tag": "fuzzed", "next": "/gallery/"},
         contexts=BULK_CONTEXTS,
     ),
+    "gallery:saved_search_create": Spec(form=("name", "query", "shared"), base={"name": "mine", "query": "q=fox"}),
+    "gallery:saved_search_delete": Spec(path={"pk": "saved_search"}),
     "gallery:boards": Spec(),
     "gallery:board_create": Spec(form=("name",)),
     "gallery:board_delete": Spec(path={"pk": "board"}),
@@ -212,7 +232,45 @@ SPECS: dict[str, Spec] = {
         clients=("api",),
     ),
     "api:job": Spec(path={"pk": "job"}, clients=("api",)),
-    "api:images": Spec(query=("cursor", "model", "mine", "q"), clients=("api",)),
+    "api:images": Spec(query=("cursor", "model", "mine", "q", "saved"), clients=("api",)),
+    "compat:openai-models": Spec(clients=("api",)),
+    "compat:openai-model": Spec(path={"model_id": "provider"}, clients=("api",)),
+    "compat:openai-generations": Spec(
+        json=(*OPENAI_FIELDS, "<body>"),
+        base={"model": "offline", "prompt": "a lighthouse"},
+        clients=("api",),
+        waits=True,
+    ),
+    "compat:openai-edits": Spec(
+        form=OPENAI_FIELDS,
+        base={"model": "offline", "prompt": "a lighthouse"},
+        files=("image",),
+        multipart=True,
+        clients=("api",),
+        waits=True,
+    ),
+    "compat:openai-variations": Spec(
+        form=OPENAI_VARIATION_FIELDS,
+        base={"model": "offline"},
+        files=("image",),
+        multipart=True,
+        clients=("api",),
+        waits=True,
+    ),
+    "compat:a1111-sd-models": Spec(clients=("api",)),
+    "compat:a1111-options": Spec(json=("sd_model_checkpoint", "<body>"), clients=("api",)),
+    "compat:a1111-txt2img": Spec(
+        json=(*A1111_FIELDS, "<body>"), base={"prompt": "a lighthouse"}, clients=("api",), waits=True
+    ),
+    "compat:a1111-img2img": Spec(
+        json=(*A1111_IMG2IMG_FIELDS, "<body>"),
+        base={"prompt": "a lighthouse", "init_images": [PNG_BASE64]},
+        contexts={"inpainting_mask_invert": ({"mask": PNG_BASE64},), "init_images": ({}, {"mask": PNG_BASE64})},
+        clients=("api",),
+        waits=True,
+    ),
+    "api:saved_searches": Spec(clients=("api",)),
+    "api:settings_import": Spec(form=("image", "model"), multipart=True, clients=("api",)),
 }
 
 
@@ -306,6 +364,7 @@ def _rows_for(user) -> dict[str, Any]:
     image.tags.add(tag)
     services.favourite_toggle(user=user, image=image)
     token = ApiToken.objects.create(user=user, name="spare", digest=hash_token(ApiToken.new_raw()), hint="spare")
+    saved = SavedSearch.objects.create(owner=user, name=f"{user.username}'s foxes", query="q=fox")
     return {
         "user": user.pk,
         "image": image.pk,
@@ -319,6 +378,7 @@ def _rows_for(user) -> dict[str, Any]:
         "board": board.pk,
         "tag": tag.name,
         "token": token.pk,
+        "saved_search": saved.pk,
     }
 
 
@@ -363,6 +423,7 @@ def fuzz_settings(world, settings, media_root):
         name: {key: "http://127.0.0.1:9" if key == "base_url" else "fuzz-key" for key in conf}
         for name, conf in settings.PROVIDER_SETTINGS.items()
     }
+    settings.COMPAT_WAIT_SECONDS = 0  # no job runs here: the compatible APIs answer "still running" at once
 
 
 def tampered_cursors(real: str, image) -> tuple[str, ...]:
@@ -476,6 +537,8 @@ def deliver(world: World, call: Call) -> fuzz.Outcome:
         )
         transaction.set_rollback(True)
     world.restore(call)
+    if call.spec.waits and fuzz.still_running(outcome):
+        outcome.failure_error = ""
     return outcome
 
 
@@ -594,6 +657,7 @@ def build_call(
     files = []
     if case.route == "studio:editor_submit" and fields.get("operation") in ("edit", "erase") and "mask" not in fields:
         files.append(("mask", "mask.png", world.mask_png))
+    files += [(name, f"{name}.png", world.mask_png) for name in spec.files if name not in fields]
     body = value if param == "<body>" else None
     return Call(route, spec, case.method, case.who, headers, kwargs, fields, files, body)
 

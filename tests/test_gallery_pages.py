@@ -33,9 +33,9 @@ def test_grid_query_count_is_fixed_whatever_the_page(alice, user, other_user, co
     seed_images(user, count // 2)
     seed_images(other_user, count - count // 2)
     Favourite.objects.create(user=user, image=Image.objects.first())
-    # session + user + one page of images (jobs, owners and favourites joined in) + boards and tags
-    # for the filter menus = 5; an infinite-scroll fragment has no menus, so 3.
-    with django_assert_num_queries(5):
+    # session + user + one page of images (jobs, owners and favourites joined in) + boards, tags and
+    # saved searches for the filter menus = 6; an infinite-scroll fragment has no menus, so 3.
+    with django_assert_num_queries(6):
         first = alice.get(reverse("gallery:grid"))
     cursor = first.context["page"].next_cursor
     if cursor:

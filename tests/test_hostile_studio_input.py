@@ -11,7 +11,7 @@ from django.urls import reverse
 from PIL import Image
 
 from accounts.models import ApiToken, hash_token
-from studio import imaging
+from studio.metadata import writer
 from studio.models import Comparison, Job
 from tests.factories import make_image, make_job, png_bytes
 
@@ -76,7 +76,7 @@ def test_a_mask_that_is_not_a_usable_image_is_refused_in_the_editor_and_the_api(
 def test_an_imported_png_with_odd_settings_restores_what_it_can(alice, options):
     metadata = {"model": "offline", "prompt": "a glass whale", "width": [1], "height": "x", "seed": {"a": 1},
                 "options": options}  # fmt: skip
-    image = SimpleUploadedFile("i.png", imaging.with_png_metadata(png_bytes(), metadata))
+    image = SimpleUploadedFile("i.png", writer.with_png_chunks(png_bytes(), metadata))
     response = alice.post(reverse("studio:settings_import"), {"image": image}, **HTMX)
     assert response.status_code == 200 and "a glass whale</textarea>" in response.content.decode()
 

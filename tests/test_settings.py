@@ -37,6 +37,20 @@ def test_a_bad_broker_setting_is_refused(tmp_path):
     assert result.returncode != 0 and "Q_BROKER must be 'orm' or 'redis'" in result.stderr
 
 
+PRINT_RATE = [
+    "-c",
+    "import django; django.setup(); from django.conf import settings; print(settings.MIDJOURNEY_USD_PER_JOB)",
+]
+
+
+def test_the_midjourney_plan_rate_is_an_amount_or_unset(tmp_path):
+    assert run(PRINT_RATE, tmp_path).stdout.strip() == "None"  # the catalog's default applies
+    assert run(PRINT_RATE, tmp_path, MIDJOURNEY_USD_PER_JOB="0.033").stdout.strip() == "0.033"
+    for bad in ("cheap", "-1", "NaN"):
+        result = run(PRINT_RATE, tmp_path, MIDJOURNEY_USD_PER_JOB=bad)
+        assert result.returncode != 0 and "MIDJOURNEY_USD_PER_JOB must be an amount in USD" in result.stderr
+
+
 def test_deploy_check_is_clean_with_production_settings(tmp_path):
     result = run(
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],

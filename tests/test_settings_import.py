@@ -1,10 +1,10 @@
-"""A PNG saved by Atelier carries its settings; importing it refills the prompt form."""
+"""An image saved by Atelier carries its settings; importing it refills the prompt form."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from studio import imaging
+from studio.metadata import writer
 from tests.factories import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def test_import_restores_prompt_model_size_and_seed(alice):
         "seed": 4242,
         "options": {},
     }
-    response = upload(alice, imaging.with_png_metadata(png_bytes(), metadata))
+    response = upload(alice, writer.with_png_chunks(png_bytes(), metadata))
     html = response.content.decode()
     assert response.status_code == 200 and response["HX-Retarget"] == "#job-form"
     assert "a glass whale</textarea>" in html and "text</textarea>" in html
@@ -38,7 +38,7 @@ def test_import_restores_prompt_model_size_and_seed(alice):
     ("data", "message"),
     [
         (b"%PDF-1.4 not an image", "not an image Atelier can read"),
-        (png_bytes(), "carries no Atelier settings"),
+        (png_bytes(), "carries no settings Atelier can read"),
     ],
 )
 def test_import_explains_what_is_wrong(alice, data, message):
@@ -54,4 +54,4 @@ def test_import_too_large(alice, settings):
 
 def test_import_without_a_file(alice):
     response = alice.post(reverse("studio:settings_import"), {}, **HTMX)
-    assert response.status_code == 400 and "Choose a PNG" in response.content.decode()
+    assert response.status_code == 400 and "Choose an image" in response.content.decode()

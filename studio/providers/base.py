@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
+    # Atelier's media storage (not the provider) was full or not writable.
+    STORAGE = "storage"
     INTERNAL = "internal"
 
     @property
@@ -94,6 +97,8 @@ class ProviderResult:
     images: list[GeneratedImage]
     provider_job_id: str = ""
     usage: dict[str, Any] = field(default_factory=dict)
+    # USD from the provider's own figures (GPT Image's token usage); None: priced from the catalog.
+    cost: Decimal | None = None
 
 
 @dataclass(frozen=True)

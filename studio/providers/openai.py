@@ -7,14 +7,16 @@ import binascii
 import functools
 import inspect
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from openai import APIConnectionError, APIResponseValidationError, APIStatusError, APITimeoutError, OpenAI
 from openai.resources.images import Images
+from openai.types.images_response import Usage
 
 from studio import imaging
-from studio.catalog import Operation
+from studio.catalog import Model, Operation
 from studio.providers import http
 from studio.providers.base import (
     Check,
@@ -142,8 +144,37 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
         raise http.unreadable(LABEL) from exc
     if not images:
         raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image.", may_be_paid=True)
-    usage = response.usage.model_dump() if getattr(response, "usage", None) else {}
-    return ProviderResult(images=images, provider_job_id=getattr(response, "_request_id", None) or "", usage=usage)
+    usage = getattr(response, "usage", None)
+    return ProviderResult(
+        images=images,
+        provider_job_id=getattr(response, "_request_id", None) or "",
+        usage=usage.model_dump() if usage else {},
+        cost=usage_cost(request.model, usage),
+    )
+
+
+def usage_cost(model: Model, usage: Usage | None) -> Decimal | None:
+    """USD for the tokens the answer's `usage` counts, at the catalog's rates; None where the
+    answer has no usage (DALL·E shapes, some compatible servers) or the model no token rates."""
+    rates = model.pricing.tokens if model.pricing else None
+    if usage is None or rates is None:
+        return None
+    # The SDK does not validate answers: a compatible server may leave the details out.
+    inputs, outputs = getattr(usage, "input_tokens_details", None), getattr(usage, "output_tokens_details", None)
+    return rates.cost(
+        # Without the split, input counts as text and output as image: the cheaper and the dearer rate.
+        text_input=_count(inputs, "text_tokens") if inputs else _count(usage, "input_tokens"),
+        image_input=_count(inputs, "image_tokens"),
+        image_output=_count(outputs, "image_tokens") if outputs else _count(usage, "output_tokens"),
+        text_output=_count(outputs, "text_tokens"),
+    )
+
+
+def _count(part: Any, name: str) -> int:
+    """A token count from the answer; a missing or malformed one counts 0 (the images are paid for
+    and kept either way)."""
+    value = getattr(part, name, 0)
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def check() -> Check:

@@ -1,21 +1,23 @@
-"""Spend per user and per model for a period, and monthly budgets (set by staff)."""
+"""The costs page: spend per day, per model and per person for a period, its CSV export, and
+monthly budgets (set by staff)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from studio import catalog, jobs, params
-from studio.models import Budget, Job
+from studio import charts, jobs, params, spending
+from studio.models import Budget
+
+MAX_DAYS = 731  # two years: a chart of one bar a day stays readable, and the page quick
 
 
 def _period(request: HttpRequest) -> tuple[date, date, str]:
@@ -30,36 +32,41 @@ def _period(request: HttpRequest) -> tuple[date, date, str]:
     start, end = parsed_start or start, parsed_end or end
     if start > end:
         error, start, end = "The start is after the end; showing this month instead.", today.replace(day=1), today
+    if (end - start).days >= MAX_DAYS:
+        error, start = (
+            f"At most {MAX_DAYS} days at a time: showing the {MAX_DAYS} days up to {end}.",
+            end - timedelta(days=MAX_DAYS - 1),
+        )
     return start, end, error
 
 
 @require_GET
 def costs(request: HttpRequest) -> HttpResponse:
     start, end, error = _period(request)
-    tz = timezone.get_current_timezone()
-    window = (datetime.combine(start, time.min, tz), datetime.combine(end + timedelta(days=1), time.min, tz))
-    done = Job.objects.filter(status=Job.Status.SUCCEEDED, finished_at__gte=window[0], finished_at__lt=window[1])
-    by_user = done.values("owner__username").annotate(total=Sum("cost"), jobs=Count("id")).order_by("-total")
-    by_model = done.values("model_id").annotate(total=Sum("cost"), jobs=Count("id")).order_by("-total")
-    for row in by_model:
-        model = catalog.get_model(row["model_id"])
-        row["label"] = model.label if model else row["model_id"]
-    budget = Budget.objects.filter(user=request.user).first()
+    report = spending.report(start, end)
     context = {
         "start": start,
         "end": end,
         "period_error": error,
-        "by_user": by_user,
-        "by_model": by_model,
-        "total": done.aggregate(total=Sum("cost"))["total"] or Decimal(0),
-        "unpriced": done.filter(cost__isnull=True).count(),
-        "budget": budget,
+        "report": report,
+        "chart": charts.spend_chart(report.days),
+        "budget": Budget.objects.filter(user=request.user).first(),
         "spent": jobs.month_spend(request.user),
     }
     if request.user.is_staff:
         users = get_user_model().objects.order_by("username").select_related("budget")
-        context["team"] = [(user, getattr(user, "budget", None), jobs.month_spend(user)) for user in users]
+        spent = spending.month_spend_by_owner()
+        context["team"] = [(user, getattr(user, "budget", None), spent.get(user.pk, Decimal(0))) for user in users]
     return render(request, "studio/costs.html", context)
+
+
+@require_GET
+def costs_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The period's finished jobs, one a row, for a spreadsheet."""
+    start, end, _ = _period(request)
+    response = StreamingHttpResponse(spending.csv_lines(start, end), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="atelier-costs-{start}-to-{end}.csv"'
+    return response
 
 
 @require_POST

@@ -1,4 +1,4 @@
-"""Studio pages: the prompt form, job cards that poll, cancel, retry, and PNG settings import."""
+"""Studio pages: the prompt form, job cards that poll, cancel, retry, and settings import from images."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django_htmx.http import reswap, retarget
 from gallery.models import Image
 from studio import catalog, imaging, jobs, params, specs
 from studio.forms import JobForm, initial_from_job, queue
+from studio.metadata import reader, restore
 from studio.models import Job
 
 HOME = "studio/home.html"
@@ -147,29 +148,32 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def settings_import(request: HttpRequest) -> HttpResponse:
-    """Read the settings embedded in a PNG made by Atelier and put them back into the form."""
+    """Read the settings embedded in an image (Atelier's, A1111's, ComfyUI's, InvokeAI's) and put
+    what the chosen model takes back into the form, saying what could not be restored."""
     upload = request.FILES.get("image")
     error = ""
-    initial: dict[str, Any] = {}
+    restored = None
     if upload is None:
-        error = "Choose a PNG made by Atelier to restore its settings."
+        error = "Choose an image (PNG, JPEG or WebP) to restore its settings."
     else:
         try:
-            metadata = imaging.read_png_metadata(upload.read(settings.UPLOAD_MAX_BYTES + 1))
+            found = reader.read(upload.read(settings.UPLOAD_MAX_BYTES + 1))
         except imaging.ImageRejected as exc:
             error = str(exc)
         else:
-            if metadata is None:
-                error = "This image carries no Atelier settings. Only PNGs saved by Atelier can be imported."
-            else:
-                initial = initial_from_job(
-                    str(metadata.get("model", "")),
-                    str(metadata.get("prompt", "")),
-                    str(metadata.get("negative_prompt", "")),
-                    metadata,
+            if found is None:
+                error = (
+                    "This image carries no settings Atelier can read: it reads its own files, and "
+                    "AUTOMATIC1111, ComfyUI and InvokeAI PNGs."
                 )
-    form = JobForm(initial=initial)
-    context = _form_context(form, import_error=error, imported=bool(initial))
+            else:
+                restored = restore.onto(found, request.POST.get("model", ""))
+    initial = (
+        initial_from_job(restored.model.id, restored.prompt, restored.negative_prompt, restored.params)
+        if restored
+        else {}
+    )
+    context = _form_context(JobForm(initial=initial), import_error=error, imported=restored)
     status = 400 if error else 200
     if request.htmx:
         return reswap(retarget(render(request, f"{HOME}#job_form", context, status=status), "#job-form"), "outerHTML")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import time
 from typing import Any
 
@@ -37,6 +38,16 @@ PARAMS = {
     "edits": GPT_PARAMS | {"image", "image[]", "mask", "input_fidelity", "response_format"},
     "variations": {"model", "image", "n", "size", "response_format", "user", "_variation"},
 }
+# Image output tokens per image, as OpenAI's image generation guide tabulates them for GPT Image
+# models (quality × size); other sizes scale with the square root of their pixels over 1024×1024.
+OUTPUT_TOKENS = {
+    "1024x1024": {"low": 272, "medium": 1056, "high": 4160},
+    "1024x1536": {"low": 408, "medium": 1584, "high": 6240},
+    "1536x1024": {"low": 400, "medium": 1568, "high": 6208},
+}
+QUALITY_SCALE = {"auto": ("high", 1), "xhigh": ("high", 2), "max": ("high", 4)}
+# Models that also bill reasoning text as output (output_tokens_details.text_tokens), per image.
+REASONING_TOKENS = {"gpt-image-1.5": 100, "gpt-image-2": 150}
 BLOCKED_WORD = "forbidden"  # prompts containing it are refused by the "safety system"
 MIN_PIXELS = 655_360  # GPT Image 2 and 2.5: the smallest image they make
 
@@ -64,6 +75,37 @@ def size_ok(model: str, size: str) -> bool:
             and w * h >= MIN_PIXELS
         )
     return size in SIZES.get(model, set())
+
+
+def output_tokens(quality: str, width: int, height: int) -> int:
+    base, factor = QUALITY_SCALE.get(quality, (quality, 1))
+    table = OUTPUT_TOKENS.get(f"{width}x{height}")
+    if table:
+        return table[base] * factor
+    return round(OUTPUT_TOKENS["1024x1024"][base] * factor * math.sqrt(width * height / (1024 * 1024)))
+
+
+def input_image_tokens(img: Image.Image) -> int:
+    """A base and a share per 512-pixel tile once the image is fitted within 1024×1024."""
+    scale = min(1.0, 1024 / max(img.size))
+    tiles = math.ceil(img.width * scale / 512) * math.ceil(img.height * scale / 512)
+    return 65 + 129 * tiles
+
+
+def usage(model: str, params: dict[str, Any], inputs: list[Image.Image], outputs: list[Image.Image]) -> dict:
+    """The `usage` of a GPT Image answer: text and image tokens in, image (and reasoning) tokens out."""
+    text_in = math.ceil(len(str(params.get("prompt") or "")) / 4) + 6  # the prompt, plus a fixed overhead
+    image_in = sum(input_image_tokens(img) for img in inputs)
+    quality = str(params.get("quality") or "auto")
+    image_out = sum(output_tokens(quality, img.width, img.height) for img in outputs)
+    text_out = REASONING_TOKENS.get(model, 0) * len(outputs)
+    return {
+        "input_tokens": text_in + image_in,
+        "input_tokens_details": {"text_tokens": text_in, "image_tokens": image_in},
+        "output_tokens": image_out + text_out,
+        "output_tokens_details": {"image_tokens": image_out, "text_tokens": text_out},
+        "total_tokens": text_in + image_in + image_out + text_out,
+    }
 
 
 def png(img: Image.Image, fmt: str = "png") -> str:
@@ -155,7 +197,9 @@ class OpenAIEmulator(Emulator):
                 return error(400, "output_compression must be between 0 and 100.", param="output_compression")
         return None
 
-    def _respond(self, params: dict[str, Any], images: list[Image.Image]) -> tuple[int, Any, dict]:
+    def _respond(
+        self, params: dict[str, Any], images: list[Image.Image], inputs: list[Image.Image] | None = None
+    ) -> tuple[int, Any, dict]:
         model = params.get("model") or "dall-e-2"
         fmt = params.get("output_format") or "png"
         data = []
@@ -166,11 +210,7 @@ class OpenAIEmulator(Emulator):
             data.append(item)
         body: dict[str, Any] = {"created": int(time.time()), "data": data}
         if model in GPT_IMAGE:
-            body["usage"] = {
-                "input_tokens": 20,
-                "output_tokens": 272 * len(images),
-                "total_tokens": 20 + 272 * len(images),
-            }
+            body["usage"] = usage(model, params, inputs or [], images)
             body.update(size=params.get("size", "auto"), quality=params.get("quality", "auto"), output_format=fmt)
         return 200, body, {}
 
@@ -220,7 +260,7 @@ class OpenAIEmulator(Emulator):
             result = Image.composite(fresh, source.convert("RGB"), change)
             edited.append(result.resize(self._size(params, source.size)))
         self.last_mask_alpha = alpha
-        return self._respond(params, edited)
+        return self._respond(params, edited, [Image.open(io.BytesIO(raw)) for raw in images])
 
     def variations(self, request: Request):
         params = {**request.fields, "_variation": True}

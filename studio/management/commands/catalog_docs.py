@@ -1,5 +1,7 @@
 """Print docs/models.md: the catalog's models and every constraint on them, from the typed data."""
 
+from decimal import Decimal
+
 from django.core.management.base import BaseCommand
 
 from studio import catalog
@@ -142,8 +144,9 @@ def model_section(m: Model) -> list[str]:
     if m.grid_actions:
         facts.append(("Grid actions", "U1–U4 and V1–V4 on its own grids, as follow-up jobs"))
     facts.append(("Retired", "yes — gone from the vendor's API; for compatible servers only" if m.retired else "no"))
-    prices = ", ".join(f"{key} ${value}" for key, value in m.prices.items()) or "unknown"
-    facts.append(("USD per image", prices))
+    facts.append(("Price", price_text(m)))
+    if m.pricing:
+        facts.append(("Price source", f"{m.pricing.source} (read {m.pricing.checked})"))
     lines += ["| | |", "|---|---|", *[f"| {name} | {value} |" for name, value in facts], ""]
     if m.options:
         lines += [
@@ -167,6 +170,51 @@ def model_section(m: Model) -> list[str]:
     return lines
 
 
+def _usd(value: Decimal) -> str:
+    return f"${value.normalize():f}"
+
+
+def price_text(m: Model) -> str:
+    """How the model is billed and at what figures, in words."""
+    p = m.pricing
+    if p is None:
+        return "unknown"
+    if p.per_job is not None:
+        return f"{_usd(p.per_job)} a job (MIDJOURNEY_USD_PER_JOB); {p.note}"
+    if p.credits:
+        credits = ", ".join(f"{op.value} {n.normalize():f}" for op, n in p.credits.items())
+        return f"credits per image: {credits}; {_usd(p.usd_per_credit)} a credit. {p.note}"
+    per_image = ", ".join(f"{key} {_usd(value)}" for key, value in p.per_image.items())
+    text = f"USD per image: {per_image}"
+    if p.tokens:
+        t = p.tokens
+        rates = f"text in {_usd(t.text_input)}, image in {_usd(t.image_input)}, image out {_usd(t.image_output)}"
+        if t.text_output:
+            rates += f", text out {_usd(t.text_output)}"
+        text = f"USD per million tokens: {rates}. {text}"
+    return f"{text}. {p.note}".strip() if p.note else text
+
+
+def prices_table() -> str:
+    """Every model's billing unit, source and date, as a Markdown table."""
+    lines = ["| model | billed by | source | read |", "|---|---|---|---|"]
+    for m in catalog.MODELS.values():
+        p = m.pricing
+        if p is None:
+            lines.append(f"| `{m.id}` | unknown | | |")
+            continue
+        if p.per_job is not None:
+            unit = "a plan rate per job"
+        elif p.credits:
+            unit = "credits per image, by operation"
+        elif p.tokens:
+            unit = "tokens (the answer's usage)"
+        else:
+            unit = "output image" if any(p.per_image.values()) else "free"
+        lines.append(f"| `{m.id}` | {unit} | {p.source} | {p.checked} |")
+    return "\n".join(lines)
+
+
 def render() -> str:
     lines = [
         "# Models",
@@ -188,6 +236,16 @@ def render() -> str:
         "fitted to the closest accepted size. Edits of models without a rule are fitted to the nearest preset.",
         "",
         summary_table(),
+        "",
+        "## Prices",
+        "",
+        "How each model is billed, and where and when its figures were read (each model's section has the",
+        "figures). A job's cost is recorded from the provider's own figures where it gives them (GPT Image's",
+        "token usage), else from these prices for what came back; budgets use the same prices before the call.",
+        "The figures were recorded on the date shown from stored copies of the source pages or of guides",
+        "quoting them, not re-checked live; prices change, so check the source before relying on one.",
+        "",
+        prices_table(),
         "",
         "## Each model",
         "",

@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 
 from django.contrib.auth import get_user_model
-from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from studio import specs, tasks
+from studio import media, specs, tasks
 from studio.jobs import BudgetExceeded, job_create
 from studio.models import Job
 
 
 class Command(BaseCommand):
-    help = "Queue a generation job and optionally wait for it, printing the saved image paths."
+    help = "Queue a generation job and optionally wait for it, printing where the images are (path or URL)."
 
     def add_arguments(self, parser):
         parser.add_argument("--model", default="offline", help="catalog model id (see /api/v1/models)")
@@ -90,4 +89,4 @@ class Command(BaseCommand):
         if job.status != Job.Status.SUCCEEDED:
             raise CommandError(f"Job {job.pk} {job.status}: {job.error_message}")
         for image in job.images.order_by("index"):
-            self.stdout.write(default_storage.path(image.file))
+            self.stdout.write(media.location(image.file))
