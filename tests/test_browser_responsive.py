@@ -9,7 +9,7 @@ from axes.models import AccessAttempt
 from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
-from gallery.models import Board
+from gallery.models import Board, SavedSearch
 from studio.models import Comparison, Job, Vote
 from tests.conftest import log_in
 from tests.factories import make_image, make_job, make_user
@@ -25,7 +25,7 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "respo
 @pytest.fixture
 def content(live_server):
     """A staff user with wide content: long prompts, wide and tall images, a four-column
-    comparison with a vote, a board, a locked-out log-in."""
+    comparison with a vote, a board, a saved search, a locked-out log-in."""
     user = make_user(username="ines", is_staff=True)
     prompt = "a lighthouse on a cliff at sunset, " * 6
     job = make_job(owner=user, prompt=prompt, status=Job.Status.SUCCEEDED)
@@ -41,6 +41,7 @@ def content(live_server):
         make_image(make_job(user, status=Job.Status.SUCCEEDED, comparison=comparison, column=column, model_id=model_id))
     Vote.objects.create(comparison=comparison, user=make_user(username="olga"), winner=comparison.jobs.first())
     Board.objects.create(name="Kites and other things that fly", created_by=user)
+    SavedSearch.objects.create(owner=user, name="Lighthouses at sunset, every model", query="q=lighthouse", shared=True)
     AccessAttempt.objects.create(
         username="somebody-with-a-rather-long-user-name",
         ip_address="2001:db8:85a3::8a2e:370:7334",
