@@ -236,6 +236,13 @@ REPLICATE_WAIT_SECONDS = env.int("REPLICATE_WAIT_SECONDS", default=30)
 DOWNLOAD_MAX_BYTES = env.int("DOWNLOAD_MAX_BYTES", default=50 * 1024 * 1024)
 DOWNLOAD_INSECURE_HOSTS = set(env.list("DOWNLOAD_INSECURE_HOSTS", default=[]))
 
+# Live job cards (studio.live): how long one long-poll waits for a change, how often it looks, and
+# how many may wait at once in one web process (each holds a server thread; past that, pages poll
+# once a second instead).
+LIVE_WAIT_SECONDS = env.float("LIVE_WAIT_SECONDS", default=20.0)
+LIVE_CHECK_SECONDS = env.float("LIVE_CHECK_SECONDS", default=0.075)
+LIVE_MAX_WAITING = _positive_int("LIVE_MAX_WAITING", 4)
+
 Q_BROKER = env.str("Q_BROKER", default="orm")
 if Q_BROKER not in {"orm", "redis"}:
     raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")

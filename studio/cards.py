@@ -1,0 +1,46 @@
+"""What a studio job card shows: the job, its images (favourites marked for the viewer), its place
+in the queue and its ETA — for any number of cards in a fixed number of queries."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+
+from gallery.models import Favourite, Image
+from studio import catalog, queue
+from studio.catalog import Operation
+from studio.jobs import MIDJOURNEY_ACTIONS
+from studio.models import Job
+
+PAGE = 12  # cards per page of the studio's job list
+MAX_PLACEHOLDERS = 10
+QUICK_ACTIONS = {"vary": (Operation.VARIATION, "Vary"), "upscale": (Operation.UPSCALE, "Upscale 2×")}
+
+
+def card_jobs(jobs: QuerySet[Job], *, viewer: AbstractBaseUser) -> list[Job]:
+    images = Image.objects.order_by("index").annotate(
+        is_favourite=Exists(Favourite.objects.filter(user=viewer, image=OuterRef("pk")))
+    )
+    rows = list(jobs.prefetch_related(Prefetch("images", queryset=images)))
+    queue.annotate(rows)
+    for job in rows:
+        # One placeholder per image asked for (a Midjourney grid is one), in the job's aspect ratio.
+        job.placeholders = range(max(1, min(int(job.params.get("n") or 1), MAX_PLACEHOLDERS)))
+        if job.status == Job.Status.SUCCEEDED:
+            job.quick_actions = [
+                (action, label)
+                for action, (operation, label) in QUICK_ACTIONS.items()
+                if catalog.default_model(operation, job.model_id)
+            ]
+            job.grid_actions = MIDJOURNEY_ACTIONS if job.usage.get("grid") else ()
+    return rows
+
+
+def job_page(*, owner: AbstractBaseUser, before: int | None = None) -> tuple[list[Job], int | None]:
+    """One page of the owner's jobs, newest first, older than job `before` (keyset, so a page
+    stays right while new jobs arrive); and the id to ask for the next page with, if there is one."""
+    jobs = Job.objects.filter(owner=owner).order_by("-pk")
+    if before is not None:
+        jobs = jobs.filter(pk__lt=before)
+    rows = card_jobs(jobs[: PAGE + 1], viewer=owner)
+    return rows[:PAGE], rows[PAGE - 1].pk if len(rows) > PAGE else None

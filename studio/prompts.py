@@ -1,0 +1,18 @@
+"""A user's prompt history: the distinct prompts of their jobs, newest first, searchable."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Max
+
+from studio.models import Job
+
+SHOWN = 15
+
+
+def recent(*, owner: AbstractBaseUser, containing: str = "") -> list[str]:
+    jobs = Job.objects.filter(owner=owner).exclude(prompt="")
+    if containing := containing.strip().replace("\x00", ""):
+        jobs = jobs.filter(prompt__icontains=containing)
+    rows = jobs.values("prompt").annotate(last=Max("pk")).order_by("-last")[:SHOWN]
+    return [row["prompt"] for row in rows]
