@@ -112,7 +112,8 @@ class MidjourneyProxyEmulator(Emulator):
 
     def _progress_image(self, task: Task) -> bytes:
         img = Image.open(io.BytesIO(self._render(task)))
-        small = img.resize((max(1, img.width // 16), max(1, img.height // 16))).resize((img.width // 4, img.height // 4))
+        blurred = img.resize((max(1, img.width // 16), max(1, img.height // 16)))
+        small = blurred.resize((img.width // 4, img.height // 4))
         out = io.BytesIO()
         small.save(out, "WEBP")
         return out.getvalue()
