@@ -231,6 +231,11 @@ if not PROVIDER_TIMEOUT_SECONDS <= PROVIDER_JOB_DEADLINE_SECONDS < JOB_TIMEOUT_S
     )
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
+# GPT Image previews: partial images (0-3) streamed while an image renders, shown on its card.
+# Off by default: OpenAI bills each partial image as 100 extra output tokens.
+OPENAI_PARTIAL_IMAGES = env.int("OPENAI_PARTIAL_IMAGES", default=0)
+if not 0 <= OPENAI_PARTIAL_IMAGES <= 3:
+    raise ImproperlyConfigured("OPENAI_PARTIAL_IMAGES must be 0 (off), 1, 2 or 3.")
 # Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).
 REPLICATE_WAIT_SECONDS = env.int("REPLICATE_WAIT_SECONDS", default=30)
 DOWNLOAD_MAX_BYTES = env.int("DOWNLOAD_MAX_BYTES", default=50 * 1024 * 1024)

@@ -189,6 +189,7 @@ class OfflineWire:
 @dataclass(frozen=True)
 class OpenAIWire:
     response_format: str = ""  # retired DALL·E shapes; GPT Image models never take it
+    partial_images: bool = True  # can stream partial images as previews (GPT Image; not DALL·E)
 
 
 @dataclass(frozen=True)
@@ -737,7 +738,7 @@ MODELS: dict[str, Model] = {
             _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
             ("standard", "hd"),
             "standard",
-            wire=OpenAIWire(response_format="b64_json"),
+            wire=OpenAIWire(response_format="b64_json", partial_images=False),
             options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
             prices=_usd(
                 standard="0.040",
@@ -759,7 +760,7 @@ MODELS: dict[str, Model] = {
             _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
             STANDARD,
             "standard",
-            wire=OpenAIWire(response_format="b64_json"),
+            wire=OpenAIWire(response_format="b64_json", partial_images=False),
             max_n=10,
             prices=_usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
             max_prompt_chars=1000,

@@ -65,3 +65,18 @@ def test_a_midjourney_job_shows_previews_while_it_runs_and_none_after(midjourney
     assert seen and all(seen)  # stored while it ran
     job.refresh_from_db()
     assert job.preview is None and previews_on_disk(media_root) == []
+
+
+def test_an_opted_in_gpt_image_job_shows_partial_images_while_it_runs(openai_emulator, user, settings, monkeypatch):
+    settings.OPENAI_PARTIAL_IMAGES = 2
+    seen = []
+    store = jobs.preview_store
+    monkeypatch.setattr(jobs, "preview_store", lambda job_id, data: (store(job_id, data), seen.append(
+        Job.objects.get(pk=job_id).preview)))  # fmt: skip
+    params = {"version": 2, "width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "low", "n": 1,
+              "seed": 1, "options": {}}  # fmt: skip
+    job = make_job(owner=user, model_id="gpt-image-1.5", params=params)
+    assert tasks.run_job(job.pk) == "succeeded"
+    assert len(seen) == 2 and all(seen) and seen[0] != seen[1]
+    job.refresh_from_db()
+    assert job.preview is None and job.images.count() == 1
