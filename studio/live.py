@@ -43,9 +43,9 @@ def parse(values: Iterable[str], page: str = "") -> Watch:
     states: dict[int, str] = {}
     for value in list(values)[:MAX_WATCHED]:
         pk, _, state = value.partition(":")
-        if pk.isdigit() and len(pk) < 12:
+        if pk.isascii() and pk.isdigit() and len(pk) < 12:
             states[int(pk)] = state
-    return Watch(states, page[:40] if page.isalnum() else "")
+    return Watch(states, page[:40] if page.isascii() and page.isalnum() else "")
 
 
 def page_token() -> str:

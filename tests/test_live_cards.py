@@ -99,3 +99,7 @@ def test_one_look_costs_the_same_queries_however_many_cards(user, count, django_
     with django_assert_num_queries(2):  # the jobs, then their places in the queue
         changed = live._look(watch, user)
     assert sorted(changed) == sorted(job.pk for job in watched)
+
+
+def test_non_ascii_digits_are_junk_too():
+    assert live.parse(["\xb2:queued...", "12:queued..."], "pag\xe9") == live.Watch({12: "queued..."}, "")

@@ -34,3 +34,8 @@ def test_the_prompt_box_knows_the_last_prompt_for_the_up_arrow(alice, user):
     make_job(owner=user, prompt="the very last")
     html = alice.get(reverse("studio:home")).content.decode()
     assert 'data-last-prompt="the very last"' in html
+
+
+def test_a_very_long_search_is_cut_not_refused(user):
+    make_job(owner=user, prompt="a" * 300)
+    assert prompts.recent(owner=user, containing="a" * 100_000) == ["a" * 300]
