@@ -14,7 +14,7 @@ from studio.models import Job
 
 PAGE = 12  # cards per page of the studio's job list
 MAX_PLACEHOLDERS = 10
-QUICK_ACTIONS = {"vary": (Operation.VARIATION, "Vary"), "upscale": (Operation.UPSCALE, "Upscale 2×")}
+QUICK_ACTIONS = {"vary": (Operation.VARIATION, "Vary"), "upscale": (Operation.UPSCALE, "Upscale")}
 
 
 def card_jobs(jobs: QuerySet[Job], *, viewer: AbstractBaseUser) -> list[Job]:
