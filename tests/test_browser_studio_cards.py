@@ -40,6 +40,12 @@ def test_a_finished_jobs_image_appears_without_a_reload(page: Page, live_server,
     assert page.evaluate("() => window.notReloaded") is True
     card.get_by_role("button", name="Favourite").click()
     expect(card.get_by_role("button", name="Favourite")).to_have_attribute("aria-pressed", "true")
+    card.get_by_role("button", name="Vary").click()
+    variation = page.locator(".job-card").first
+    expect(variation).not_to_have_id(f"job-{job.pk}")
+    expect(variation).to_contain_text("#1 in the queue")
+    expect(variation.locator("input[name=watch]")).to_have_count(1)
+    assert Job.objects.get(operation="variation").source_image_id == job.images.get().pk
     assert console_errors == []
 
 
