@@ -24,16 +24,21 @@ def card_jobs(jobs: QuerySet[Job], *, viewer: AbstractBaseUser) -> list[Job]:
     rows = list(jobs.prefetch_related(Prefetch("images", queryset=images)))
     queue.annotate(rows)
     for job in rows:
-        # One placeholder per image asked for (a Midjourney grid is one), in the job's aspect ratio.
-        job.placeholders = range(max(1, min(int(job.params.get("n") or 1), MAX_PLACEHOLDERS)))
+        job.placeholders = range(_placeholder_count(job.params))
         if job.status == Job.Status.SUCCEEDED:
             job.quick_actions = [
                 (action, label)
                 for action, (operation, label) in QUICK_ACTIONS.items()
                 if catalog.default_model(operation, job.model_id)
             ]
-            job.grid_actions = MIDJOURNEY_ACTIONS if job.usage.get("grid") else ()
+            job.grid_actions = MIDJOURNEY_ACTIONS if isinstance(job.usage, dict) and job.usage.get("grid") else ()
     return rows
+
+
+def _placeholder_count(params: object) -> int:
+    """One placeholder per image asked for (a Midjourney grid is one); one for a damaged row."""
+    n = params.get("n") if isinstance(params, dict) else None
+    return max(1, min(n, MAX_PLACEHOLDERS)) if isinstance(n, int) else 1
 
 
 def job_page(*, owner: AbstractBaseUser, before: int | None = None) -> tuple[list[Job], int | None]:
