@@ -32,7 +32,9 @@ def typical_seconds(model_ids: Iterable[str]) -> dict[str, float]:
     if not model_ids:
         return {}
     runs = (
-        Job.objects.filter(model_id__in=model_ids, status=Job.Status.SUCCEEDED, started_at__isnull=False)
+        Job.objects.filter(
+            model_id__in=model_ids, status=Job.Status.SUCCEEDED, started_at__isnull=False, finished_at__isnull=False
+        )
         .annotate(recency=Window(RowNumber(), partition_by=F("model_id"), order_by=F("finished_at").desc()))
         .filter(recency__lte=RECENT_RUNS)
         .values_list("model_id", "started_at", "finished_at")
