@@ -93,7 +93,11 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-queued_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-queued_at"]),
+            # A model's latest runs, for the studio's ETAs (studio.queue).
+            models.Index(fields=["model_id", "status", "-finished_at"], name="job_model_recent_runs"),
+        ]
 
     def __str__(self) -> str:
         return f"Job {self.pk} {self.model_id} {self.status}"
