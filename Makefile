@@ -88,6 +88,7 @@ bench: $(STAMP)
 	$(PY) bench/queue_pickup.py
 	$(PY) bench/gallery.py
 	$(PY) bench/providers.py
+	$(PY) bench/browser_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

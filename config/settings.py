@@ -272,10 +272,22 @@ if not 0 <= COMPAT_WAIT_SECONDS < float("inf"):
     raise ImproperlyConfigured(f"COMPAT_WAIT_SECONDS must be a number of seconds, not {COMPAT_WAIT_SECONDS}.")
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
+# GPT Image previews: partial images (0-3) streamed while an image renders, shown on its card.
+# Off by default: OpenAI bills each partial image as 100 extra output tokens.
+OPENAI_PARTIAL_IMAGES = env.int("OPENAI_PARTIAL_IMAGES", default=0)
+if not 0 <= OPENAI_PARTIAL_IMAGES <= 3:
+    raise ImproperlyConfigured("OPENAI_PARTIAL_IMAGES must be 0 (off), 1, 2 or 3.")
 # Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).
 REPLICATE_WAIT_SECONDS = env.int("REPLICATE_WAIT_SECONDS", default=30)
 DOWNLOAD_MAX_BYTES = env.int("DOWNLOAD_MAX_BYTES", default=50 * 1024 * 1024)
 DOWNLOAD_INSECURE_HOSTS = set(env.list("DOWNLOAD_INSECURE_HOSTS", default=[]))
+
+# Live job cards (studio.live): how long one long-poll waits for a change, how often it looks, and
+# how many may wait at once in one web process (each holds a server thread; past that, pages poll
+# once a second instead).
+LIVE_WAIT_SECONDS = env.float("LIVE_WAIT_SECONDS", default=20.0)
+LIVE_CHECK_SECONDS = env.float("LIVE_CHECK_SECONDS", default=0.075)
+LIVE_MAX_WAITING = _positive_int("LIVE_MAX_WAITING", 4)
 
 Q_BROKER = env.str("Q_BROKER", default="orm")
 if Q_BROKER not in {"orm", "redis"}:

@@ -189,6 +189,7 @@ class OfflineWire:
 @dataclass(frozen=True)
 class OpenAIWire:
     response_format: str = ""  # retired DALL·E shapes; GPT Image models never take it
+    partial_images: bool = True  # can stream partial images as previews (GPT Image; not DALL·E)
 
 
 @dataclass(frozen=True)
@@ -884,7 +885,7 @@ MODELS: dict[str, Model] = {
             _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
             ("standard", "hd"),
             "standard",
-            wire=OpenAIWire(response_format="b64_json"),
+            wire=OpenAIWire(response_format="b64_json", partial_images=False),
             options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
             pricing=Pricing(
                 PRICES_READ,
@@ -911,7 +912,7 @@ MODELS: dict[str, Model] = {
             _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
             STANDARD,
             "standard",
-            wire=OpenAIWire(response_format="b64_json"),
+            wire=OpenAIWire(response_format="b64_json", partial_images=False),
             max_n=10,
             pricing=Pricing(
                 PRICES_READ,

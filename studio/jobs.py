@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Prefetch, Q, Sum
@@ -283,3 +286,34 @@ def _fail_unstored(job: Job, result: ProviderResult, failure: media.StorageFailu
             job.model_id, job.operation, job.params, images=len(result.images), provider_cost=result.cost
         ),
     )
+
+
+def preview_store(job_id: int, data: bytes) -> None:
+    """Keep the provider's latest look at a running job's image (a small WebP) in place of the last
+    one. A preview that cannot be read is skipped: it is not the result, and the job goes on."""
+    try:
+        preview = imaging.thumbnail(imaging.decode(data, max_bytes=settings.DOWNLOAD_MAX_BYTES))
+    except imaging.ImageRejected as exc:
+        log.info("job %s: preview skipped (%s)", job_id, exc)
+        return
+    try:
+        name = media.store("previews", "webp", preview)
+    except media.StorageFailure as exc:
+        log.warning("job %s: preview not stored (%s)", job_id, exc.reason)
+        return
+    old = Job.objects.filter(pk=job_id).values_list("preview", flat=True).first()
+    if Job.objects.filter(pk=job_id, status=Status.RUNNING).update(preview=name) != 1:
+        old = name  # finished meanwhile: nobody will look at it
+    if old:
+        media.discard([old])
+
+
+@contextmanager
+def previews_cleared(job_id: int) -> Iterator[None]:
+    """Previews are for while a job runs: whatever way it ends, its preview goes."""
+    try:
+        yield
+    finally:
+        if name := Job.objects.filter(pk=job_id).values_list("preview", flat=True).first():
+            Job.objects.filter(pk=job_id, preview=name).update(preview=None)
+            media.discard([name])

@@ -80,6 +80,10 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     provider_job_id = models.CharField(max_length=200, blank=True)
     progress = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent, when the provider says.")
+    # The provider's latest look at the image while it works (storage name): shown, never a result.
+    # Nullable: adding a NOT NULL column would make SQLite rebuild the table under the gallery's
+    # full-text triggers.
+    preview = models.CharField(max_length=255, null=True, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
@@ -89,7 +93,11 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-queued_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-queued_at"]),
+            # A model's latest runs, for the studio's ETAs (studio.queue).
+            models.Index(fields=["model_id", "status", "-finished_at"], name="job_model_recent_runs"),
+        ]
 
     def __str__(self) -> str:
         return f"Job {self.pk} {self.model_id} {self.status}"
@@ -105,6 +113,13 @@ class Job(models.Model):
     @property
     def model_label(self) -> str:
         return self.model.label if self.model else self.model_id
+
+    @property
+    def live_state(self) -> str:
+        """What its card shows that can change while it runs; the studio page sends it back to learn
+        when to redraw. `queue_position` is set by studio.queue.annotate on queued jobs."""
+        position = getattr(self, "queue_position", None) if self.status == self.Status.QUEUED else None
+        return f"{self.status}.{'' if self.progress is None else self.progress}.{self.preview or ''}.{position or ''}"
 
     @property
     def queue_seconds(self) -> float | None:

@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -18,7 +18,7 @@ from studio import jobs, providers, specs
 from studio.downloads import DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
-from studio.providers.base import Canceled, ErrorKind, ProviderError, ProviderResult
+from studio.providers.base import Canceled, ErrorKind, Progress, ProviderError, ProviderResult
 from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,15 @@ def heartbeat(job_id: int) -> Iterator[None]:
         thread.join()
 
 
-def _progress(job_id: int) -> Callable[[str, int | None], bool]:
+def _progress(job_id: int) -> Progress:
     """Record what the provider says about its work; answer whether the job should go on."""
 
-    def report(provider_job_id: str, percent: int | None) -> bool:
+    def report(provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
         fields = {"provider_job_id": provider_job_id, "heartbeat_at": timezone.now()}
         if percent is not None:
             fields["progress"] = max(0, min(100, percent))
+        if preview is not None:
+            jobs.preview_store(job_id, preview)
         return Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1
 
     return report
@@ -93,7 +95,7 @@ def run_job(job_id: int) -> str:
         jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, str(exc))
         return "failed"
     try:
-        with heartbeat(job_id):
+        with heartbeat(job_id), jobs.previews_cleared(job_id):
             result = _call_provider(job, request)
             jobs.job_succeed(job, result)
     except ProviderError as exc:

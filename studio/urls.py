@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.views import compare, costs, editor, providers
+from studio.views import compare, costs, editor, job_cards, providers
 from studio.views import studio as views
 
 app_name = "studio"
@@ -9,10 +9,16 @@ urlpatterns = [
     path("form/model-fields/", views.model_fields, name="model_fields"),
     path("form/import/", views.settings_import, name="settings_import"),
     path("jobs/", views.job_submit, name="job_submit"),
+    path("jobs/updates/", job_cards.job_updates, name="job_updates"),
+    path("jobs/older/", job_cards.jobs_older, name="jobs_older"),
     path("jobs/<int:pk>/", views.job_card, name="job"),
+    path("jobs/<int:pk>/preview/", views.job_preview, name="job_preview"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
     path("images/<int:image_pk>/midjourney/", views.midjourney_action, name="midjourney_action"),
+    path("images/<int:image_pk>/favourite/", job_cards.image_favourite, name="image_favourite"),
+    path("images/<int:image_pk>/quick/", job_cards.image_quick_action, name="image_quick_action"),
+    path("prompts/", views.prompt_history, name="prompt_history"),
     path("edit/", editor.editor, name="editor"),
     path("edit/<int:pk>/", editor.editor, name="editor_image"),
     path("edit/fields/", editor.editor_fields, name="editor_fields"),

@@ -20,6 +20,8 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Real password hashing costs ~0.3 s a user; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A studio page's long-poll outlives its browser test by at most this long.
+    settings.LIVE_WAIT_SECONDS = 2
     # Tests never depend on keys in the environment: every provider starts unconfigured.
     settings.PROVIDER_SETTINGS = {
         name: {"api_key": "", "base_url": conf["base_url"]} for name, conf in settings.PROVIDER_SETTINGS.items()

@@ -41,9 +41,13 @@ def test_prompt_to_gallery_with_a_real_worker(page: Page, live_server, worker, c
     page.keyboard.press("Control+Enter")
 
     card = page.locator(".job-card").first
-    expect(card).to_have_attribute("hx-trigger", "every 1s")  # polling while queued/running
+    expect(card.locator("input[name=watch]")).to_have_count(1)  # watched by the live updates while unfinished
+    # The image arrives through the long-poll: no reload, no per-card polling.
+    page.evaluate("() => { window.notReloaded = true; }")
     expect(card.locator(".badge")).to_have_text("Succeeded", timeout=30_000)
-    expect(card).not_to_have_attribute("hx-trigger", "every 1s")
+    expect(card.locator(".results img")).to_have_count(1)
+    expect(card.locator("input[name=watch]")).to_have_count(0)
+    assert page.evaluate("() => window.notReloaded") is True
     expect(page.get_by_text("No jobs yet")).to_be_hidden()
     expect(card.locator(".meta")).to_contain_text("1344×768 · high · seed 31337")
     page.screenshot(path=ARTIFACTS / "studio.png")

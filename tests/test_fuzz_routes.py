@@ -155,10 +155,16 @@ BULK_CONTEXTS = {
 }
 
 SPECS: dict[str, Spec] = {
-    "studio:home": Spec(query=("reuse", "job")),
+    "studio:home": Spec(query=("reuse", "job", "before")),
+    "studio:job_updates": Spec(query=("watch", "page"), many=frozenset({"watch"})),
+    "studio:jobs_older": Spec(query=("before",)),
+    "studio:job_preview": Spec(path={"pk": "job"}),
+    "studio:image_favourite": Spec(path={"image_pk": "image"}),
+    "studio:image_quick_action": Spec(form=("action",), base={"action": "vary"}, path={"image_pk": "image"}),
+    "studio:prompt_history": Spec(query=("q",)),
     "studio:model_fields": Spec(query=JOB_FIELDS, base={"model": "offline"}),
     "studio:settings_import": Spec(form=("image", "model"), multipart=True),
-    "studio:job_submit": Spec(form=_form_fields(JobForm), base=JOB_BASE),
+    "studio:job_submit": Spec(form=(*_form_fields(JobForm), "page"), base=JOB_BASE),
     "studio:job": Spec(path={"pk": "job"}),
     "studio:job_cancel": Spec(path={"pk": "queued_job"}),
     "studio:job_retry": Spec(path={"pk": "failed_job"}),
@@ -419,6 +425,7 @@ def fuzz_settings(world, settings, media_root):
     """The world's media folder; every provider "configured", at an address nothing listens on, so
     every model takes requests (and their options are parsed) and nothing leaves the machine."""
     settings.MEDIA_ROOT = world.media
+    settings.LIVE_WAIT_SECONDS = 0.02  # a live-update poll answers at once
     settings.PROVIDER_SETTINGS = {
         name: {key: "http://127.0.0.1:9" if key == "base_url" else "fuzz-key" for key in conf}
         for name, conf in settings.PROVIDER_SETTINGS.items()

@@ -1,4 +1,4 @@
-"""Job cards poll until final; cancel and retry act on them; they are private to their owner."""
+"""Job cards are watched until final; cancel and retry act on them; they are private to their owner."""
 
 import pytest
 from django.urls import reverse
@@ -11,17 +11,17 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.mark.parametrize("status", [Job.Status.QUEUED, Job.Status.RUNNING])
-def test_unfinished_card_keeps_polling(alice, user, status):
+def test_unfinished_card_is_watched_by_the_live_updates(alice, user, status):
     job = make_job(owner=user, status=status)
     html = alice.get(reverse("studio:job", args=[job.pk]), **HTMX).content.decode()
-    assert 'hx-trigger="every 1s"' in html and "Cancel" in html
+    assert f'name="watch" value="{job.pk}:{status}.' in html and "Cancel" in html
 
 
 @pytest.mark.parametrize("status", Job.FINAL)
-def test_final_card_stops_polling(alice, user, status):
+def test_final_card_is_no_longer_watched(alice, user, status):
     job = make_job(owner=user, status=status, error_message="The provider said no.")
     html = alice.get(reverse("studio:job", args=[job.pk]), **HTMX).content.decode()
-    assert "hx-trigger" not in html
+    assert 'name="watch"' not in html
     if status == Job.Status.FAILED:
         assert "The provider said no." in html and "Retry" in html
 
@@ -30,7 +30,7 @@ def test_cancel_a_queued_job(alice, user):
     job = make_job(owner=user)
     response = alice.post(reverse("studio:job_cancel", args=[job.pk]), **HTMX)
     job.refresh_from_db()
-    assert job.status == Job.Status.CANCELED and "hx-trigger" not in response.content.decode()
+    assert job.status == Job.Status.CANCELED and 'name="watch"' not in response.content.decode()
 
 
 def test_cancel_a_finished_job_changes_nothing(alice, user):

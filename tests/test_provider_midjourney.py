@@ -52,7 +52,7 @@ def test_the_prompt_carries_the_pickers_as_flags():
 
 def test_imagine_is_polled_with_progress_and_the_grid_is_split(midjourney_proxy):
     progress = []
-    result = provider.generate(request(), progress=lambda tid, pct: progress.append(pct) or True)
+    result = provider.generate(request(), progress=lambda tid, pct, preview=None: progress.append(pct) or True)
     submit = midjourney_proxy.requests[0]
     assert submit.path == "/mj/submit/imagine" and submit.headers["mj-api-secret"] == "mj-secret"
     assert submit.json["prompt"].endswith("--seed 1234")
@@ -173,10 +173,23 @@ def test_calls_reuse_the_session_and_its_connection(midjourney_proxy):
     assert len(api) >= 4 and len({r.connection for r in api}) == 1
 
 
+def test_the_progress_image_is_reported_as_a_preview_while_it_renders(midjourney_proxy):
+    midjourney_proxy.duration = 2.0
+    previews = []
+    result = provider.generate(
+        request(), progress=lambda tid, pct, preview=None: (preview and previews.append((pct, preview))) or True
+    )
+    assert previews and all(pct < 100 for pct, _ in previews)
+    assert PILImage.open(io.BytesIO(previews[0][1])).format == "WEBP"  # Discord's progress image, not the result
+    assert len(result.images) == 5
+    fetched = [r.path for r in midjourney_proxy.requests if r.path.startswith("/attachments/progress/")]
+    assert len(fetched) == len(set(fetched)) == len(previews)  # each new progress image fetched once
+
+
 def test_a_cancel_stops_fetching(midjourney_proxy):
     midjourney_proxy.duration = 5
     with pytest.raises(Canceled):
-        provider.generate(request(), progress=lambda tid, pct: False)
+        provider.generate(request(), progress=lambda tid, pct, preview=None: False)
     assert [r.path for r in midjourney_proxy.requests] == ["/mj/submit/imagine"]
 
 

@@ -348,3 +348,72 @@ def test_input_fidelity_goes_with_gpt_image_1_5_edits_only(openai_emulator):
     assert openai_emulator.requests[-1].fields["input_fidelity"] == "high"
     provider.generate(request("gpt-image-1.5", size="1024x1024", quality="low"))
     assert "input_fidelity" not in openai_emulator.requests[-1].json
+
+
+def test_partial_images_are_off_unless_opted_in(openai_emulator):
+    provider.generate(request("gpt-image-1.5"))
+    assert "stream" not in openai_emulator.requests[-1].json
+
+
+def test_opted_in_gpt_image_streams_partial_images_as_previews(openai_emulator, settings):
+    settings.OPENAI_PARTIAL_IMAGES = 2
+    previews = []
+    result = provider.generate(
+        request("gpt-image-1.5", size="1536x1024"),
+        progress=lambda pid, pct, preview=None: (preview and previews.append(preview)) or True,
+    )
+    sent = openai_emulator.requests[-1].json
+    assert sent["stream"] is True and sent["partial_images"] == 2
+    assert [decoded(p).size for p in previews] == [(1536, 1024)] * 2
+    assert len(result.images) == 1 and decoded(result.images[0].data).size == (1536, 1024)
+    assert result.images[0].data not in previews  # previews are not the result
+    assert result.usage["output_tokens"] == 272 + 2 * 100  # each partial image is billed
+
+
+def test_opted_in_edits_stream_too(openai_emulator, settings):
+    settings.OPENAI_PARTIAL_IMAGES = 1
+    previews = []
+    result = provider.generate(
+        request("gpt-image-1.5", Operation.EDIT, source=png_bytes(1024, 1024), mask=png_bytes(1024, 1024, (255,) * 3)),
+        progress=lambda pid, pct, preview=None: (preview and previews.append(preview)) or True,
+    )
+    assert openai_emulator.requests[-1].fields["stream"] == "true" and len(previews) == 1 and result.images
+
+
+def test_several_images_or_dall_e_are_not_streamed(openai_emulator, settings):
+    settings.OPENAI_PARTIAL_IMAGES = 3
+    provider.generate(request("gpt-image-1.5", n=2))
+    assert "stream" not in openai_emulator.requests[-1].json
+    assert not catalog.MODELS["dall-e-3"].wire.partial_images
+
+
+def test_a_cancel_during_the_stream_stops_reading_it(openai_emulator, settings):
+    from studio.providers.base import Canceled
+
+    settings.OPENAI_PARTIAL_IMAGES = 3
+    previews = []
+    with pytest.raises(Canceled):
+        provider.generate(
+            request("gpt-image-1.5"), progress=lambda pid, pct, preview=None: previews.append(preview) or False
+        )
+    assert len(previews) == 1
+
+
+def test_a_stream_that_breaks_off_may_have_been_paid(openai_emulator, settings, monkeypatch):
+    settings.OPENAI_PARTIAL_IMAGES = 1
+    real = openai_emulator._events
+
+    def cut_short(params, images, event):
+        yield next(real(params, images, event))  # the partial image, then the connection ends
+
+    monkeypatch.setattr(openai_emulator, "_events", cut_short)
+    with pytest.raises(ProviderError) as failure:
+        provider.generate(request("gpt-image-1.5"))
+    assert failure.value.may_be_paid and failure.value.kind == ErrorKind.UNAVAILABLE
+
+
+def test_the_emulator_refuses_partial_images_without_stream(openai_emulator):
+    from openai import BadRequestError
+
+    with pytest.raises(BadRequestError):
+        provider._client().images.generate(model="gpt-image-1.5", prompt="x", extra_body={"partial_images": 2})

@@ -76,6 +76,15 @@ def test_a_slow_prediction_is_polled_until_it_succeeds(polling):
     assert seen[0][0] == result.provider_job_id and seen[-1][1] == 100
 
 
+def test_progress_is_read_from_the_models_progress_bar_in_its_logs(polling):
+    polling.latency = 2.5  # the emulator draws the image within it (up to ~1 s on a loaded machine)
+    seen = []
+    provider.generate(request("flux-1.1-pro"), progress=lambda pid, pct: seen.append(pct) or True)
+    percents = [pct for pct in seen if pct is not None]
+    assert percents == sorted(percents) and percents[-1] == 100
+    assert any(0 < pct < 100 for pct in percents), seen  # a step's bar, before the end
+
+
 def test_a_user_cancel_is_forwarded_to_replicate(polling):
     polling.latency = 5
     with pytest.raises(Canceled):

@@ -42,13 +42,14 @@ def submit(client, **fields):
     return client.post(reverse("studio:job_submit"), data, **HTMX)
 
 
-def test_submit_returns_a_polling_card_and_the_job_runs(alice, user, run_jobs_inline):
+def test_submit_returns_a_watched_card_and_the_job_runs(alice, user, run_jobs_inline):
     with run_jobs_inline(execute=False) as callbacks:
         response = submit(alice, seed="99")
     assert response.status_code == 200
     job = Job.objects.get(owner=user)
     html = response.content.decode()
-    assert f'id="job-{job.pk}"' in html and 'hx-trigger="every 1s"' in html
+    assert f'id="job-{job.pk}"' in html and f'name="watch" value="{job.pk}:queued.' in html
+    assert 'id="live" hidden' in html and 'hx-swap-oob="true"' in html  # a fresh live poll watches it too
     assert 'hx-swap-oob="true"' in html  # the form is refreshed, errors cleared
     for callback in callbacks:
         callback()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -57,12 +56,16 @@ class ProviderError(Exception):
         return self.kind.retryable and not self.may_be_paid
 
 
-# What a provider reports while it works: its own job id and percent done; False means the user
-# canceled and the provider should stop (and tell its API to stop, where it can).
-Progress = Callable[[str, int | None], bool]
+class Progress(Protocol):
+    """What a provider reports while it works: its own job id, percent done, and where it shows
+    one for free (or the user opted in), a preview of the image so far (encoded image bytes: not
+    a result). False means the user canceled and the provider should stop (and tell its API to
+    stop, where it can)."""
+
+    def __call__(self, provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool: ...
 
 
-def keep_going(provider_job_id: str, percent: int | None) -> bool:
+def keep_going(provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
     return True
 
 

@@ -7,6 +7,7 @@ through the task's buttons (`/mj/submit/action`) where the proxy has them, other
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from studio.providers.base import (
 )
 from studio.specs import Followup, ImageRequest
 
+log = logging.getLogger(__name__)
 LABEL = "midjourney-proxy"
 POLL_SECONDS = 1.0
 ACCEPTED = {1, 21, 22}  # submitted, already exists, queued
@@ -134,8 +136,19 @@ class Proxy:
 
     def wait(self, task_id: str, progress: Progress) -> dict[str, Any]:
         # The proxy has no cancel call: on the user's cancel the task is simply not fetched.
+        shown = [""]
+
+        def fetch() -> dict[str, Any]:
+            task = self.fetch(task_id)
+            url = str(task.get("imageUrl") or "")
+            if task["status"] == "IN_PROGRESS" and url and url != shown[0]:
+                shown[0] = url
+                if preview := self.progress_image(url):
+                    progress(task_id, _percent(task), preview=preview)
+            return task
+
         task = http.poll(
-            lambda: self.fetch(task_id),
+            fetch,
             provider=LABEL,
             deadline=time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS,
             progress=progress,
@@ -159,6 +172,15 @@ class Proxy:
     def image(self, task: dict[str, Any]) -> bytes:
         url = str(task.get("imageUrl") or "")
         return downloads.download(url, allowed_hosts=(*CDN_HOSTS, urlsplit(self.base).hostname or ""))
+
+    def progress_image(self, url: str) -> bytes | None:
+        """Discord's progress image while a task renders (free: it is what Discord shows), or None
+        when it cannot be fetched — it is only a preview, the task goes on."""
+        try:
+            return downloads.download(url, allowed_hosts=(*CDN_HOSTS, urlsplit(self.base).hostname or ""))
+        except (downloads.DownloadRefused, ProviderError) as exc:
+            log.info("%s: no progress image (%s)", LABEL, exc)
+            return None
 
 
 def _proxy() -> Proxy:

@@ -11,14 +11,24 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from openai import APIConnectionError, APIResponseValidationError, APIStatusError, APITimeoutError, OpenAI
+from openai import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    OpenAI,
+    Stream,
+)
 from openai.resources.images import Images
+from openai.types import ImagesResponse
 from openai.types.images_response import Usage
 
 from studio import imaging
 from studio.catalog import Model, Operation
 from studio.providers import http
 from studio.providers.base import (
+    Canceled,
     Check,
     ErrorKind,
     GeneratedImage,
@@ -81,6 +91,8 @@ def _call(request: ImageRequest) -> Any:
     }
     if model.wire.response_format:
         common["response_format"] = model.wire.response_format
+    if _streams(request):
+        common.update(stream=True, partial_images=settings.OPENAI_PARTIAL_IMAGES)
     if request.operation == Operation.GENERATE:
         return client.images.generate(**_arguments("generate", {"prompt": request.prompt, **common}))
     source = source_image(request)
@@ -131,8 +143,45 @@ def _send(request: ImageRequest) -> Any:
         raise http.unreadable(LABEL) from exc
 
 
+def _streams(request: ImageRequest) -> bool:
+    """Previews are opt-in (OPENAI_PARTIAL_IMAGES, since OpenAI bills each partial image), for one
+    image at a time, from the models and operations that stream them."""
+    return (
+        settings.OPENAI_PARTIAL_IMAGES > 0
+        and request.n == 1
+        and request.model.wire.partial_images
+        and request.operation in (Operation.GENERATE, Operation.EDIT, Operation.INSTRUCT)
+    )
+
+
+def _streamed(stream: Stream[Any], progress: Progress) -> ImagesResponse:
+    """Read the event stream: partial images go to `progress` as previews; the completed event is
+    the result, in the shape of a plain response. The image is bought once the request is sent,
+    so a stream that breaks off may have been paid for."""
+    request_id = stream.response.headers.get("x-request-id") or ""
+    try:
+        with stream:
+            for event in stream:
+                if event.type.endswith(".partial_image"):
+                    preview = base64.b64decode(event.b64_json, validate=True)
+                    if not progress(request_id, None, preview=preview):
+                        raise Canceled
+                elif event.type.endswith(".completed"):
+                    image = {"b64_json": event.b64_json}
+                    return ImagesResponse.model_validate(
+                        {"created": event.created_at, "data": [image], "usage": event.usage.model_dump()}
+                    )
+    except (APIError, binascii.Error, AttributeError) as exc:
+        raise ProviderError(
+            ErrorKind.UNAVAILABLE, "OpenAI's image stream broke off before the image.", may_be_paid=True
+        ) from exc
+    raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI's image stream ended without the image.", may_be_paid=True)
+
+
 def generate(request: ImageRequest, progress: Progress = keep_going) -> ProviderResult:
     response = _send(request)
+    if isinstance(response, Stream):
+        response = _streamed(response, progress)
     try:
         images = [
             GeneratedImage(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ OUTPUT_HOSTS = ("replicate.delivery", "*.replicate.delivery")
 FINAL = {"succeeded", "failed", "canceled"}
 POLL_SECONDS = 1.0
 REFUSAL_WORDS = ("nsfw", "safety", "content policy", "flagged")
+PROGRESS_BAR = re.compile(r"(\d{1,3})%\|")  # tqdm: " 50%|█████     | 2/4 [...]"
 
 T = TypeVar("T")
 
@@ -153,11 +155,20 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
         provider_job_id=created.id,
         interval=POLL_SECONDS,
         is_done=lambda p: p.status in FINAL,
-        percent=lambda p: 100 if p.status == "succeeded" else None,
+        percent=_percent,
         cancel=lambda: _api(lambda: client.predictions.cancel(created.id)),
         initial=created,
     )
     return _result(request, prediction)
+
+
+def _percent(prediction: Prediction) -> int | None:
+    """Done, or the last percentage of the progress bar the model prints in its logs (FLUX
+    models print a tqdm bar per denoising step); None where the logs say nothing."""
+    if prediction.status == "succeeded":
+        return 100
+    found = PROGRESS_BAR.findall(prediction.logs or "")
+    return int(found[-1]) if found else None
 
 
 def _result(request: ImageRequest, prediction: Prediction) -> ProviderResult:

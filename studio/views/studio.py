@@ -1,4 +1,4 @@
-"""Studio pages: the prompt form, job cards that poll, cancel, retry, and settings import from images."""
+"""Studio pages: the prompt form, the job list, cancel, retry, prompt history and settings import from images."""
 
 from __future__ import annotations
 
@@ -6,24 +6,25 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
-from studio import catalog, imaging, jobs, params, specs
+from studio import cards, catalog, imaging, jobs, live, params, prompts, specs
 from studio.forms import JobForm, initial_from_job, queue
 from studio.metadata import reader, restore
 from studio.models import Job
 
 HOME = "studio/home.html"
-RECENT_JOBS = 12
 
 
 def get_job_for_user(request: HttpRequest, pk: int) -> Job:
     """A job its owner (or staff) may act on; 404 for anyone else so ids do not leak."""
-    job = get_object_or_404(Job.objects.prefetch_related(jobs.images_by_index()), pk=pk)
+    job = get_object_or_404(Job, pk=pk)
     if job.owner_id != request.user.pk and not request.user.is_staff:
         raise Http404
     return job
@@ -41,8 +42,27 @@ def _form_context(form: JobForm, **extra: Any) -> dict[str, Any]:
     return {"form": form, "model_groups": model_groups(), "model": form.catalog_model, **extra}
 
 
-def _recent_jobs(request: HttpRequest) -> list[Job]:
-    return list(Job.objects.filter(owner=request.user).prefetch_related(jobs.images_by_index())[:RECENT_JOBS])
+def _job_list(request: HttpRequest) -> dict[str, Any]:
+    """The newest page of the user's jobs (or the page before `?before=`), for the whole page."""
+    before = params.object_id(request.GET.get("before", ""))
+    rows, older = cards.job_page(owner=request.user, before=before)
+    newest = rows[0] if rows and before is None else None
+    return {"jobs": rows, "older": older, "page": live.page_token(), "last_prompt": newest and newest.prompt}
+
+
+def card_response(request: HttpRequest, job: Job, **extra: Any) -> HttpResponse:
+    """The job's card, redrawn with its images, queue place and ETA."""
+    (job,) = cards.card_jobs(Job.objects.filter(pk=job.pk), viewer=request.user)
+    return render(request, f"{HOME}#job_card", {"job": job, **extra})
+
+
+def new_card_response(request: HttpRequest, job: Job, template: str = f"{HOME}#job_card", **extra: Any) -> HttpResponse:
+    """A new job's card, with a fresh live-update poll that watches it too (it supersedes the
+    page's running poll, which then ends: studio.live)."""
+    (job,) = cards.card_jobs(Job.objects.filter(pk=job.pk), viewer=request.user)
+    page = live.parse((), request.POST.get("page", "")).page or live.page_token()
+    context = {"job": job, "restart_live": True, "page": page, **extra}
+    return render(request, template, context)
 
 
 @require_GET
@@ -62,7 +82,7 @@ def home(request: HttpRequest) -> HttpResponse:
     form = JobForm(initial=initial)
     if job_id := request.GET.get("job", "").strip():
         form = _form_for_job(request, job_id) or form
-    return render(request, HOME, _form_context(form, jobs=_recent_jobs(request)))
+    return render(request, HOME, _form_context(form, **_job_list(request)))
 
 
 def _form_for_job(request: HttpRequest, job_id: str) -> JobForm | None:
@@ -102,9 +122,9 @@ def job_submit(request: HttpRequest) -> HttpResponse:
         if request.htmx:
             response = render(request, f"{HOME}#job_form", _form_context(form), status=422)
             return reswap(retarget(response, "#job-form"), "outerHTML")
-        return render(request, HOME, _form_context(form, jobs=_recent_jobs(request)), status=422)
+        return render(request, HOME, _form_context(form, **_job_list(request)), status=422)
     if request.htmx:
-        return render(request, f"{HOME}#new_job", {"job": job, **_form_context(JobForm(initial=request.POST.dict()))})
+        return new_card_response(request, job, f"{HOME}#new_job", **_form_context(JobForm(initial=request.POST.dict())))
     messages.success(request, "Job queued.")
     return redirect("studio:home")
 
@@ -113,13 +133,14 @@ def job_submit(request: HttpRequest) -> HttpResponse:
 def job_card(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_job_for_user(request, pk)
     if request.htmx:
-        return render(request, f"{HOME}#job_card", {"job": job})
-    return render(request, "studio/job.html", {"job": job})
+        return card_response(request, job)
+    (job,) = cards.card_jobs(Job.objects.filter(pk=job.pk), viewer=request.user)
+    return render(request, "studio/job.html", {"job": job, "page": live.page_token()})
 
 
 def _card_or_home(request: HttpRequest, job: Job, **extra: Any) -> HttpResponse:
     if request.htmx:
-        return render(request, f"{HOME}#job_card", {"job": job, **extra})
+        return card_response(request, job, **extra)
     return redirect("studio:home")
 
 
@@ -135,7 +156,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_job_for_user(request, pk)
     try:
-        return _card_or_home(request, jobs.job_retry(job=job, owner=request.user))
+        retry = jobs.job_retry(job=job, owner=request.user)
     except (jobs.NotRetryable, jobs.BudgetExceeded) as exc:
         messages.error(request, str(exc))
         return _card_or_home(request, job)
@@ -144,6 +165,14 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
         if not request.htmx:
             messages.error(request, reason)
         return _card_or_home(request, job, retry_error=reason)
+    return new_card_response(request, retry) if request.htmx else redirect("studio:home")
+
+
+@require_GET
+def prompt_history(request: HttpRequest) -> HttpResponse:
+    """The user's recent prompts, newest first, those containing `q` when it is given."""
+    found = prompts.recent(owner=request.user, containing=request.GET.get("q", ""))
+    return render(request, f"{HOME}#prompt_history", {"prompts": found, "query": request.GET.get("q", "")})
 
 
 @require_POST
@@ -177,7 +206,7 @@ def settings_import(request: HttpRequest) -> HttpResponse:
     status = 400 if error else 200
     if request.htmx:
         return reswap(retarget(render(request, f"{HOME}#job_form", context, status=status), "#job-form"), "outerHTML")
-    return render(request, HOME, {**context, "jobs": _recent_jobs(request)}, status=status)
+    return render(request, HOME, {**context, **_job_list(request)}, status=status)
 
 
 @require_POST
@@ -187,6 +216,28 @@ def midjourney_action(request: HttpRequest, image_pk: int) -> HttpResponse:
     try:
         job = jobs.job_create_followup(owner=request.user, image=image, action=request.POST.get("action", ""))
     except (jobs.NotAGrid, jobs.BudgetExceeded, specs.Invalid) as exc:
+        if request.htmx:
+            return refusal(str(exc))
         messages.error(request, str(exc))
         return redirect("gallery:detail", pk=image_pk)
+    if request.htmx:
+        return new_card_response(request, job)
     return redirect("studio:job", pk=job.pk)
+
+
+def refusal(message: str) -> HttpResponse:
+    """For htmx: the reason an action on a card was refused, shown with the page's messages."""
+    response = HttpResponse(f'<p class="message error" role="alert">{escape(message)}</p>', status=422)
+    return reswap(retarget(response, "#messages"), "innerHTML")
+
+
+@require_GET
+def job_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The provider's latest look at a running job's image (not a result: it goes when the job ends)."""
+    job = get_job_for_user(request, pk)
+    if not job.preview:
+        raise Http404
+    response = FileResponse(default_storage.open(job.preview), content_type="image/webp")
+    # Each preview has its own name, and the card asks for it by that name.
+    response["Cache-Control"] = "private, max-age=3600, immutable"
+    return response

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
@@ -110,6 +111,9 @@ class Emulator:
                 if status == DROP:
                     self.close_connection = True
                     return
+                if isinstance(body, Iterator):
+                    self._stream(status, body, headers)
+                    return
                 payload = json.dumps(body).encode() if isinstance(body, (dict, list)) else (body or b"")
                 self.send_response(status)
                 if isinstance(body, (dict, list)):
@@ -119,6 +123,18 @@ class Emulator:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _stream(self, status: int, chunks: Iterator[bytes], headers: dict[str, str]) -> None:
+                """A body sent as it is made (server-sent events): chunked, each piece flushed."""
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for chunk in chunks:
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
 
             do_GET = do_POST = do_DELETE = _serve
 

@@ -30,6 +30,7 @@ class Task:
     parent: str | None = None
     index: int = 0
     image: bytes = b""
+    preview: bytes = b""  # the blurry look Discord shows while it renders
 
 
 class MidjourneyProxyEmulator(Emulator):
@@ -49,6 +50,9 @@ class MidjourneyProxyEmulator(Emulator):
         return http, {"code": code, "description": description, "result": result, "properties": properties or {}}, {}
 
     def route(self, request: Request):
+        if request.path.startswith("/attachments/progress/"):
+            task = self.tasks.get(request.path.removeprefix("/attachments/progress/").split("/")[0])
+            return (200, task.preview, {"Content-Type": "image/webp"}) if task and task.preview else (404, b"", {})
         if request.path.startswith("/attachments/"):
             task = self.tasks.get(request.path.removeprefix("/attachments/").removesuffix(".png"))
             return (200, task.image, {"Content-Type": "image/png"}) if task and task.image else (404, b"", {})
@@ -106,16 +110,29 @@ class MidjourneyProxyEmulator(Emulator):
         img.save(out, "PNG")
         return out.getvalue()
 
+    def _progress_image(self, task: Task) -> bytes:
+        img = Image.open(io.BytesIO(self._render(task)))
+        blurred = img.resize((max(1, img.width // 16), max(1, img.height // 16)))
+        small = blurred.resize((img.width // 4, img.height // 4))
+        out = io.BytesIO()
+        small.save(out, "WEBP")
+        return out.getvalue()
+
     def _task(self, task: Task) -> dict[str, Any]:
         elapsed = time.monotonic() - task.started
         done = elapsed >= task.duration
         if done and not task.image:
             task.image = self._render(task)
         status = "SUCCESS" if done else ("IN_PROGRESS" if elapsed > task.duration / 4 else "SUBMITTED")
+        percent = 100 if done else int(100 * elapsed / task.duration)
+        image_url = f"{self.url}/attachments/{task.id}.png" if done else None
+        if not done and percent >= 50:  # past half way the proxy shows Discord's progress image
+            if not task.preview:
+                task.preview = self._progress_image(task)
+            image_url = f"{self.url}/attachments/progress/{task.id}/{percent // 25}.webp"
         body: dict[str, Any] = {
             "id": task.id, "action": task.action, "status": status, "prompt": task.prompt, "promptEn": task.prompt,
-            "progress": "100%" if done else f"{int(100 * elapsed / task.duration)}%", "failReason": None,
-            "imageUrl": f"{self.url}/attachments/{task.id}.png" if done else None,
+            "progress": f"{percent}%", "failReason": None, "imageUrl": image_url,
             "submitTime": 0, "startTime": 0, "finishTime": 0 if not done else 1,
         }  # fmt: skip
         if self.flavor == "csharp" and done and task.action != "UPSCALE":

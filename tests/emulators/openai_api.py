@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from PIL import Image
@@ -31,7 +33,7 @@ FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 # What each endpoint takes (openai types/image_generate_params.py, image_edit_params.py): anything
 # else is refused as the API does, so a provider cannot send a parameter that is silently dropped.
 GPT_PARAMS = {"model", "prompt", "n", "size", "quality", "background", "output_format", "output_compression",
-              "user", "complexity"}  # fmt: skip
+              "user", "complexity", "stream", "partial_images"}  # fmt: skip
 PARAMS = {
     # `moderation` is a generation parameter only: image_edit_params.py (openai 3.57) has none.
     "generations": GPT_PARAMS | {"moderation", "response_format", "style"},
@@ -48,6 +50,8 @@ OUTPUT_TOKENS = {
 QUALITY_SCALE = {"auto": ("high", 1), "xhigh": ("high", 2), "max": ("high", 4)}
 # Models that also bill reasoning text as output (output_tokens_details.text_tokens), per image.
 REASONING_TOKENS = {"gpt-image-1.5": 100, "gpt-image-2": 150}
+PARTIAL_IMAGE_TOKENS = 100  # what OpenAI bills per partial image, in output tokens
+PARTIAL_IMAGE_SECONDS = 0.15  # between streamed events, as a model refines its image
 BLOCKED_WORD = "forbidden"  # prompts containing it are refused by the "safety system"
 MIN_PIXELS = 655_360  # GPT Image 2 and 2.5: the smallest image they make
 
@@ -108,6 +112,15 @@ def usage(model: str, params: dict[str, Any], inputs: list[Image.Image], outputs
     }
 
 
+def streaming(params: dict[str, Any]) -> bool:
+    """`stream` as JSON (generations) or as a multipart field (edits)."""
+    return params.get("stream") in (True, "true")
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
 def png(img: Image.Image, fmt: str = "png") -> str:
     out = io.BytesIO()
     img.save(out, FORMATS.get(fmt, "PNG"))
@@ -165,6 +178,13 @@ class OpenAIEmulator(Emulator):
         n = int(params.get("n") or 1)
         if not 1 <= n <= 10 or (model == "dall-e-3" and n != 1):
             return error(400, "Invalid 'n': integer must be 1 for dall-e-3 and 1-10 otherwise.", param="n")
+        if streaming(params) and model not in GPT_IMAGE:
+            return error(400, "Streaming is only supported for GPT image models.", param="stream")
+        if "partial_images" in params:
+            if not streaming(params):
+                return error(400, "partial_images requires stream=true.", param="partial_images")
+            if str(params["partial_images"]) not in {"0", "1", "2", "3"}:
+                return error(400, "partial_images must be between 0 and 3.", param="partial_images")
         if params.get("style") and model != "dall-e-3":
             return error(400, "Unknown parameter: 'style'.", param="style")
         if prompt and BLOCKED_WORD in prompt.lower():
@@ -198,8 +218,14 @@ class OpenAIEmulator(Emulator):
         return None
 
     def _respond(
-        self, params: dict[str, Any], images: list[Image.Image], inputs: list[Image.Image] | None = None
+        self,
+        params: dict[str, Any],
+        images: list[Image.Image],
+        inputs: list[Image.Image] | None = None,
+        event: str = "",
     ) -> tuple[int, Any, dict]:
+        if streaming(params):
+            return 200, self._events(params, images, inputs, event), {"Content-Type": "text/event-stream"}
         model = params.get("model") or "dall-e-2"
         fmt = params.get("output_format") or "png"
         data = []
@@ -214,6 +240,31 @@ class OpenAIEmulator(Emulator):
             body.update(size=params.get("size", "auto"), quality=params.get("quality", "auto"), output_format=fmt)
         return 200, body, {}
 
+    def _events(
+        self, params: dict[str, Any], images: list[Image.Image], inputs: list[Image.Image] | None, event: str
+    ) -> Iterator[bytes]:
+        """Server-sent events as the Images API streams them (openai types/image_gen_*_event.py,
+        image_edit_*_event.py): for each image its partial images, coarse to fine, then the image."""
+        fmt = params.get("output_format") or "png"
+        partials = int(params.get("partial_images") or 0)
+        shared = {"background": params.get("background") or "opaque", "output_format": fmt,
+                  "quality": params.get("quality") or "auto", "size": params.get("size") or "auto"}  # fmt: skip
+        for img in images:
+            for index in range(partials):
+                time.sleep(PARTIAL_IMAGE_SECONDS)
+                scale = 2 ** (partials - index + 2)  # the first partial is the coarsest
+                rough = img.resize((max(1, img.width // scale), max(1, img.height // scale))).resize(img.size)
+                yield sse(f"{event}.partial_image", {"type": f"{event}.partial_image", "b64_json": png(rough, fmt),
+                          "partial_image_index": index, "created_at": int(time.time()), **shared})  # fmt: skip
+            time.sleep(PARTIAL_IMAGE_SECONDS)
+            counted = usage(params.get("model") or "", params, inputs or [], [img])
+            extra = PARTIAL_IMAGE_TOKENS * partials  # billed as image output
+            counted["output_tokens_details"]["image_tokens"] += extra
+            counted["output_tokens"] += extra
+            counted["total_tokens"] += extra
+            yield sse(f"{event}.completed", {"type": f"{event}.completed", "b64_json": png(img, fmt),
+                      "created_at": int(time.time()), "usage": counted, **shared})  # fmt: skip
+
     def _size(self, params: dict[str, Any], default: tuple[int, int]) -> tuple[int, int]:
         size = str(params.get("size") or "auto")
         return default if size == "auto" else tuple(int(x) for x in size.split("x"))  # type: ignore[return-value]
@@ -224,7 +275,7 @@ class OpenAIEmulator(Emulator):
             return failure
         w, h = self._size(params, (1024, 1024))
         images = [offline.render(params["prompt"], "", w, h, i, "draft") for i in range(int(params.get("n") or 1))]
-        return self._respond(params, images)
+        return self._respond(params, images, event="image_generation")
 
     def edits(self, request: Request):
         params = dict(request.fields)
@@ -260,7 +311,7 @@ class OpenAIEmulator(Emulator):
             result = Image.composite(fresh, source.convert("RGB"), change)
             edited.append(result.resize(self._size(params, source.size)))
         self.last_mask_alpha = alpha
-        return self._respond(params, edited, [Image.open(io.BytesIO(raw)) for raw in images])
+        return self._respond(params, edited, [Image.open(io.BytesIO(raw)) for raw in images], "image_edit")
 
     def variations(self, request: Request):
         params = {**request.fields, "_variation": True}

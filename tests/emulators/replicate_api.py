@@ -165,10 +165,21 @@ class ReplicateEmulator(Emulator):
                 p.status = "processing"
         return {
             "id": p.id, "model": p.model, "version": "emulated", "input": p.input, "status": p.status,
-            "output": p.output, "error": p.error, "logs": "", "created_at": "2026-11-29T00:00:00Z",
+            "output": p.output, "error": p.error, "logs": self._logs(p, elapsed), "created_at": "2026-11-29T00:00:00Z",
             "metrics": {"predict_time": round(p.latency, 3)} if p.status == "succeeded" else {},
             "urls": {"get": f"{self.url}/v1/predictions/{p.id}", "cancel": f"{self.url}/v1/predictions/{p.id}/cancel"},
         }  # fmt: skip
+
+    @staticmethod
+    def _logs(p: Prediction, elapsed: float) -> str:
+        """What the model prints while it runs: its seed, then a tqdm bar per denoising step."""
+        if p.status not in {"processing", "succeeded"}:
+            return ""
+        steps = 4
+        done = steps if p.status == "succeeded" else int(steps * (elapsed - p.latency / 3) / (p.latency * 2 / 3))
+        bars = [f"{100 * i // steps:3d}%|{'█' * (10 * i // steps):<10}| {i}/{steps} [00:0{i}<00:00,  2.51it/s]"
+                for i in range(max(0, min(done, steps)) + 1)]  # fmt: skip
+        return "\n".join([f"Using seed: {p.input.get('seed', 0)}", *bars])
 
     def _finish(self, p: Prediction) -> None:
         if "forbidden" in str(p.input.get("prompt", "")).lower():
