@@ -23,7 +23,7 @@ from studio.models import Job
 
 log = logging.getLogger(__name__)
 # Every folder Atelier writes media into (studio.media.store's first argument).
-FOLDERS = ("images", "thumbs", "inputs", "masks", media.PROBE_FOLDER)
+FOLDERS = ("images", "thumbs", "inputs", "masks", "previews", media.PROBE_FOLDER)
 BATCH = 500
 
 
@@ -50,12 +50,15 @@ def _batched(items: Iterable[str], size: int) -> Iterator[tuple[str, ...]]:
 
 
 def _referenced(names: tuple[str, ...]) -> set[str]:
-    """Which of the names an image or a job row refers to (reference inputs aside)."""
+    """Which of the names an image or a job row refers to (reference inputs aside). A preview is
+    only shown while its job runs: one left by a job whose worker died is an orphan too."""
     found: set[str] = set()
     for field in ("file", "thumbnail"):
         found.update(Image.objects.filter(**{f"{field}__in": names}).values_list(field, flat=True))
     for field in ("source_file", "mask_file"):
         found.update(Job.objects.filter(**{f"{field}__in": names}).values_list(field, flat=True))
+    running = Job.objects.filter(preview__in=names, status=Job.Status.RUNNING)
+    found.update(running.values_list("preview", flat=True))
     return found
 
 

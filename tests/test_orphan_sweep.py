@@ -33,11 +33,14 @@ def test_files_no_row_points_to_are_swept_and_the_rest_kept(storage_kind, settin
     edit = make_job(source_file=write("inputs"), mask_file=write("masks"))
     reference = write("inputs")
     make_job(params={**edit.params, "references": [reference]})
-    kept = {image.file, image.thumbnail, edit.source_file, edit.mask_file, reference}
+    running = make_job(status="running", preview=write("previews"))
+    kept = {image.file, image.thumbnail, edit.source_file, edit.mask_file, reference, running.preview}
     deleted_job = make_job(source_file=write("inputs"), mask_file=write("masks"))
     deleted_job.delete()  # its input and mask are left behind
     # A worker killed between writing the files and recording the rows; a probe killed mid-way.
     orphaned = {write("images"), write("thumbs"), deleted_job.source_file, deleted_job.mask_file}
+    # The last preview of a job whose worker died: the job failed, nothing shows the preview.
+    orphaned.add(make_job(status="failed", preview=write("previews")).preview)
     orphaned.add(default_storage.save(f"{media.PROBE_FOLDER}/left.txt", ContentFile(b"ok")))
     assert all_files() == kept | orphaned
 
