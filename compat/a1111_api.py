@@ -22,6 +22,7 @@ from compat.auth import Refused, token_view
 from compat.models import A1111Settings
 from studio import catalog, editing, imaging, jobs, specs
 from studio.catalog import Model, Operation, OptionKind, Size
+from studio.metadata import a1111
 from studio.models import Job
 
 DEFAULT_CHECKPOINT = "offline"
@@ -336,10 +337,19 @@ def _answer(job: Job, nearest: Nearest) -> JsonResponse:
         raise ApiError(failed.status, failed.message, atelier_job=job.pk)
     images = list(job.images.all())
     width, height = job.params["width"], job.params["height"]
-    infotexts = [imaging.a1111_parameters({"prompt": job.prompt, "negative_prompt": job.negative_prompt,
-                                           "seed": image.seed, "width": image.width, "height": image.height,
-                                           "model": job.model_id, "quality": job.params["quality"]})
-                 for image in images]  # fmt: skip
+    settings_of = {
+        "prompt": job.prompt,
+        "negative_prompt": job.negative_prompt,
+        "model": job.model_id,
+        "operation": job.operation,
+        "quality": job.params["quality"],
+        "options": job.params.get("options", {}),
+        "strength": (job.params.get("edit") or {}).get("strength"),
+    }
+    infotexts = [
+        a1111.infotext({**settings_of, "seed": image.seed, "width": image.width, "height": image.height})
+        for image in images
+    ]
     info = {
         "prompt": job.prompt,
         "all_prompts": [job.prompt] * len(images),

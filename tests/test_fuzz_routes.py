@@ -231,6 +231,7 @@ SPECS: dict[str, Spec] = {
     ),
     "logout": Spec(),
     "api:models": Spec(clients=("api",)),
+    "healthz": Spec(clients=("anonymous", "user")),
     "api:jobs": Spec(
         json=(*API_FIELDS, *(f"options:{k.value}" for k in catalog.OptionKind), "<body>"),
         base={"model": "offline", "prompt": "a lighthouse"},

@@ -367,7 +367,8 @@ def test_opted_in_gpt_image_streams_partial_images_as_previews(openai_emulator, 
     assert [decoded(p).size for p in previews] == [(1536, 1024)] * 2
     assert len(result.images) == 1 and decoded(result.images[0].data).size == (1536, 1024)
     assert result.images[0].data not in previews  # previews are not the result
-    assert result.usage["output_tokens"] == 272 + 2 * 100  # each partial image is billed
+    # OpenAI's table: a high (auto) 1536×1024 image is 6208 tokens; each partial image adds 100
+    assert result.usage["output_tokens_details"]["image_tokens"] == 6208 + 2 * 100
 
 
 def test_opted_in_edits_stream_too(openai_emulator, settings):

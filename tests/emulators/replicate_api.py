@@ -125,7 +125,8 @@ class ReplicateEmulator(Emulator):
             if name in data and not low <= float(data[name]) <= high:
                 return problem(422, "Input validation failed", f"- input.{name}: must be between {low} and {high}")
         prediction = Prediction(uuid.uuid4().hex[:20], model, data, time.monotonic(), self.latency)
-        self._render(prediction)  # drawn now, revealed after the latency: the latency is all the wait
+        self._render(prediction)  # drawn now, revealed after the latency: the latency is all the wait,
+        prediction.created = time.monotonic()  # however long drawing took on a busy machine
         with self.lock:
             self.predictions[prediction.id] = prediction
         wait = re.search(r"wait=(\d+)", request.headers.get("prefer", ""))
