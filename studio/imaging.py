@@ -121,6 +121,20 @@ def with_png_metadata(png: bytes, metadata: dict[str, Any]) -> bytes:
     return png[:ihdr_end] + chunks + png[ihdr_end:]
 
 
+def without_png_text(data: bytes) -> bytes:
+    """The file without its PNG text chunks (the settings, the model's name): pixels untouched.
+    Anything that is not a PNG comes back as it is."""
+    if not data.startswith(PNG_SIGNATURE):
+        return data
+    kept, position = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        end = position + 12 + struct.unpack(">I", data[position : position + 4])[0]
+        if data[position + 4 : position + 8] not in (b"tEXt", b"iTXt", b"zTXt"):
+            kept.append(data[position:end])
+        position = end
+    return b"".join(kept)
+
+
 def read_png_metadata(data: bytes) -> dict[str, Any] | None:
     """Settings embedded by Atelier, or None if the image carries none. Text chunks before the
     pixel data (where Atelier writes them) are read from the header: the pixels are never decoded."""

@@ -22,6 +22,9 @@ class Comparison(models.Model):
     # aspect_ratio, quality and seed as asked; for a sweep also the model, setting and values.
     settings = models.JSONField(default=dict)
     category = models.CharField(max_length=60, blank=True, db_index=True, help_text="e.g. portrait, product")
+    # Blind: columns are lettered in a shuffled order, and who made what stays hidden from each
+    # person until they have voted.
+    blind = models.BooleanField(default=False)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -31,20 +34,54 @@ class Comparison(models.Model):
     def __str__(self) -> str:
         return f"Comparison {self.pk}"
 
+    @property
+    def aspect_box(self) -> str:
+        """The asked aspect ratio as an SVG viewBox's size ("16 9"): a placeholder that gives
+        away no model's exact size."""
+        return self.settings.get("aspect_ratio", "1:1").replace(":", " ")
+
 
 class Vote(models.Model):
-    """A team member's pick of the best column of a finished comparison."""
+    """A team member's verdict on a finished comparison: one column is best, all tie, or all bad."""
+
+    class Outcome(models.TextChoices):
+        BEST = "best"
+        TIE = "tie"
+        ALL_BAD = "all_bad", "All bad"
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="votes")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
-    winner = models.ForeignKey("Job", on_delete=models.CASCADE, related_name="wins")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.BEST)
+    winner = models.ForeignKey("Job", null=True, blank=True, on_delete=models.CASCADE, related_name="wins")
+    # Cast before this person saw which model made which column.
+    blind = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["comparison", "user"], name="one_vote_per_user")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} picked job {self.winner_id} in comparison {self.comparison_id}"
+        return f"{self.user_id} voted {self.outcome} in comparison {self.comparison_id}"
+
+
+class Game(models.Model):
+    """One pair of models a vote decided, kept so the leaderboard is a GROUP BY, not a replay of
+    every vote. A tie is stored as two rows, one each way, each worth half a game."""
+
+    vote = models.ForeignKey(Vote, on_delete=models.CASCADE, related_name="games")
+    winner = models.CharField(max_length=64)
+    loser = models.CharField(max_length=64)
+    tie = models.BooleanField(default=False)
+    blind = models.BooleanField()
+    # The offline renderer costs nothing, so its games are practice, never the team's ranking.
+    practice = models.BooleanField()
+    category = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["practice", "blind", "category"])]
+
+    def __str__(self) -> str:
+        return f"{self.winner} {'ties' if self.tie else 'beats'} {self.loser}"
 
 
 class Job(models.Model):
@@ -97,6 +134,11 @@ class Job(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def letter(self) -> str:
+        """The column's name in a blind comparison: A, B, C…"""
+        return "ABCDEFGH"[self.column]
 
     @property
     def model(self) -> catalog.Model | None:
