@@ -119,19 +119,17 @@ def _body_context(request: HttpRequest, comparison: Comparison) -> dict:
         "my_vote": my_vote,
         "revealed": comparisons.revealed(comparison, my_vote),
         "tally": tally,
+        "addable": [
+            (m, catalog.availability(m))
+            for m in catalog.models_for(catalog.Operation.GENERATE)
+            if m.id not in comparison.settings.get("models", [])
+        ],
     }
 
 
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    comparison = _comparison(pk)
-    context = _body_context(request, comparison)
-    context["addable"] = [
-        (m, catalog.availability(m))
-        for m in catalog.models_for(catalog.Operation.GENERATE)
-        if m.id not in comparison.settings.get("models", [])
-    ]
-    return render(request, DETAIL, context)
+    return render(request, DETAIL, _body_context(request, _comparison(pk)))
 
 
 @require_GET
