@@ -169,16 +169,19 @@ def is_practice(model_id: str) -> bool:
 def _games(vote: Vote, finished: dict[int, str], *, blind: bool) -> list[Game]:
     """The pairs a vote decides: the pick beats each other finished column; a tie (or "all bad")
     is half a win each way for every pair, stored as two rows."""
-    category = vote.comparison.category
-
-    def game(winner: str, loser: str, tie: bool = False) -> Game:
-        practice = is_practice(winner) or is_practice(loser)
-        return Game(vote=vote, winner=winner, loser=loser, tie=tie, blind=blind, practice=practice, category=category)
-
     models = list(finished.values())
     if vote.outcome == Vote.Outcome.BEST:
-        return [game(vote.winner.model_id, other) for other in models if other != vote.winner.model_id]
-    return [game(a, b, tie=True) for a in models for b in models if a != b]
+        pairs = [(vote.winner.model_id, other, False) for other in models if other != vote.winner.model_id]
+    else:
+        pairs = [(a, b, True) for a in models for b in models if a != b]
+    games, opened = [], set()
+    for winner, loser, tie in pairs:
+        game = Game(vote=vote, winner=winner, loser=loser, tie=tie, blind=blind, category=vote.comparison.category)
+        game.practice = is_practice(winner) or is_practice(loser)
+        game.opens_vote, game.opens_model = not games, winner not in opened
+        games.append(game)
+        opened.add(winner)
+    return games
 
 
 @transaction.atomic

@@ -82,23 +82,30 @@ def _games(pool: Pool):
 
 
 def compute(pool: Pool) -> Board:
-    """The board from the database, uncached: two aggregate queries and a small Newton fit."""
-    pairs = _games(pool).values_list("winner", "loser", "tie").annotate(n=Count("id")).order_by()
-    per_model = _games(pool).values_list("winner", "tie").annotate(n=Count("vote", distinct=True)).order_by()
+    """The board from the database, uncached: one aggregate query and a small Newton fit."""
+    rows = (
+        _games(pool)
+        .values_list("winner", "loser", "tie", "opens_model", "opens_vote")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     votes: dict[str, int] = defaultdict(int)
     wins: dict[str, int] = defaultdict(int)
     ties: dict[str, int] = defaultdict(int)
-    for model_id, tie, n in per_model:  # a winner, or one side of a tie, counted once per vote
-        votes[model_id] += n
-        (ties if tie else wins)[model_id] += n
-    decided = [(w, loser, tie, n) for w, loser, tie, n in pairs]
-    for _, loser, tie, n in decided:
-        if not tie:  # a loser loses one game per vote
+    pairs: dict[tuple[str, str, bool], int] = defaultdict(int)
+    total = 0
+    for winner, loser, tie, opens_model, opens_vote, n in rows:
+        pairs[winner, loser, tie] += n
+        total += n if opens_vote else 0
+        if opens_model:  # the pick, or one side of a tie: once per vote
+            votes[winner] += n
+            (ties if tie else wins)[winner] += n
+        if not tie:  # each loser of a pick has one row per vote
             votes[loser] += n
     ids = sorted(votes)
     index = {m: i for i, m in enumerate(ids)}
     score, played = np.zeros((len(ids), len(ids))), np.zeros((len(ids), len(ids)))
-    for winner, loser, tie, n in decided:
+    for (winner, loser, tie), n in pairs.items():
         i, j = index[winner], index[loser]
         share = n / 2 if tie else n
         score[i, j] += share
@@ -123,7 +130,7 @@ def compute(pool: Pool) -> Board:
         [(float(score[i, j] / played[i, j]), round(played[i, j])) if played[i, j] else None for j in order]
         for i in order
     ]
-    return Board(standings, matrix, _games(pool).aggregate(n=Count("vote", distinct=True))["n"])
+    return Board(standings, matrix, total)
 
 
 def _version() -> str:
