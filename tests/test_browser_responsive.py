@@ -69,6 +69,8 @@ def test_no_page_scrolls_sideways_on_a_phone_and_the_menu_reaches_every_link(bro
         "/compare/",
         f"/compare/{content['comparison'].pk}/",
         "/compare/leaderboard/",
+        "/compare/leaderboard/?models=practice",
+        "/compare/battle/",
         "/gallery/",
         f"/gallery/{content['image'].pk}/",
         "/gallery/boards/",
