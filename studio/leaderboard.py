@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from studio import catalog
-from studio.models import Game, Vote
+from studio.models import Comparison, Game, Vote
 
 SCALE = 400 / math.log(10)  # natural-log strengths to the Elo-like scale (400 points = 10:1 odds)
 Z95 = 1.959964
@@ -42,9 +42,9 @@ class Standing:
 @dataclass(frozen=True)
 class Board:
     standings: list[Standing]
-    # matrix[i][j]: how often standings[i]'s model beat standings[j]'s (a tie counts half), with
-    # the number of games; None where they never met.
-    matrix: list[list[tuple[float, int] | None]]
+    # matrix[i][j]: how often standings[i]'s model beat standings[j]'s, in percent (a tie counts
+    # half), and in how many games; None where they never met.
+    matrix: list[list[tuple[int, int] | None]]
     votes: int
 
 
@@ -127,7 +127,7 @@ def compute(pool: Pool) -> Board:
         for i in order
     ]
     matrix = [
-        [(float(score[i, j] / played[i, j]), round(played[i, j])) if played[i, j] else None for j in order]
+        [(round(100 * score[i, j] / played[i, j]), round(played[i, j])) if played[i, j] else None for j in order]
         for i in order
     ]
     return Board(standings, matrix, total)
@@ -149,7 +149,9 @@ def board(pool: Pool) -> Board:
 
 
 def categories() -> list[str]:
-    return list(Game.objects.exclude(category="").values_list("category", flat=True).distinct().order_by()[:50])
+    """The comparisons' categories (read from Comparison's index, not by scanning every game)."""
+    rows = Comparison.objects.exclude(category="").values_list("category", flat=True).distinct().order_by("category")
+    return list(rows[:50])
 
 
 def pair_games(*, practice: bool) -> dict[frozenset[str], float]:

@@ -67,7 +67,7 @@ def test_a_pick_among_three_is_two_games_and_a_tie_is_half_a_win_each_way(user, 
     first = [s.model_id for s in board.standings].index("dall-e-3")
     second = [s.model_id for s in board.standings].index("gpt-image-1.5")
     # dall-e-3 v gpt-image-1.5: one win and one tie = 1.5 of 2 games; the two losers only tied.
-    assert board.matrix[first][second] == (0.75, 2) and board.matrix[second][first] == (0.25, 2)
+    assert board.matrix[first][second] == (75, 2) and board.matrix[second][first] == (25, 2)
     assert board.matrix[first][first] is None
 
 
