@@ -56,6 +56,7 @@ def test_blind_comparison_vote_tie_names_revealed_and_the_leaderboard_changes(pa
     page.keyboard.press("Escape")
     expect(page.locator(".viewer")).to_have_count(0)
 
+    comparison_url = page.url
     page.evaluate("window.notReloaded = true")
     tie.click()
     expect(page.get_by_text("Vote recorded: tie.")).to_be_visible()
@@ -64,6 +65,10 @@ def test_blind_comparison_vote_tie_names_revealed_and_the_leaderboard_changes(pa
     expect(columns.first).to_contain_text("21:9 → 1536×640")
     assert page.evaluate("window.notReloaded") is True  # swapped in by htmx, not a page load
     page.screenshot(path=ARTIFACTS / "comparison-revealed.png", full_page=True)
+    page.get_by_label("Search models").fill("flux 2")  # Add models, now that the names are out
+    shown = page.locator(".add-models label:visible")
+    expect(shown).to_have_count(2)
+    expect(shown.first).to_contain_text("FLUX.2")
 
     page.get_by_role("link", name="Leaderboard →").click()
     expect(page.get_by_text("No blind votes in “animals” yet")).to_be_visible()  # practice never counts here
@@ -74,4 +79,10 @@ def test_blind_comparison_vote_tie_names_revealed_and_the_leaderboard_changes(pa
         expect(rows.nth(i).locator("td").nth(4)).to_have_text("1")
         expect(rows.nth(i).locator("td").nth(6)).to_have_text("1")
         expect(rows.nth(i).locator("td").nth(2)).to_have_text("1000")
+
+    page.goto(comparison_url)
+    page.keyboard.press("3")  # keys pick a column; a changed vote is a labelled one
+    expect(page.locator("#vote-panel")).to_contain_text("Your vote: C (")
+    page.goto(f"{live_server.url}/compare/leaderboard/?votes=labelled&models=practice")
+    expect(page.locator("table.leaderboard tbody tr").first.locator("td").nth(5)).to_have_text("1")
     assert errors == []
