@@ -77,7 +77,9 @@ def fit(
 
 
 def _games(pool: Pool):
-    games = Game.objects.filter(blind=pool.blind, practice=pool.practice)
+    # `__in`, not `=`: Django writes `flag=True` as a bare `WHERE flag`, which SQLite cannot
+    # match to an index; `flag IN (1)` it can.
+    games = Game.objects.filter(blind__in=[pool.blind], practice__in=[pool.practice])
     return games.filter(category__iexact=pool.category) if pool.category else games
 
 

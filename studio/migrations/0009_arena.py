@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
                 ('vote', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='games', to='studio.vote')),
             ],
             options={
-                'indexes': [models.Index(fields=['practice', 'blind', 'category', 'winner', 'loser', 'tie', 'opens_model', 'opens_vote'], name='game_board')],
+                'indexes': [models.Index(fields=['practice', 'blind', 'winner', 'loser', 'tie', 'opens_model', 'opens_vote', 'category'], name='game_board')],
             },
         ),
         migrations.RunPython(games_for_existing_votes, migrations.RunPython.noop),

@@ -91,10 +91,6 @@ class ColumnView:
     image: Image | None
     show: str  # "1"–"4" or "grid" for a Midjourney grid, "" otherwise
 
-    @property
-    def is_grid_job(self) -> bool:
-        return bool(self.job.usage.get("grid"))
-
 
 def _column_view(job: Job, show: str = "") -> ColumnView:
     images = list(job.images.all())
