@@ -110,3 +110,13 @@ def test_the_cached_board_changes_with_the_next_vote(alice, user, other_user):
     assert leaderboard.board(Pool()).standings[0].model_id == "gpt-image-1.5"
     html = alice.get(reverse("studio:leaderboard")).content.decode()
     assert "Head to head" in html and "GPT Image 1.5" in html and "from 1 blind vote." in html
+
+
+def test_the_page_makes_five_queries_after_a_vote_and_four_from_the_cache(alice, user, django_assert_num_queries):
+    for models in (PAID3, PAID3[:2], PAID3[1:]):
+        comparisons.vote_cast(comparison=_finished(user, models, category="x"), user=user, outcome="tie")
+    url = reverse("studio:leaderboard")
+    with django_assert_num_queries(5):  # session, user, the votes' version, categories, the games
+        alice.get(url)
+    with django_assert_num_queries(4):
+        alice.get(url)
