@@ -143,7 +143,8 @@ def test_a_midjourney_column_shows_one_quadrant_and_switches_after_the_vote(alic
     comparisons.vote_cast(comparison=comparison, user=user, outcome="tie")
     html = alice.get(column).content.decode()
     assert f"/gallery/{images[1].pk}/image/" in html and "U4" in html and "Grid" in html
-    assert f"/gallery/{images[3].pk}/image/" in alice.get(column, {"show": "3"}).content.decode()
+    switched = alice.get(column, {"show": "3"}).content.decode()
+    assert f"/gallery/{images[3].pk}/image/" in switched and "hx-swap-oob" not in switched
     assert f"/gallery/{images[0].pk}/image/" in alice.get(column, {"show": "grid"}).content.decode()
     assert f"/gallery/{images[1].pk}/image/" in alice.get(column, {"show": "9"}).content.decode()
 

@@ -144,7 +144,7 @@ def column(request: HttpRequest, pk: int, position: int) -> HttpResponse:
         "my_vote": my_vote,
         "revealed": revealed,
     }
-    if job.is_final and finished:
+    if job.is_final and finished and "show" not in request.GET:  # a poll's last answer, not a quadrant switch
         context["columns"] = [_column_view(j) for j in _columns(comparison)]
         context["vote_panel_oob"] = True
     return render(request, f"{DETAIL}#column", context)
