@@ -8,6 +8,7 @@ server time is measured in-process through Django's test client: middleware, que
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -101,8 +102,10 @@ def main() -> None:
         rows.append([name, "right after a vote", "", fresh_stats["p50"], fresh_stats["p95"], fresh_stats["max"]])
     compute = summary([_time(lambda: leaderboard.compute(leaderboard.Pool())) for _ in range(50)])
     rows.append(["compute() alone, blind", "uncached", "", compute["p50"], compute["p95"], compute["max"]])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print_table(
-        f"Leaderboard at {Vote.objects.count():,} votes, SQLite (ms of server time; target p95 <= 50)",
+        f"Leaderboard at {Vote.objects.count():,} votes, SQLite (ms of server time; target p95 <= 50; "
+        f"load average {load} on {os.cpu_count()} cores)",
         ["board", "state", "queries", "p50", "p95", "max"],
         rows,
     )
