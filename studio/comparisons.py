@@ -167,25 +167,32 @@ def is_practice(model_id: str) -> bool:
 
 
 def _games(vote: Vote, finished: dict[int, str], *, blind: bool) -> list[Game]:
-    """The pairs a vote decides: the pick beats each other finished column; a tie (or "all bad")
-    is half a win each way for every pair, stored as two rows."""
+    """The pairs a vote decides: the pick beats each other finished column; a ranking decides
+    every pair; a tie (or "all bad") is half a win each way for every pair, stored as two rows."""
     models = list(finished.values())
     if vote.outcome == Vote.Outcome.BEST:
-        pairs = [(vote.winner.model_id, other, False) for other in models if other != vote.winner.model_id]
+        pairs = [(vote.winner.model_id, other, False, True) for other in models if other != vote.winner.model_id]
+    elif vote.outcome == Vote.Outcome.RANKING:
+        order = [finished[column] for column in vote.ranking]
+        pairs = [(a, b, False, i == 0) for i, a in enumerate(order) for b in order[i + 1 :]]
     else:
-        pairs = [(a, b, True) for a in models for b in models if a != b]
+        pairs = [(a, b, True, False) for a in models for b in models if a != b]
     games, opened = [], set()
-    for winner, loser, tie in pairs:
+    for winner, loser, tie, top in pairs:
         game = Game(vote=vote, winner=winner, loser=loser, tie=tie, blind=blind, category=vote.comparison.category)
         game.practice = is_practice(winner) or is_practice(loser)
-        game.opens_vote, game.opens_model = not games, winner not in opened
+        game.top, game.opens_vote = top, not games
+        game.opens_model = (top or tie) and winner not in opened
         games.append(game)
         opened.add(winner)
     return games
 
 
 @transaction.atomic
-def vote_cast(*, comparison: Comparison, user: AbstractBaseUser, outcome: str, pick: int | None = None) -> Vote:
+def vote_cast(
+    *, comparison: Comparison, user: AbstractBaseUser, outcome: str, pick: int | None = None,
+    ranking: list[int] | None = None,
+) -> Vote:  # fmt: skip
     """Record (or replace) this person's one vote on a finished comparison, with its games.
     Only a first vote on a blind comparison is blind: a changed vote was cast with the names shown."""
     if not is_finished(comparison):
@@ -194,9 +201,16 @@ def vote_cast(*, comparison: Comparison, user: AbstractBaseUser, outcome: str, p
         comparison.jobs.filter(status=Job.Status.SUCCEEDED).order_by("column").values_list("column", "model_id")
     )
     if outcome not in Vote.Outcome.values:
-        raise ValueError("Vote best, tie or all bad.")
+        raise ValueError("Vote best, tie, all bad, or rank the columns.")
+    if outcome == Vote.Outcome.RANKING:
+        ranking = list(ranking or ())
+        if len(ranking) != len(finished) or set(ranking) != set(finished) or len(finished) < 2:
+            raise ValueError("Rank every finished column, each once.")
+        pick = ranking[0]
+    else:
+        ranking = []
     winner = None
-    if outcome == Vote.Outcome.BEST:
+    if outcome in (Vote.Outcome.BEST, Vote.Outcome.RANKING):
         if pick not in finished:
             raise ValueError("Pick one of this comparison's finished columns.")
         winner = comparison.jobs.get(column=pick)
@@ -205,7 +219,9 @@ def vote_cast(*, comparison: Comparison, user: AbstractBaseUser, outcome: str, p
     voted_before = Vote.objects.select_for_update().filter(comparison=comparison, user=user).exists()
     blind = comparison.blind and not voted_before
     vote, _ = Vote.objects.update_or_create(
-        comparison=comparison, user=user, defaults={"outcome": outcome, "winner": winner, "blind": blind}
+        comparison=comparison,
+        user=user,
+        defaults={"outcome": outcome, "winner": winner, "ranking": ranking, "blind": blind},
     )
     vote.games.all().delete()
     if comparison.kind == Comparison.Kind.MODELS:

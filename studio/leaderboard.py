@@ -87,7 +87,7 @@ def compute(pool: Pool) -> Board:
     """The board from the database, uncached: one aggregate query and a small Newton fit."""
     rows = (
         _games(pool)
-        .values_list("winner", "loser", "tie", "opens_model", "opens_vote")
+        .values_list("winner", "loser", "tie", "opens_model", "opens_vote", "top")
         .annotate(n=Count("id"))
         .order_by()
     )
@@ -96,13 +96,13 @@ def compute(pool: Pool) -> Board:
     ties: dict[str, int] = defaultdict(int)
     pairs: dict[tuple[str, str, bool], int] = defaultdict(int)
     total = 0
-    for winner, loser, tie, opens_model, opens_vote, n in rows:
+    for winner, loser, tie, opens_model, opens_vote, top, n in rows:
         pairs[winner, loser, tie] += n
         total += n if opens_vote else 0
         if opens_model:  # the pick, or one side of a tie: once per vote
             votes[winner] += n
             (ties if tie else wins)[winner] += n
-        if not tie:  # each loser of a pick has one row per vote
+        if top:  # every other model loses to the pick exactly once
             votes[loser] += n
     ids = sorted(votes)
     index = {m: i for i, m in enumerate(ids)}

@@ -48,11 +48,14 @@ class Vote(models.Model):
         BEST = "best"
         TIE = "tie"
         ALL_BAD = "all_bad", "All bad"
+        RANKING = "ranking"
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="votes")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.BEST)
     winner = models.ForeignKey("Job", null=True, blank=True, on_delete=models.CASCADE, related_name="wins")
+    # For a ranking: every finished column's number, best first (the winner is the first).
+    ranking = models.JSONField(default=list, blank=True)
     # Cast before this person saw which model made which column.
     blind = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now=True)
@@ -77,16 +80,17 @@ class Game(models.Model):
     practice = models.BooleanField()
     category = models.CharField(max_length=60, blank=True)
     # Marks that let one GROUP BY count votes without COUNT(DISTINCT): exactly one row of each
-    # vote opens the vote, and one row per vote for each model on the winning side (the pick, or
-    # every model of a tie) opens that model's part in it. A pick's losers have one row each.
+    # vote opens the vote; one row per vote for the pick, and for each model of a tie, opens that
+    # model's part in it; `top` rows are the pick's games, so each other model loses exactly one.
     opens_vote = models.BooleanField(default=False)
     opens_model = models.BooleanField(default=False)
+    top = models.BooleanField(default=False)
 
     class Meta:
         # Covering, in GROUP BY order: a board's query reads the index alone, in order.
         indexes = [
             models.Index(
-                fields=["practice", "blind", "winner", "loser", "tie", "opens_model", "opens_vote", "category"],
+                fields=["practice", "blind", "winner", "loser", "tie", "opens_model", "opens_vote", "top", "category"],
                 name="game_board",
             )
         ]

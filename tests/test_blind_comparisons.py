@@ -84,6 +84,11 @@ def test_best_and_all_bad_votes_and_keys(alice, user, run_jobs_inline):
     assert "Your vote: <strong>all bad</strong>" in html and not Vote.objects.get().blind
     response = alice.post(url, {"vote": "best:9"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 422 and "Pick one of this comparison" in response.content.decode()
+    html = alice.post(url, {"vote": "ranking:1,2,0"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Your vote: <strong>a ranking with B" in html and Vote.objects.get().ranking == [1, 2, 0]
+    for bad in ("ranking:", "ranking:1,1,0", "ranking:1,x,0", "ranking:1,2", "ranking:,,"):
+        response = alice.post(url, {"vote": bad}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 422 and "Rank every finished column" in response.content.decode()
 
 
 def test_labelled_comparisons_and_sweeps_show_names_from_the_start(alice, user, run_jobs_inline):

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from studio import catalog
+from studio.models import Vote
 from tests.conftest import log_in
 from tests.factories import make_user
 
@@ -85,4 +86,11 @@ def test_blind_comparison_vote_tie_names_revealed_and_the_leaderboard_changes(pa
     expect(page.locator("#vote-panel")).to_contain_text("Your vote: C (")
     page.goto(f"{live_server.url}/compare/leaderboard/?votes=labelled&models=practice")
     expect(page.locator("table.leaderboard tbody tr").first.locator("td").nth(5)).to_have_text("1")
+
+    page.goto(comparison_url)  # rank them all: C moved up above B, so A, C, B
+    page.get_by_text("Or rank them all").click()
+    page.get_by_role("button", name="Move C up").click()
+    page.get_by_role("button", name="Save ranking").click()
+    expect(page.locator("#vote-panel")).to_contain_text("Your vote: a ranking with A (")
+    assert Vote.objects.get().ranking == [0, 2, 1]
     assert errors == []

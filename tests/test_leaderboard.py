@@ -120,3 +120,22 @@ def test_the_page_makes_five_queries_after_a_vote_and_four_from_the_cache(alice,
         alice.get(url)
     with django_assert_num_queries(4):
         alice.get(url)
+
+
+def test_a_ranking_decides_every_pair_and_counts_once_per_model(user):
+    comparison = _finished(user, PAID3)
+    comparisons.vote_cast(comparison=comparison, user=user, outcome="ranking", ranking=[2, 0, 1])
+    games = set(Game.objects.values_list("winner", "loser", "top"))
+    assert games == {
+        ("sdxl-1.0", "dall-e-3", True),
+        ("sdxl-1.0", "gpt-image-1.5", True),
+        ("dall-e-3", "gpt-image-1.5", False),
+    }
+    board = leaderboard.compute(Pool())
+    assert [(s.model_id, s.votes, s.wins) for s in board.standings] == [
+        ("sdxl-1.0", 1, 1), ("dall-e-3", 1, 0), ("gpt-image-1.5", 1, 0)
+    ]  # fmt: skip
+    assert board.votes == 1
+    for bad in ([2, 0], [2, 0, 0], [2, 0, 1, 3], [None, 0, 1]):
+        with pytest.raises(ValueError, match="Rank every finished column"):
+            comparisons.vote_cast(comparison=comparison, user=user, outcome="ranking", ranking=bad)

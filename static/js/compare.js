@@ -142,3 +142,39 @@ document.addEventListener("click", (event) => {
   const shots = [...document.querySelectorAll(".column img.shot")];
   if (shots.length) new SyncedViewer(shots);
 });
+
+// --- Ranking ---------------------------------------------------------------------------------
+// The list's order is the vote: dragging (or ↑) reorders it and rewrites the save button's value.
+
+function saveOrder(list) {
+  const columns = [...list.querySelectorAll("li")].map((li) => li.dataset.column);
+  list.closest("details").querySelector("[data-rank-save]").value = `ranking:${columns.join(",")}`;
+}
+
+let dragged = null;
+
+document.addEventListener("dragstart", (event) => {
+  dragged = event.target.closest?.("[data-rank-list] li") ?? null;
+  if (dragged) event.dataTransfer.effectAllowed = "move";
+});
+
+document.addEventListener("dragover", (event) => {
+  const over = event.target.closest?.("[data-rank-list] li");
+  if (!dragged || !over || over === dragged || over.parentElement !== dragged.parentElement) return;
+  event.preventDefault();
+  const below = event.clientY > over.getBoundingClientRect().top + over.offsetHeight / 2;
+  over.parentElement.insertBefore(dragged, below ? over.nextSibling : over);
+  saveOrder(over.parentElement);
+});
+
+document.addEventListener("dragend", () => {
+  dragged = null;
+});
+
+document.addEventListener("click", (event) => {
+  if (!event.target.matches?.("[data-rank-up]")) return;
+  const item = event.target.closest("li");
+  if (item.previousElementSibling) item.parentElement.insertBefore(item, item.previousElementSibling);
+  saveOrder(item.parentElement);
+  event.target.focus();
+});

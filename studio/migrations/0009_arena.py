@@ -26,7 +26,7 @@ def games_for_existing_votes(apps, schema_editor):
                 game_model(
                     vote=vote, winner=vote.winner.model_id, loser=loser, blind=False,
                     practice=practice(vote.winner.model_id) or practice(loser), category=vote.comparison.category,
-                    opens_vote=n == 0, opens_model=n == 0,
+                    opens_vote=n == 0, opens_model=n == 0, top=True,
                 )  # fmt: skip
             )
     game_model.objects.bulk_create(games)
@@ -51,8 +51,13 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='vote',
+            name='ranking',
+            field=models.JSONField(blank=True, default=list),
+        ),
+        migrations.AddField(
+            model_name='vote',
             name='outcome',
-            field=models.CharField(choices=[('best', 'Best'), ('tie', 'Tie'), ('all_bad', 'All bad')], default='best', max_length=10),
+            field=models.CharField(choices=[('best', 'Best'), ('tie', 'Tie'), ('all_bad', 'All bad'), ('ranking', 'Ranking')], default='best', max_length=10),
         ),
         migrations.AlterField(
             model_name='vote',
@@ -71,10 +76,11 @@ class Migration(migrations.Migration):
                 ('category', models.CharField(blank=True, max_length=60)),
                 ('opens_vote', models.BooleanField(default=False)),
                 ('opens_model', models.BooleanField(default=False)),
+                ('top', models.BooleanField(default=False)),
                 ('vote', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='games', to='studio.vote')),
             ],
             options={
-                'indexes': [models.Index(fields=['practice', 'blind', 'winner', 'loser', 'tie', 'opens_model', 'opens_vote', 'category'], name='game_board')],
+                'indexes': [models.Index(fields=['practice', 'blind', 'winner', 'loser', 'tie', 'opens_model', 'opens_vote', 'top', 'category'], name='game_board')],
             },
         ),
         migrations.RunPython(games_for_existing_votes, migrations.RunPython.noop),

@@ -169,18 +169,23 @@ def column_image(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     return response
 
 
-def _parse_vote(value: str) -> tuple[str, int | None]:
-    outcome, _, pick = value.partition(":")
-    return outcome, params.object_id(pick) if pick else None
+def _parse_vote(value: str) -> dict:
+    """ "best:2", "tie", "all_bad" or "ranking:2,0,1" (column numbers, best first)."""
+    outcome, _, columns = value.partition(":")
+    numbers = [params.object_id(c) for c in columns.split(",")[:20] if c.strip()]
+    if outcome == "ranking":
+        return {"outcome": outcome, "ranking": numbers}
+    return {"outcome": outcome, "pick": numbers[0] if numbers else None}
 
 
 @require_POST
 def vote(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = _comparison(pk)
-    outcome, pick = _parse_vote(request.POST.get("vote", ""))
     status = 200
     try:
-        cast = comparisons.vote_cast(comparison=comparison, user=request.user, outcome=outcome, pick=pick)
+        cast = comparisons.vote_cast(
+            comparison=comparison, user=request.user, **_parse_vote(request.POST.get("vote", ""))
+        )
     except (comparisons.ComparisonNotFinished, ValueError) as exc:
         messages.error(request, str(exc))
         status = 422
@@ -195,6 +200,8 @@ def vote(request: HttpRequest, pk: int) -> HttpResponse:
 def _verdict(vote: Vote) -> str:
     if vote.outcome == Vote.Outcome.BEST:
         return f"{vote.winner.letter} ({vote.winner.model_label}) is best"
+    if vote.outcome == Vote.Outcome.RANKING:
+        return f"{vote.winner.letter} ({vote.winner.model_label}) first in your ranking"
     return vote.get_outcome_display().lower()
 
 
