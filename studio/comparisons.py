@@ -1,5 +1,5 @@
 """Comparisons: one prompt fanned out to several models (or one model over a setting's values),
-the team's votes, and a Bradley–Terry leaderboard of models built from them."""
+blind or labelled, and the team's votes with the games they decide (ranked in leaderboard.py)."""
 
 from __future__ import annotations
 
