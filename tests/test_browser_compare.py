@@ -1,6 +1,7 @@
 """In headless Chromium: a blind comparison of three models names none of them until the vote;
 a tie reveals them without a reload; the synced viewer zooms every column; the leaderboard moves."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -87,10 +88,13 @@ def test_blind_comparison_vote_tie_names_revealed_and_the_leaderboard_changes(pa
     page.goto(f"{live_server.url}/compare/leaderboard/?votes=labelled&models=practice")
     expect(page.locator("table.leaderboard tbody tr").first.locator("td").nth(5)).to_have_text("1")
 
-    page.goto(comparison_url)  # rank them all: C moved up above B, so A, C, B
+    page.goto(comparison_url)  # rank them all: C dragged above A, then B moved up a place: C, B, A
     page.get_by_text("Or rank them all").click()
-    page.get_by_role("button", name="Move C up").click()
+    items = page.locator("[data-rank-list] li")
+    items.nth(2).drag_to(items.nth(0), target_position={"x": 10, "y": 2})
+    expect(items).to_have_text([re.compile(r"^C\b"), re.compile(r"^A\b"), re.compile(r"^B\b")])
+    page.get_by_role("button", name="Move B up").click()
     page.get_by_role("button", name="Save ranking").click()
-    expect(page.locator("#vote-panel")).to_contain_text("Your vote: a ranking with A (")
-    assert Vote.objects.get().ranking == [0, 2, 1]
+    expect(page.locator("#vote-panel")).to_contain_text("Your vote: a ranking with C (")
+    assert Vote.objects.get().ranking == [2, 1, 0]
     assert errors == []
