@@ -87,6 +87,7 @@ bench: $(STAMP)
 	$(PY) bench/postprocess.py
 	$(PY) bench/queue_pickup.py
 	$(PY) bench/gallery.py
+	$(PY) bench/leaderboard.py
 	$(PY) bench/providers.py
 	$(PY) bench/browser_latency.py
 

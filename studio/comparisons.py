@@ -1,12 +1,10 @@
 """Comparisons: one prompt fanned out to several models (or one model over a setting's values),
-the team's votes, and a Bradley–Terry leaderboard of models built from them."""
+blind or labelled, and the team's votes with the games they decide (ranked in leaderboard.py)."""
 
 from __future__ import annotations
 
-import math
 import random
 import secrets
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from studio import catalog, jobs, specs
-from studio.models import Comparison, Job, Vote
+from studio.models import Comparison, Game, Job, Vote
 from studio.specs import ImageRequest
 from studio.templatetags.options import as_words
 
@@ -90,8 +88,10 @@ def _seed(seed: int | None) -> int:
 @transaction.atomic
 def comparison_create(
     *, owner: AbstractBaseUser, prompt: str, negative_prompt: str, aspect_ratio: str, quality: str,
-    seed: int | None, category: str, models: list[str], rerun_of: Comparison | None = None,
+    seed: int | None, category: str, models: list[str], blind: bool = True, rerun_of: Comparison | None = None,
 ) -> Comparison:  # fmt: skip
+    """A model comparison; blind ones get their columns in a random order, stored as the jobs'
+    column numbers, so every viewer sees the same letters."""
     seed = _seed(seed)
     comparison = Comparison.objects.create(
         owner=owner,
@@ -99,9 +99,11 @@ def comparison_create(
         negative_prompt=negative_prompt,
         settings={"aspect_ratio": aspect_ratio, "quality": quality, "seed": seed, "models": models},
         category=category,
+        blind=blind,
         rerun_of=rerun_of,
     )
-    for index, model_id in enumerate(models):
+    order = random.sample(models, len(models)) if blind else models
+    for index, model_id in enumerate(order):
         column = model_column(
             catalog.MODELS[model_id],
             prompt=prompt,
@@ -145,95 +147,84 @@ def comparison_rerun(*, comparison: Comparison, owner: AbstractBaseUser, add_mod
     if comparison.kind == Comparison.Kind.SWEEP:
         return sweep_create(model=s["model"], setting=s["setting"], values=s["values"], **common)
     models = list(dict.fromkeys([*s["models"], *add_models]))[:MAX_COLUMNS]
-    return comparison_create(quality=s["quality"], models=models, **common)
+    return comparison_create(quality=s["quality"], models=models, blind=comparison.blind, **common)
 
 
 def is_finished(comparison: Comparison) -> bool:
     return not comparison.jobs.exclude(status__in=Job.FINAL).exists()
 
 
-def vote_cast(*, comparison: Comparison, user: AbstractBaseUser, winner: Job) -> Vote:
+def revealed(comparison: Comparison, my_vote: Vote | None) -> bool:
+    """Whether this person may see which model made which column: always for a labelled
+    comparison, after their own vote for a blind one."""
+    return not comparison.blind or my_vote is not None
+
+
+def is_practice(model_id: str) -> bool:
+    """The offline renderer is free, so anyone can make any number of its votes: they never
+    count on the team's leaderboard (nor do models no longer in the catalog)."""
+    model = catalog.get_model(model_id)
+    return model is None or model.provider == "offline"
+
+
+def _games(vote: Vote, finished: dict[int, str], *, blind: bool) -> list[Game]:
+    """The pairs a vote decides: the pick beats each other finished column; a ranking decides
+    every pair; a tie (or "all bad") is half a win each way for every pair, stored as two rows."""
+    models = list(finished.values())
+    if vote.outcome == Vote.Outcome.BEST:
+        pairs = [(vote.winner.model_id, other, False, True) for other in models if other != vote.winner.model_id]
+    elif vote.outcome == Vote.Outcome.RANKING:
+        order = [finished[column] for column in vote.ranking]
+        pairs = [(a, b, False, i == 0) for i, a in enumerate(order) for b in order[i + 1 :]]
+    else:
+        pairs = [(a, b, True, False) for a in models for b in models if a != b]
+    games, opened = [], set()
+    for winner, loser, tie, top in pairs:
+        game = Game(vote=vote, winner=winner, loser=loser, tie=tie, blind=blind, category=vote.comparison.category)
+        game.practice = is_practice(winner) or is_practice(loser)
+        game.top, game.opens_vote = top, not games
+        game.opens_model = (top or tie) and winner not in opened
+        games.append(game)
+        opened.add(winner)
+    return games
+
+
+@transaction.atomic
+def vote_cast(
+    *, comparison: Comparison, user: AbstractBaseUser, outcome: str, pick: int | None = None,
+    ranking: list[int] | None = None,
+) -> Vote:  # fmt: skip
+    """Record (or replace) this person's one vote on a finished comparison, with its games.
+    Only a first vote on a blind comparison is blind: a changed vote was cast with the names shown."""
     if not is_finished(comparison):
         raise ComparisonNotFinished("Wait until every column has finished before you vote.")
-    if winner.comparison_id != comparison.pk or winner.status != Job.Status.SUCCEEDED:
-        raise ValueError("Vote for one of this comparison's finished columns.")
-    vote, _ = Vote.objects.update_or_create(comparison=comparison, user=user, defaults={"winner": winner})
+    finished = dict(
+        comparison.jobs.filter(status=Job.Status.SUCCEEDED).order_by("column").values_list("column", "model_id")
+    )
+    if outcome not in Vote.Outcome.values:
+        raise ValueError("Vote best, tie, all bad, or rank the columns.")
+    if outcome == Vote.Outcome.RANKING:
+        ranking = list(ranking or ())
+        if len(ranking) != len(finished) or set(ranking) != set(finished) or len(finished) < 2:
+            raise ValueError("Rank every finished column, each once.")
+        pick = ranking[0]
+    else:
+        ranking = []
+    winner = None
+    if outcome in (Vote.Outcome.BEST, Vote.Outcome.RANKING):
+        if pick not in finished:
+            raise ValueError("Pick one of this comparison's finished columns.")
+        winner = comparison.jobs.get(column=pick)
+    elif len(finished) < 2:
+        raise ValueError("A tie needs at least two finished columns.")
+    voted_before = Vote.objects.select_for_update().filter(comparison=comparison, user=user).exists()
+    blind = comparison.blind and not voted_before
+    vote, _ = Vote.objects.update_or_create(
+        comparison=comparison,
+        user=user,
+        defaults={"outcome": outcome, "winner": winner, "ranking": ranking, "blind": blind},
+    )
+    vote.games.all().delete()
+    if comparison.kind == Comparison.Kind.MODELS:
+        Game.objects.bulk_create(_games(vote, finished, blind=blind))
     return vote
-
-
-# --- Leaderboard -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Standing:
-    model: catalog.Model | None
-    model_id: str
-    rating: float
-    low: float
-    high: float
-    wins: int
-    games: int
-
-
-def bradley_terry(pairs: list[tuple[str, str]], iterations: int = 200) -> dict[str, float]:
-    """Ratings on an Elo-like scale (1000 = average) from (winner, loser) pairs.
-
-    Hunter's MM algorithm, with every model given one virtual game, half won, against an average
-    opponent, so a model that always wins or always loses still gets a finite rating."""
-    players = {p for pair in pairs for p in pair}
-    wins = Counter(winner for winner, _ in pairs)
-    games: dict[str, Counter[str]] = defaultdict(Counter)
-    for winner, loser in pairs:
-        games[winner][loser] += 1
-        games[loser][winner] += 1
-    strength = dict.fromkeys(players, 1.0)
-    for _ in range(iterations):
-        updated = {}
-        for p in players:
-            denominator = sum(n / (strength[p] + strength[q]) for q, n in games[p].items()) + 1 / (strength[p] + 1)
-            updated[p] = (wins[p] + 0.5) / denominator
-        mean = math.exp(sum(math.log(v) for v in updated.values()) / len(updated)) if updated else 1
-        strength = {p: v / mean for p, v in updated.items()}
-    return {p: 1000 + 400 * math.log10(v) for p, v in strength.items()}
-
-
-def vote_pairs(*, category: str = "") -> list[list[tuple[str, str]]]:
-    """For each vote on a model comparison, the (winner, loser) model pairs it implies."""
-    votes = Vote.objects.filter(comparison__kind=Comparison.Kind.MODELS).select_related("winner")
-    if category:
-        votes = votes.filter(comparison__category__iexact=category)
-    columns: dict[int, list[str]] = defaultdict(list)
-    for comparison_id, model_id in Job.objects.filter(
-        comparison__in=votes.values("comparison"), status=Job.Status.SUCCEEDED
-    ).values_list("comparison_id", "model_id"):
-        columns[comparison_id].append(model_id)
-    return [
-        [(vote.winner.model_id, other) for other in columns[vote.comparison_id] if other != vote.winner.model_id]
-        for vote in votes
-    ]
-
-
-def leaderboard(*, category: str = "", resamples: int = 200, seed: int = 7) -> list[Standing]:
-    """Models ranked by Bradley–Terry rating, with a 95% bootstrap interval over the votes."""
-    per_vote = [pairs for pairs in vote_pairs(category=category) if pairs]
-    all_pairs = [pair for pairs in per_vote for pair in pairs]
-    if not all_pairs:
-        return []
-    ratings = bradley_terry(all_pairs)
-    rng = random.Random(seed)
-    samples: dict[str, list[float]] = defaultdict(list)
-    for _ in range(resamples):
-        drawn = [pair for pairs in rng.choices(per_vote, k=len(per_vote)) for pair in pairs]
-        resampled = bradley_terry(drawn, iterations=60)
-        for model_id in ratings:
-            samples[model_id].append(resampled.get(model_id, 1000.0))
-    wins = Counter(w for w, _ in all_pairs)
-    games = Counter(p for pair in all_pairs for p in pair)
-    standings = []
-    for model_id, rating in ratings.items():
-        ordered = sorted(samples[model_id])
-        low, high = ordered[int(0.025 * (len(ordered) - 1))], ordered[int(0.975 * (len(ordered) - 1))]
-        standings.append(
-            Standing(catalog.get_model(model_id), model_id, rating, low, high, wins[model_id], games[model_id])
-        )
-    return sorted(standings, key=lambda s: -s.rating)

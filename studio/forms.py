@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from studio import catalog, comparisons, editing, jobs, media, specs
+from studio import battles, catalog, comparisons, editing, jobs, media, specs
 
 OPTION_PREFIX = "opt_"
 DEFAULT_MODEL = "offline"
@@ -246,6 +246,7 @@ class _ComparedPromptForm(forms.Form):
 
 class ComparisonForm(_ComparedPromptForm):
     quality = forms.ChoiceField(choices=list(comparisons.QUALITY_TIERS.items()), initial="default")
+    labelled = forms.BooleanField(required=False, help_text="Show model names before voting (not blind).")
     models = forms.MultipleChoiceField(
         choices=[(m.id, m.label) for m in catalog.models_for(catalog.Operation.GENERATE)]
     )
@@ -276,6 +277,22 @@ class ComparisonForm(_ComparedPromptForm):
         if too_long:
             self.add_error("prompt", f"The prompt is {len(prompt)} characters, too long for {', '.join(too_long)}.")
         return cleaned
+
+
+class BattleForm(forms.Form):
+    """A battle: the prompt and its shape; the models are drawn for you."""
+
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), strip=True,
+                             error_messages={"required": "Write a prompt, or pick one of the team's."})  # fmt: skip
+    aspect_ratio = forms.ChoiceField(choices=[(a, a) for a in comparisons.ASPECTS], initial="1:1")
+    category = forms.CharField(required=False, max_length=60, strip=True, help_text="Groups the leaderboard.")
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        shortest = min((m.max_prompt_chars for m in battles.candidates()), default=len(prompt))
+        if len(prompt) > shortest:
+            raise forms.ValidationError(f"Keep a battle prompt to {shortest} characters, so every model takes it.")
+        return prompt
 
 
 class SweepForm(_ComparedPromptForm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from django.conf import settings
 from PIL import Image, ImageChops, UnidentifiedImageError
 
 from studio.metadata import writer
+from studio.metadata.writer import PNG_SIGNATURE
 
 THUMBNAIL_EDGE = 512
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp", "GIF": "gif"}
@@ -84,6 +86,20 @@ def thumbnail(img: Image.Image) -> bytes:
     out = io.BytesIO()
     thumb.save(out, "WEBP", quality=80, method=2)
     return out.getvalue()
+
+
+def without_png_text(data: bytes) -> bytes:
+    """The file without its PNG text chunks (the settings, the model's name): pixels untouched.
+    Anything that is not a PNG comes back as it is."""
+    if not data.startswith(PNG_SIGNATURE):
+        return data
+    kept, position = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        end = position + 12 + struct.unpack(">I", data[position : position + 4])[0]
+        if data[position + 4 : position + 8] not in (b"tEXt", b"iTXt", b"zTXt"):
+            kept.append(data[position:end])
+        position = end
+    return b"".join(kept)
 
 
 def header_info(data: bytes) -> tuple[str, dict[str, Any]]:

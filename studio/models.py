@@ -22,6 +22,9 @@ class Comparison(models.Model):
     # aspect_ratio, quality and seed as asked; for a sweep also the model, setting and values.
     settings = models.JSONField(default=dict)
     category = models.CharField(max_length=60, blank=True, db_index=True, help_text="e.g. portrait, product")
+    # Blind: columns are lettered in a shuffled order, and who made what stays hidden from each
+    # person until they have voted.
+    blind = models.BooleanField(default=False)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -31,20 +34,69 @@ class Comparison(models.Model):
     def __str__(self) -> str:
         return f"Comparison {self.pk}"
 
+    @property
+    def aspect_box(self) -> str:
+        """The asked aspect ratio as an SVG viewBox's size ("16 9"): a placeholder that gives
+        away no model's exact size."""
+        return self.settings.get("aspect_ratio", "1:1").replace(":", " ")
+
 
 class Vote(models.Model):
-    """A team member's pick of the best column of a finished comparison."""
+    """A team member's verdict on a finished comparison: one column is best, all tie, or all bad."""
+
+    class Outcome(models.TextChoices):
+        BEST = "best"
+        TIE = "tie"
+        ALL_BAD = "all_bad", "All bad"
+        RANKING = "ranking"
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="votes")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="votes")
-    winner = models.ForeignKey("Job", on_delete=models.CASCADE, related_name="wins")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.BEST)
+    winner = models.ForeignKey("Job", null=True, blank=True, on_delete=models.CASCADE, related_name="wins")
+    # For a ranking: every finished column's number, best first (the winner is the first).
+    ranking = models.JSONField(default=list, blank=True)
+    # Cast before this person saw which model made which column.
+    blind = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["comparison", "user"], name="one_vote_per_user")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} picked job {self.winner_id} in comparison {self.comparison_id}"
+        return f"{self.user_id} voted {self.outcome} in comparison {self.comparison_id}"
+
+
+class Game(models.Model):
+    """One pair of models a vote decided, kept so the leaderboard is one GROUP BY, not a replay of
+    every vote. A tie is stored as two rows, one each way, each worth half a game."""
+
+    vote = models.ForeignKey(Vote, on_delete=models.CASCADE, related_name="games")
+    winner = models.CharField(max_length=64)
+    loser = models.CharField(max_length=64)
+    tie = models.BooleanField(default=False)
+    blind = models.BooleanField()
+    # The offline renderer costs nothing, so its games are practice, never the team's ranking.
+    practice = models.BooleanField()
+    category = models.CharField(max_length=60, blank=True)
+    # Marks that let one GROUP BY count votes without COUNT(DISTINCT): exactly one row of each
+    # vote opens the vote; one row per vote for the pick, and for each model of a tie, opens that
+    # model's part in it; `top` rows are the pick's games, so each other model loses exactly one.
+    opens_vote = models.BooleanField(default=False)
+    opens_model = models.BooleanField(default=False)
+    top = models.BooleanField(default=False)
+
+    class Meta:
+        # Covering, in GROUP BY order: a board's query reads the index alone, in order.
+        indexes = [
+            models.Index(
+                fields=["practice", "blind", "winner", "loser", "tie", "opens_model", "opens_vote", "top", "category"],
+                name="game_board",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.winner} {'ties' if self.tie else 'beats'} {self.loser}"
 
 
 class Job(models.Model):
@@ -105,6 +157,11 @@ class Job(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+    @property
+    def letter(self) -> str:
+        """The column's name in a blind comparison: A, B, C…"""
+        return "ABCDEFGH"[self.column]
 
     @property
     def model(self) -> catalog.Model | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from studio.views import compare, costs, editor, job_cards, providers
+from studio.views import battle, compare, costs, editor, job_cards, providers
 from studio.views import studio as views
 
 app_name = "studio"
@@ -31,9 +31,11 @@ urlpatterns = [
     path("compare/", compare.index, name="compare"),
     path("compare/new/", compare.create, name="compare_create"),
     path("compare/sweep/", compare.sweep, name="compare_sweep"),
-    path("compare/leaderboard/", compare.leaderboard, name="leaderboard"),
+    path("compare/leaderboard/", compare.leaderboard_page, name="leaderboard"),
+    path("compare/battle/", battle.battle, name="battle"),
     path("compare/<int:pk>/", compare.detail, name="comparison"),
-    path("compare/<int:pk>/columns/<int:job_id>/", compare.column, name="comparison_column"),
+    path("compare/<int:pk>/columns/<int:position>/", compare.column, name="comparison_column"),
+    path("compare/<int:pk>/columns/<int:position>/image/", compare.column_image, name="comparison_image"),
     path("compare/<int:pk>/vote/", compare.vote, name="comparison_vote"),
     path("compare/<int:pk>/rerun/", compare.rerun, name="comparison_rerun"),
 ]

@@ -11,7 +11,9 @@ OFFLINE3 = ["offline", "offline-watercolor", "offline-mosaic"]
 
 
 def compare(client, **fields):
+    """Post the compare form: a labelled comparison unless `labelled=""` asks for the default, blind."""
     data = {"prompt": "a fox in the snow", "aspect_ratio": "16:9", "quality": "lowest", "models": OFFLINE3}
+    data["labelled"] = "on"
     data.update(fields)
     return client.post(reverse("studio:compare_create"), data)
 
@@ -25,7 +27,8 @@ def test_a_comparison_runs_each_model_with_one_seed(alice, user, run_jobs_inline
     assert [j.model_id for j in columns] == OFFLINE3
     assert all(j.status == "succeeded" and j.params["seed"] == 42 and j.params["quality"] == "draft" for j in columns)
     html = alice.get(response["Location"]).content.decode()
-    assert html.count('class="column status-succeeded') == 3 and "1344×768" in html and "Pick as best" in html
+    assert html.count('class="column status-succeeded') == 3 and "1344×768" in html
+    assert "Offline mosaic is best" in html and 'value="tie"' in html and 'value="all_bad"' in html
 
 
 def test_each_model_is_fitted_and_the_page_says_so():
@@ -56,66 +59,44 @@ def test_bad_comparisons_are_refused_with_the_form_kept(alice, fields, message):
     assert not Comparison.objects.exists() and not Job.objects.exists()
 
 
-def test_unfinished_columns_poll_and_the_last_one_reloads_the_page(alice, user, django_capture_on_commit_callbacks):
+def test_unfinished_columns_poll_and_the_last_one_opens_voting_without_a_reload(
+    alice, user, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
         compare(alice, models=OFFLINE3[:2])
     comparison = Comparison.objects.get()
     first, second = comparison.jobs.order_by("column")
-    column_url = reverse("studio:comparison_column", args=[comparison.pk, first.pk])
+    column_url = reverse("studio:comparison_column", args=[comparison.pk, first.column])
     assert 'hx-trigger="every 1s"' in alice.get(column_url).content.decode()
     Job.objects.filter(pk=first.pk).update(status="succeeded")
-    assert "HX-Refresh" not in alice.get(column_url)  # the other column is still queued
+    html = alice.get(column_url).content.decode()
+    assert "every 1s" not in html and "hx-swap-oob" not in html  # the other column is still queued
     Job.objects.filter(pk=second.pk).update(status="failed")
-    assert alice.get(column_url)["HX-Refresh"] == "true"
+    response = alice.get(column_url)
+    html = response.content.decode()
+    assert "HX-Refresh" not in response and 'id="vote-panel"' in html and 'hx-swap-oob="true"' in html
+    assert 'value="best:0"' in html and 'value="best:1"' not in html  # the failed column takes no vote
 
 
 def test_votes_wait_for_every_column_then_count_once_per_person(alice, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         compare(alice, models=OFFLINE3[:2])
     comparison = Comparison.objects.get()
-    first, second = comparison.jobs.order_by("column")
+    second = comparison.jobs.get(column=1)
     url = reverse("studio:comparison_vote", args=[comparison.pk])
-    response = alice.post(url, {"winner": first.pk}, follow=True)
+    response = alice.post(url, {"vote": "best:0"}, follow=True)
     assert "Wait until every column has finished" in response.content.decode() and not Vote.objects.exists()
     comparison.jobs.update(status="succeeded")
-    alice.post(url, {"winner": first.pk})
-    alice.post(url, {"winner": second.pk})  # changing your mind replaces your vote
+    alice.post(url, {"vote": "best:0"})
+    alice.post(url, {"vote": "best:1"})  # changing your mind replaces your vote
     assert Vote.objects.get().winner == second
-    other = Job.objects.create(owner=user, model_id="offline", prompt="x", status="succeeded")
-    response = alice.post(url, {"winner": other.pk}, follow=True)
-    assert "Vote for one of this comparison&#x27;s finished columns" in response.content.decode()
-
-
-def test_bradley_terry_ranks_the_stronger_model_higher():
-    ratings = comparisons.bradley_terry([("a", "b")] * 6 + [("b", "a")] * 2 + [("b", "c")] * 5)
-    assert ratings["a"] > ratings["b"] > ratings["c"]
-    assert abs(sum(ratings.values()) / 3 - 1000) < 60
-    unbeaten = comparisons.bradley_terry([("x", "y")] * 3)
-    assert all(abs(r) < 10_000 for r in unbeaten.values())  # finite even with no losses
-
-
-def _voted_comparison(owner, winner_model, models, category=""):
-    comparison = Comparison.objects.create(owner=owner, prompt="p", category=category, settings={"models": models})
-    jobs = {
-        m: Job.objects.create(owner=owner, model_id=m, prompt="p", status="succeeded", comparison=comparison)
-        for m in models
-    }
-    Vote.objects.create(comparison=comparison, user=owner, winner=jobs[winner_model])
-
-
-def test_leaderboard_counts_votes_filters_by_category_and_skips_sweeps(alice, user):
-    for _ in range(3):
-        _voted_comparison(user, "offline-mosaic", OFFLINE3, category="animals")
-    _voted_comparison(user, "offline", OFFLINE3[:2], category="portraits")
-    sweep = Comparison.objects.create(owner=user, prompt="p", kind="sweep", settings={})
-    sweep_job = Job.objects.create(owner=user, model_id="offline", prompt="p", status="succeeded", comparison=sweep)
-    Vote.objects.create(comparison=sweep, user=user, winner=sweep_job)
-    standings = comparisons.leaderboard()
-    assert standings[0].model_id == "offline-mosaic" and standings[0].wins == 6
-    assert standings[0].low <= standings[0].rating <= standings[0].high
-    assert comparisons.leaderboard(category="portraits")[0].model_id == "offline"
-    html = alice.get(reverse("studio:leaderboard"), {"category": "animals"}).content.decode()
-    assert "Offline mosaic" in html and "needs 3+ votes" not in html
+    for bad in ("best:7", "best:", "best:x", "maybe"):
+        response = alice.post(url, {"vote": bad}, follow=True)
+        assert response.status_code == 200 and Vote.objects.get().winner == second
+    assert (
+        "Pick one of this comparison&#x27;s finished columns"
+        in alice.post(url, {"vote": "best:7"}, follow=True).content.decode()
+    )
 
 
 def test_rerun_uses_a_new_seed_and_can_add_models(alice, user, run_jobs_inline):
@@ -178,5 +159,8 @@ def test_sweep_values_are_checked_against_option_ranges():
 def test_comparisons_are_listed_as_groups(alice, user, run_jobs_inline):
     with run_jobs_inline(execute=True):
         compare(alice, models=OFFLINE3[:2], prompt="a blue whale")
-    html = alice.get(reverse("studio:compare")).content.decode()
-    assert "a blue whale" in html and html.count("/thumbnail/") == 2
+        compare(alice, models=OFFLINE3[1:], prompt="a red kite", labelled="")
+    recent = alice.get(reverse("studio:compare")).content.decode().split("Recent comparisons")[1]
+    assert "a blue whale" in recent and "a red kite" in recent
+    assert recent.count("/thumbnail/") == 2  # the blind one shows no thumbnails (nor names) before a vote
+    assert "Offline mosaic" not in recent

@@ -31,7 +31,7 @@ from accounts.models import ApiToken, hash_token
 from gallery import selectors, services
 from gallery.models import Board, BoardImage, Image, SavedSearch, Tag
 from studio import api, catalog, specs
-from studio.forms import OPTION_PREFIX, ComparisonForm, EditForm, JobForm, SweepForm
+from studio.forms import OPTION_PREFIX, BattleForm, ComparisonForm, EditForm, JobForm, SweepForm
 from studio.models import Comparison, Job
 from tests import fuzz
 from tests.factories import make_image, make_job, make_user
@@ -109,6 +109,7 @@ COMPARE_BASE = {
     "quality": "default",
     "models": ["offline", "offline-watercolor"],
 }
+BATTLE_BASE = {"prompt": "a lighthouse", "aspect_ratio": "1:1"}
 SWEEP_BASE = {
     "prompt": "a lighthouse",
     "aspect_ratio": "1:1",
@@ -187,10 +188,12 @@ SPECS: dict[str, Spec] = {
         form=tuple(ComparisonForm.base_fields), base=COMPARE_BASE, many=frozenset({"models"})
     ),
     "studio:compare_sweep": Spec(form=tuple(SweepForm.base_fields), base=SWEEP_BASE),
-    "studio:leaderboard": Spec(query=("category",)),
+    "studio:leaderboard": Spec(query=("category", "votes", "models")),
+    "studio:battle": Spec(query=("prompt",), form=tuple(BattleForm.base_fields), base=BATTLE_BASE),
     "studio:comparison": Spec(path={"pk": "comparison"}),
-    "studio:comparison_column": Spec(path={"pk": "comparison", "job_id": "comparison_job"}),
-    "studio:comparison_vote": Spec(form=("winner",), base={"winner": "@comparison_job"}, path={"pk": "comparison"}),
+    "studio:comparison_column": Spec(query=("show",), path={"pk": "comparison", "position": "comparison_column"}),
+    "studio:comparison_image": Spec(path={"pk": "comparison", "position": "comparison_column"}),
+    "studio:comparison_vote": Spec(form=("vote",), base={"vote": "best:0"}, path={"pk": "comparison"}),
     "studio:comparison_rerun": Spec(form=("add_models",), many=frozenset({"add_models"}), path={"pk": "comparison"}),
     "gallery:grid": Spec(
         query=GRID_FIELDS,
@@ -381,7 +384,7 @@ def _rows_for(user) -> dict[str, Any]:
         "queued_job": make_job(user).pk,
         "failed_job": make_job(user, status=Job.Status.FAILED, error_kind="provider", error_message="x").pk,
         "comparison": comparison.pk,
-        "comparison_job": columns[0].pk,
+        "comparison_column": columns[0].column,
         "board": board.pk,
         "tag": tag.name,
         "token": token.pk,
