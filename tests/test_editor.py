@@ -298,3 +298,13 @@ def test_sdxl_refuses_to_upscale_past_esrgans_input_limit(alice, stability):
     response = submit(alice, model="sdxl-1.0", quality="standard", operation="upscale", image=upload, prompt="")
     assert response.status_code == 422 and "at most 1,048,576 pixels" in response.content.decode()
     assert not Job.objects.filter(operation="upscale").exists()
+
+
+def test_a_new_edit_job_restarts_the_pages_live_poll_under_the_same_page(alice, source):
+    """The form sends the running poll's page token (hx-include="#live"): the fresh poll that
+    watches the new card takes it over, so the old one ends at once instead of after its wait."""
+    html = submit(alice, operation="variation", source=source.pk, prompt="", page="editorpage1").content.decode()
+    assert 'id="live"' in html and 'hx-swap-oob="true"' in html
+    assert 'name="page" value="editorpage1"' in html
+    page = alice.get(reverse("studio:editor_image", args=[source.pk])).content.decode()
+    assert 'hx-include="#live"' in page

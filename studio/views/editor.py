@@ -12,6 +12,7 @@ from django_htmx.http import reswap, retarget
 from gallery.models import Image, url_patterns
 from studio import catalog, imaging, jobs, params, specs
 from studio.forms import EDIT_OPERATIONS, EditForm, queue
+from studio.views.studio import new_card_response
 
 EDITOR = "studio/editor.html"
 OUTPAINT_ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
@@ -72,5 +73,5 @@ def editor_submit(request: HttpRequest) -> HttpResponse:
         return render(request, EDITOR, _context(form, image=image), status=422)
     if request.htmx:
         refreshed = EditForm(initial=request.POST.dict())
-        return render(request, f"{EDITOR}#new_edit_job", {"job": job, **_context(refreshed)})
+        return new_card_response(request, job, f"{EDITOR}#new_edit_job", **_context(refreshed))
     return redirect("studio:job", pk=job.pk)
