@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 
 from gallery import services
 from gallery.models import Board, BoardImage, Favourite, Image, ImageTag, Tag
-from studio import catalog, params
+from studio import catalog, comparisons, params
 
 PAGE_SIZE = 48
 MAX_CURSOR_LENGTH = 200  # a real one is under 100 characters
@@ -198,8 +198,9 @@ def _is_favourite(viewer: AbstractBaseUser) -> Exists:
 
 
 def images_for(viewer: AbstractBaseUser, filters: Filters) -> QuerySet[Image]:
-    """The images matching the filters, with nothing joined in: cheap to sort and cut."""
-    images = Image.objects.all()
+    """The images matching the filters, with nothing joined in: cheap to sort and cut. A blind
+    comparison's images join the gallery for a viewer once they have voted on it."""
+    images = Image.objects.filter(comparisons.visible_to(viewer, "job"))
     if filters.mine:
         images = images.filter(owner=viewer)
     if filters.user:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from gallery import saved_searches, selectors, services
 from gallery.models import Board, Favourite, Image, Tag, url_patterns
-from studio import catalog, params
+from studio import catalog, comparisons, params
 from studio.jobs import MIDJOURNEY_ACTIONS
 
 GRID = "gallery/grid.html"
@@ -24,8 +24,12 @@ BOARDS = "gallery/boards.html"
 
 
 def get_image_for_user(request: HttpRequest, pk: int, *, to_change: bool = False) -> Image:
-    """Any team member may see an image; only its owner or staff may delete it."""
-    image = get_object_or_404(Image.objects.select_related("job__source_image", "owner"), pk=pk)
+    """Any team member may see an image (a blind comparison's once they have voted on it); only
+    its owner or staff may delete it."""
+    images = Image.objects.select_related("job__source_image", "owner").filter(
+        comparisons.visible_to(request.user, "job")
+    )
+    image = get_object_or_404(images, pk=pk)
     if to_change and not services.can_delete(request.user, image):
         raise PermissionDenied("Only the person who made this image can delete it.")
     return image

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from gallery import saved_searches, selectors
 from gallery.models import Image
-from studio import catalog, editing, imaging, jobs, media, params, pricing, specs
+from studio import catalog, comparisons, editing, imaging, jobs, media, params, pricing, specs
 from studio.metadata import reader, restore
 from studio.models import Job
 
@@ -336,7 +336,8 @@ def settings_import(request: HttpRequest) -> JsonResponse:
 @token_required
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> JsonResponse:
-    job = Job.objects.prefetch_related("images__owner").filter(pk=pk, owner=request.user).first()
+    jobs = Job.objects.prefetch_related("images__owner").filter(comparisons.visible_to(request.user))
+    job = jobs.filter(pk=pk, owner=request.user).first()
     if job is None:
         return error(404, f"You have no job {pk}.")
     return JsonResponse(job_json(request, job))

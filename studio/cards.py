@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from gallery.models import Favourite, Image
-from studio import catalog, queue
+from studio import catalog, comparisons, queue
 from studio.catalog import Operation
 from studio.jobs import MIDJOURNEY_ACTIONS
 from studio.models import Job
@@ -43,8 +43,9 @@ def _placeholder_count(params: object) -> int:
 
 def job_page(*, owner: AbstractBaseUser, before: int | None = None) -> tuple[list[Job], int | None]:
     """One page of the owner's jobs, newest first, older than job `before` (keyset, so a page
-    stays right while new jobs arrive); and the id to ask for the next page with, if there is one."""
-    jobs = Job.objects.filter(owner=owner).order_by("-pk")
+    stays right while new jobs arrive); and the id to ask for the next page with, if there is one.
+    A blind comparison's columns show on its own page only, until the owner has voted on it."""
+    jobs = Job.objects.filter(comparisons.visible_to(owner), owner=owner).order_by("-pk")
     if before is not None:
         jobs = jobs.filter(pk__lt=before)
     rows = card_jobs(jobs[: PAGE + 1], viewer=owner)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 
 from studio import catalog, jobs, specs
 from studio.models import Comparison, Game, Job, Vote
@@ -158,6 +159,15 @@ def revealed(comparison: Comparison, my_vote: Vote | None) -> bool:
     """Whether this person may see which model made which column: always for a labelled
     comparison, after their own vote for a blind one."""
     return not comparison.blind or my_vote is not None
+
+
+def visible_to(viewer: AbstractBaseUser, job_field: str = "") -> Q:
+    """Jobs (or, with job_field="job", images) that may show which model made them to `viewer`:
+    any outside a blind comparison, and a blind comparison's once this viewer has voted on it.
+    Until then the comparison page is the only place its columns show, lettered."""
+    prefix = f"{job_field}__" if job_field else ""
+    voted = Vote.objects.filter(comparison=OuterRef(f"{prefix}comparison"), user=viewer)
+    return Q(**{f"{prefix}comparison__isnull": True}) | Q(**{f"{prefix}comparison__blind": False}) | Exists(voted)
 
 
 def is_practice(model_id: str) -> bool:

@@ -5,8 +5,10 @@ import re
 
 import pytest
 from django.core.files.storage import default_storage
+from django.test import Client
 from django.urls import reverse
 
+from accounts.models import ApiToken, hash_token
 from studio import catalog, comparisons, imaging
 from studio.metadata import reader
 from studio.models import Comparison, Job, Vote
@@ -164,3 +166,30 @@ def test_failed_columns_keep_their_reason_until_the_vote(alice, user):
     make_image(make_job(user, status="succeeded", comparison=comparison, column=1))
     html = alice.get(reverse("studio:comparison", args=[comparison.pk])).content.decode()
     assert "OpenAI" not in html and "reason shows after your vote" in html
+
+
+def test_a_blind_comparisons_columns_stay_off_the_gallery_studio_and_api_until_you_vote(alice, user, run_jobs_inline):
+    """Outside the comparison page every image and job names its model: the columns join the
+    gallery, the studio's cards, their pages and the API for each person once they have voted."""
+    comparison = _blind(alice, run_jobs_inline)
+    job = comparison.jobs.order_by("column").first()
+    image = job.images.get()
+    raw = ApiToken.new_raw()
+    ApiToken.objects.create(user=user, name="test", digest=hash_token(raw), hint=raw[:8])
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    def shown() -> dict[str, bool]:
+        grid = alice.get(reverse("gallery:grid")).content.decode()
+        studio = alice.get(reverse("studio:home")).content.decode()
+        return {
+            "gallery": f'href="/gallery/{image.pk}/"' in grid,
+            "studio": f'id="job-{job.pk}"' in studio,
+            "image page": alice.get(reverse("gallery:detail", args=[image.pk])).status_code == 200,
+            "job page": alice.get(reverse("studio:job", args=[job.pk])).status_code == 200,
+            "api images": image.pk in [i["id"] for i in api.get("/api/v1/images").json()["images"]],
+            "api job": api.get(f"/api/v1/jobs/{job.pk}").status_code == 200,
+        }
+
+    assert not any(shown().values()), shown()
+    alice.post(reverse("studio:comparison_vote", args=[comparison.pk]), {"vote": "tie"})
+    assert all(shown().values()), shown()

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
-from studio import cards, catalog, imaging, jobs, live, params, prompts, specs
+from studio import cards, catalog, comparisons, imaging, jobs, live, params, prompts, specs
 from studio.forms import JobForm, initial_from_job, queue
 from studio.metadata import reader, restore
 from studio.models import Job
@@ -23,8 +23,9 @@ HOME = "studio/home.html"
 
 
 def get_job_for_user(request: HttpRequest, pk: int) -> Job:
-    """A job its owner (or staff) may act on; 404 for anyone else so ids do not leak."""
-    job = get_object_or_404(Job, pk=pk)
+    """A job its owner (or staff) may act on; 404 for anyone else so ids do not leak, and for a
+    blind comparison's column until this person has voted on it (the comparison page shows it)."""
+    job = get_object_or_404(Job.objects.filter(comparisons.visible_to(request.user)), pk=pk)
     if job.owner_id != request.user.pk and not request.user.is_staff:
         raise Http404
     return job
