@@ -92,10 +92,15 @@ def _look(watch: Watch, viewer: AbstractBaseUser) -> list[int]:
     return [job.pk for job in rows if job.live_state != watch.states[job.pk]]
 
 
+def _cards(changed: list[int], viewer: AbstractBaseUser) -> list[Job]:
+    return cards.card_jobs(Job.objects.filter(pk__in=changed), viewer=viewer) if changed else []
+
+
 def wait_for_change(*, watch: Watch, viewer: AbstractBaseUser) -> Update:
     ticket = object()
     if not _slots.take(settings.LIVE_MAX_WAITING, watch.page, ticket):
-        return Update([], busy=True)
+        # No thread to wait in: one look now, and the page asks again in a second.
+        return Update(_cards(_look(watch, viewer), viewer), busy=True)
     try:
         deadline = time.monotonic() + settings.LIVE_WAIT_SECONDS
         while True:
@@ -105,6 +110,4 @@ def wait_for_change(*, watch: Watch, viewer: AbstractBaseUser) -> Update:
             time.sleep(settings.LIVE_CHECK_SECONDS)
     finally:
         _slots.give(watch.page, ticket)
-    if not changed:
-        return Update([])
-    return Update(cards.card_jobs(Job.objects.filter(pk__in=changed), viewer=viewer))
+    return Update(_cards(changed, viewer))

@@ -85,6 +85,22 @@ def test_when_too_many_wait_the_page_polls_every_second(alice, user, settings, m
     finally:
         live._slots.give()
     assert took < 0.3 and 'hx-trigger="load delay:1s,' in html
+    assert f'id="job-{job.pk}"' not in html  # nothing changed
+
+
+def test_when_too_many_wait_a_change_still_comes_back_at_once(alice, user, settings):
+    """A busy server cannot wait with the page, but still looks once: a finished job's card comes
+    back in the answer, not after the polls that hold the threads have ended."""
+    settings.LIVE_MAX_WAITING = 1
+    job = make_job(owner=user, status=Job.Status.RUNNING)
+    state = job.live_state
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    assert live._slots.take(1)
+    try:
+        html, took = poll(alice, [f"{job.pk}:{state}"])
+    finally:
+        live._slots.give()
+    assert took < 0.3 and 'hx-trigger="load delay:1s,' in html and f'id="job-{job.pk}"' in html
 
 
 def test_junk_watch_values_are_ignored(alice):
