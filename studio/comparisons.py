@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.utils.http import urlencode
 
 from studio import catalog, jobs, specs
 from studio.models import Comparison, Game, Job, Vote
@@ -175,6 +176,16 @@ def is_practice(model_id: str) -> bool:
     count on the team's leaderboard (nor do models no longer in the catalog)."""
     model = catalog.get_model(model_id)
     return model is None or model.provider == "offline"
+
+
+def leaderboard_query(comparison: Comparison) -> str:
+    """Where this comparison's votes count: its kind of board, the practice one when every model
+    is the free offline renderer (whose games never reach the team's board)."""
+    model_ids = comparison.settings.get("models", [])
+    practice = bool(model_ids) and all(is_practice(model_id) for model_id in model_ids)
+    return urlencode(
+        {"votes": "blind" if comparison.blind else "labelled", **({"models": "practice"} if practice else {})}
+    )
 
 
 def _games(vote: Vote, finished: dict[int, str], *, blind: bool) -> list[Game]:

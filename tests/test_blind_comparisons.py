@@ -193,3 +193,9 @@ def test_a_blind_comparisons_columns_stay_off_the_gallery_studio_and_api_until_y
     assert not any(shown().values()), shown()
     alice.post(reverse("studio:comparison_vote", args=[comparison.pk]), {"vote": "tie"})
     assert all(shown().values()), shown()
+
+
+def test_the_leaderboard_link_opens_the_board_the_vote_counts_on(alice, user, run_jobs_inline):
+    comparison = _blind(alice, run_jobs_inline)  # offline models only: the practice board
+    html = alice.get(reverse("studio:comparison", args=[comparison.pk])).content.decode()
+    assert f'href="{reverse("studio:leaderboard")}?votes=blind&amp;models=practice"' in html

@@ -49,3 +49,11 @@ document.addEventListener("focusin", (event) => {
 document.addEventListener("change", (event) => {
   if (event.target.matches?.("[data-autosubmit]")) event.target.form.requestSubmit();
 });
+
+// Where the job list stacks under the form (phones, narrow windows), a new job's card would
+// appear out of sight: bring it into view, so Generate visibly did something.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const list = event.detail.target;
+  if (list?.id !== "jobs" || !window.matchMedia("(max-width: 860px)").matches) return;
+  list.querySelector(".job-card")?.scrollIntoView({ behavior: "smooth", block: "start" });
+});

@@ -125,7 +125,9 @@ def _body_context(request: HttpRequest, comparison: Comparison) -> dict:
 
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, DETAIL, _body_context(request, _comparison(pk)))
+    comparison = _comparison(pk)
+    context = {**_body_context(request, comparison), "leaderboard_query": comparisons.leaderboard_query(comparison)}
+    return render(request, DETAIL, context)
 
 
 @require_GET
