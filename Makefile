@@ -42,12 +42,13 @@ POSTGRES_TESTS := tests/test_gallery_pages.py tests/test_gallery_organising.py t
 PYTEST = sh -c '"$$0" -m pytest "$$@"; code=$$?; [ $$code -eq 5 ] && echo "pytest collected no tests"; exit $$code' $(PY)
 
 test: lint chromium
-	$(PYTEST)
+	POSTGRES_URL=$(POSTGRES_URL) $(PYTEST)
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
 
-# The suite without the fuzz tests (tests/test_fuzz_*.py) and the browser: a quick check while working.
+# The suite without the fuzz tests (tests/test_fuzz_*.py), the browser and the chaos tests (tests/test_chaos.py,
+# real clusters killed): a quick check while working.
 test-fast: $(STAMP)
-	$(PYTEST) -p no:playwright -m "not fuzz and not browser"
+	$(PYTEST) -p no:playwright -m "not fuzz and not browser and not chaos"
 
 # The fuzz tests at length: every listed hostile value in every htmx variant, FUZZ_EXAMPLES generated
 # examples per case from a fresh seed, on SQLite and on PostgreSQL (which refuses NUL and over-long

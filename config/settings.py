@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import queue
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -215,20 +217,26 @@ if REQUEST_MAX_BYTES < UPLOAD_MAX_BYTES:
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 
-# Jobs: a running job whose heartbeat is older than this is reaped as "worker lost".
-JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=120)
+# Jobs: a running job whose heartbeat is older than JOB_STALE_AFTER_SECONDS lost its worker: the
+# recovery sweep re-attaches it to its provider-side job, or fails it as "worker lost".
+JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=60)
 JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=10)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=4)
+JOB_BACKOFF_MAX_SECONDS = 30.0
 JOB_TIMEOUT_SECONDS = env.int("JOB_TIMEOUT_SECONDS", default=600)
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=120.0)
 # How long a paid provider-side job (a Replicate prediction, a creative upscale, a Midjourney task)
 # is waited for in all, polls included; past it the job fails as "may still be charged". Inside
 # the task timeout, so a slow job is reported by Atelier, not cut off by the worker.
 PROVIDER_JOB_DEADLINE_SECONDS = env.float("PROVIDER_JOB_DEADLINE_SECONDS", default=480.0)
-if not PROVIDER_TIMEOUT_SECONDS <= PROVIDER_JOB_DEADLINE_SECONDS < JOB_TIMEOUT_SECONDS:
-    raise ImproperlyConfigured(
-        "PROVIDER_JOB_DEADLINE_SECONDS must be at least PROVIDER_TIMEOUT_SECONDS and below JOB_TIMEOUT_SECONDS."
-    )
+# Recovery (studio.recovery): each cluster sweeps every JOB_RECOVERY_SECONDS; a queued job whose
+# task was sent more than JOB_REQUEUE_AFTER_SECONDS ago and that no worker took is sent again.
+JOB_RECOVERY_SECONDS = _positive_int("JOB_RECOVERY_SECONDS", 10)
+JOB_REQUEUE_AFTER_SECONDS = _positive_int("JOB_REQUEUE_AFTER_SECONDS", 30)
+# Queued + running jobs one user may have at once (more is refused: 429 on the API).
+JOB_USER_MAX_ACTIVE = _positive_int("JOB_USER_MAX_ACTIVE", 20)
+# On SIGTERM or Ctrl-C, how long running jobs may take to finish before their workers are killed.
+JOB_DRAIN_SECONDS = _positive_int("JOB_DRAIN_SECONDS", 30)
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
 # Replicate: seconds the create call may hold the connection for the result (Prefer: wait=N).
@@ -239,14 +247,29 @@ DOWNLOAD_INSECURE_HOSTS = set(env.list("DOWNLOAD_INSECURE_HOSTS", default=[]))
 Q_BROKER = env.str("Q_BROKER", default="orm")
 if Q_BROKER not in {"orm", "redis"}:
     raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")
+Q_WORKERS = _positive_int("Q_WORKERS", 2)
+# retry must exceed timeout, or django-q2 hands a slow job to a second worker.
+Q_RETRY_SECONDS = env.int("Q_RETRY_SECONDS", default=JOB_TIMEOUT_SECONDS + 60)
+queue.check_timeouts(
+    attempts=JOB_MAX_ATTEMPTS,
+    provider_timeout=PROVIDER_TIMEOUT_SECONDS,
+    backoff_max=JOB_BACKOFF_MAX_SECONDS,
+    job_deadline=PROVIDER_JOB_DEADLINE_SECONDS,
+    task_timeout=JOB_TIMEOUT_SECONDS,
+    broker_retry=Q_RETRY_SECONDS,
+    heartbeat=JOB_HEARTBEAT_SECONDS,
+    stale_after=JOB_STALE_AFTER_SECONDS,
+)
 Q_CLUSTER = {
     "name": "atelier",
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": Q_WORKERS,
     "timeout": JOB_TIMEOUT_SECONDS,
-    # retry must exceed timeout, or django-q2 hands a slow job to a second worker.
-    "retry": JOB_TIMEOUT_SECONDS + 60,
+    "retry": Q_RETRY_SECONDS,
     "max_attempts": 1,
-    "queue_limit": 50,
+    # Prefetch no more than the workers can start: what a killed cluster held is all that its
+    # death strands (the recovery sweep sends it again), and the rest waits where others can take it.
+    "queue_limit": Q_WORKERS,
+    "bulk": 1,
     "catch_up": False,
     "save_limit": 250,
     "poll": env.float("Q_POLL_SECONDS", default=0.05),
@@ -255,7 +278,9 @@ Q_CLUSTER = {
 if Q_BROKER == "orm":
     Q_CLUSTER["orm"] = "default"
 else:
-    Q_CLUSTER["redis"] = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    queue.check_redis(REDIS_URL, secret_key_from_env=env.str("SECRET_KEY", default=""))
+    Q_CLUSTER["redis"] = queue.redis_url(REDIS_URL)
 
 # Provider credentials and endpoints. Read here only; never stored in rows or rendered.
 PROVIDER_SETTINGS = {

@@ -83,13 +83,15 @@ class Job(models.Model):
     usage = models.JSONField(default=dict, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
+    # When its task was last sent to the broker; a queued job whose task is lost is sent again.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-queued_at"])]
+        indexes = [models.Index(fields=["owner", "-queued_at"]), models.Index(fields=["status", "queued_at"])]
 
     def __str__(self) -> str:
         return f"Job {self.pk} {self.model_id} {self.status}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -66,7 +65,12 @@ def runner_waits(monkeypatch):
     from studio import tasks
 
     waits = []
-    monkeypatch.setattr(tasks, "time", SimpleNamespace(sleep=waits.append))
+
+    def record(job_id: int, seconds: float) -> bool:
+        waits.append(seconds)
+        return True
+
+    monkeypatch.setattr(tasks, "pause", record)
     return waits
 
 

@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from gallery.models import Image
-from studio import providers, tasks
+from studio import providers, recovery, tasks
 from studio.models import Job
 from studio.providers import offline
 from studio.providers.base import ErrorKind, GeneratedImage, ProviderError, ProviderResult
@@ -42,10 +42,8 @@ def scripted(monkeypatch):
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    delays = []
-    monkeypatch.setattr(tasks.time, "sleep", delays.append)
-    return delays
+def sleeps(runner_waits):
+    return runner_waits
 
 
 def ok(n=1):
@@ -149,12 +147,12 @@ def test_backoff_grows_and_honours_retry_after():
     assert all(0 <= tasks.backoff_seconds(5, None) <= 30 for _ in range(50))
 
 
-def test_reaper_fails_jobs_whose_worker_stopped(settings):
+def test_recovery_fails_jobs_whose_worker_stopped_after_calling_the_provider(settings):
     settings.JOB_STALE_AFTER_SECONDS = 60
     old = timezone.now() - timedelta(minutes=5)
-    stuck = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=old)
-    alive = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=timezone.now())
-    assert tasks.reap_stuck_jobs() == 1
+    stuck = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=old, attempts=1)
+    alive = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=timezone.now(), attempts=1)
+    assert recovery.sweep().lost == 1
     stuck.refresh_from_db()
     alive.refresh_from_db()
     assert stuck.status == "failed" and "worker lost" in stuck.error_message

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from studio import catalog, comparisons, params
 from studio.forms import ComparisonForm, SweepForm, queue
-from studio.jobs import BudgetExceeded, images_by_index
+from studio.jobs import JobRefused, images_by_index
 from studio.models import Comparison, Job, Vote
 
 INDEX = "studio/compare.html"
@@ -42,7 +42,7 @@ def _created(request: HttpRequest, make, form, context_key: str) -> HttpResponse
     comparison = queue(form, lambda: make(form.cleaned_data))
     if comparison is not None:
         return redirect("studio:comparison", pk=comparison.pk)
-    return render(request, INDEX, _index_context(**{context_key: form}, open_tab=context_key), status=422)
+    return render(request, INDEX, _index_context(**{context_key: form}, open_tab=context_key), status=form.status_code)
 
 
 @require_POST
@@ -128,7 +128,7 @@ def rerun(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("studio:comparison", pk=pk)
     try:
         again = comparisons.comparison_rerun(comparison=comparison, owner=request.user, add_models=add)
-    except BudgetExceeded as exc:
+    except JobRefused as exc:
         messages.error(request, str(exc))
         return redirect("studio:comparison", pk=pk)
     return redirect("studio:comparison", pk=again.pk)

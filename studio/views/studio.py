@@ -99,9 +99,9 @@ def job_submit(request: HttpRequest) -> HttpResponse:
     job = queue(form, lambda: jobs.job_create(owner=request.user, request=form.request))
     if job is None:
         if request.htmx:
-            response = render(request, f"{HOME}#job_form", _form_context(form), status=422)
+            response = render(request, f"{HOME}#job_form", _form_context(form), status=form.status_code)
             return reswap(retarget(response, "#job-form"), "outerHTML")
-        return render(request, HOME, _form_context(form, jobs=_recent_jobs(request)), status=422)
+        return render(request, HOME, _form_context(form, jobs=_recent_jobs(request)), status=form.status_code)
     if request.htmx:
         return render(request, f"{HOME}#new_job", {"job": job, **_form_context(JobForm(initial=request.POST.dict()))})
     messages.success(request, "Job queued.")
@@ -135,7 +135,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_job_for_user(request, pk)
     try:
         return _card_or_home(request, jobs.job_retry(job=job, owner=request.user))
-    except (jobs.NotRetryable, jobs.BudgetExceeded) as exc:
+    except (jobs.NotRetryable, jobs.JobRefused) as exc:
         messages.error(request, str(exc))
         return _card_or_home(request, job)
     except specs.Invalid as exc:
@@ -182,7 +182,7 @@ def midjourney_action(request: HttpRequest, image_pk: int) -> HttpResponse:
     image = get_object_or_404(Image.objects.select_related("job"), pk=image_pk)
     try:
         job = jobs.job_create_followup(owner=request.user, image=image, action=request.POST.get("action", ""))
-    except (jobs.NotAGrid, jobs.BudgetExceeded, specs.Invalid) as exc:
+    except (jobs.NotAGrid, jobs.JobRefused, specs.Invalid) as exc:
         messages.error(request, str(exc))
         return redirect("gallery:detail", pk=image_pk)
     return redirect("studio:job", pk=job.pk)
