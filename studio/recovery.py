@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -48,14 +48,18 @@ def sweep() -> Swept:
     return swept
 
 
-def resend_queued(now) -> int:
-    """Send a task again for each job queued longer than JOB_REQUEUE_AFTER_SECONDS since its task
-    was sent (a cluster that died took it, or the broker was down). One sweep wins each job: the
-    others find its `enqueued_at` moved on. A task sent to a job that then runs is a no-op."""
+def resend_queued(now: datetime) -> int:
+    """Send a task again for jobs queued longer than JOB_REQUEUE_AFTER_SECONDS since their task was
+    sent (a cluster that died took it, or the broker was down), as many as the broker is short of
+    tasks for the queued jobs: a long queue whose tasks all wait in the broker is left alone. One
+    sweep wins each job (the others find its `enqueued_at` moved on); a spare task is a no-op."""
     due = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS)
     stranded = Job.objects.filter(status=Status.QUEUED, enqueued_at__lt=due)
-    ids = list(stranded.order_by("queued_at").values_list("pk", flat=True)[:500])
-    count = stranded.filter(pk__in=ids).update(enqueued_at=now)
+    if not stranded.exists():
+        return 0
+    short = Job.objects.filter(status=Status.QUEUED).count() - jobs.broker().queue_size()
+    ids = list(stranded.order_by("queued_at").values_list("pk", flat=True)[: max(0, min(short, 500))])
+    count = stranded.filter(pk__in=ids).update(enqueued_at=now) if ids else 0
     jobs.send_tasks(count, name="resent")
     return count
 
