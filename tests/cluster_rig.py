@@ -195,7 +195,7 @@ class Rig:
     def tokens(self, usernames: list[str]) -> dict[str, str]:
         return json.loads(self.python(TOKENS, json.dumps(usernames)))
 
-    def _spawn(self, command: list[str], host: str, **overrides: str) -> subprocess.Popen:
+    def spawn(self, command: list[str], host: str, **overrides: str) -> subprocess.Popen:
         (self.root / host).mkdir(parents=True, exist_ok=True)
         log = open(self.root / host / "process.log", "ab")  # noqa: SIM115 - kept open for the child's life
         process = subprocess.Popen(
@@ -206,12 +206,12 @@ class Rig:
         return process
 
     def start_cluster(self, host: str, workers: int = 2, **overrides: str) -> subprocess.Popen:
-        return self._spawn([sys.executable, "manage.py", "qcluster"], host, Q_WORKERS=str(workers), **overrides)
+        return self.spawn([sys.executable, "manage.py", "qcluster"], host, Q_WORKERS=str(workers), **overrides)
 
     def start_web(self, host: str = "web", threads: int = 8) -> tuple[subprocess.Popen, str]:
         port = free_port()
         command = [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"--threads={threads}"]
-        process = self._spawn([*command, "config.wsgi:application"], host)
+        process = self.spawn([*command, "config.wsgi:application"], host)
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(url), timeout=30, what="the web server answering")
         return process, url

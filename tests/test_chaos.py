@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from tests.cluster_rig import Database, PrivateRedis, Rig, wait_until
+from tests.cluster_rig import Database, PrivateRedis, Rig, free_port, wait_until
 from tests.emulators.base import Fault
 from tests.emulators.replicate_api import ReplicateEmulator
 
@@ -183,3 +186,45 @@ def test_the_cluster_timeout_fails_the_job_as_timed_out_and_cancels_the_predicti
     cancels = [r.path for r in emulator.requests if r.path.endswith("/cancel")]
     assert len(cancels) == 1
     assert predictions_bought(emulator)["too slow"] == 1
+
+
+def test_ctrl_c_lets_the_running_job_finish_takes_no_other_and_the_rest_runs_after_a_restart(sqlite_rig, emulator):
+    from studio.management.commands.runstudio import group_running
+
+    emulator.latency = 2.0
+    try:
+        studio = sqlite_rig.spawn(
+            [sys.executable, "manage.py", "runstudio", "--port", str(free_port())],
+            "host-s",
+            Q_WORKERS="1",
+            JOB_DRAIN_SECONDS="20",
+        )
+        sqlite_rig.submit([("erin", MODEL, f"drain {i}") for i in range(3)])
+        wait_until(lambda: jobs_of(sqlite_rig, "drain 0")[0][1] == "running", timeout=30, what="the first job")
+        worker_group = next(p for p in descendant_groups(studio.pid) if p != studio.pid)
+        studio.send_signal(signal.SIGINT)  # what Ctrl-C in its terminal sends
+        studio.wait(timeout=30)
+        assert not group_running(worker_group)
+        assert [status for _, status, _, _ in jobs_of(sqlite_rig, "drain")] == ["succeeded", "queued", "queued"]
+        sqlite_rig.start_cluster("host-s")
+        wait_until(
+            lambda: {s for _, s, _, _ in jobs_of(sqlite_rig, "drain")} == {"succeeded"}, timeout=40, what="the rest"
+        )
+    finally:
+        emulator.latency = 1.0
+        log = sqlite_rig.log("host-s")
+        sqlite_rig.stop_all()
+    assert all(predictions_bought(emulator)[f"drain {i}"] == 1 for i in range(3)), log
+
+
+def descendant_groups(pid: int) -> set[int]:
+    """The process groups of `pid`'s children (runstudio starts each child in a session of its own)."""
+    groups = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            groups.add(int(fields[2]))
+    return groups
