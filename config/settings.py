@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -229,10 +230,11 @@ PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=120.0)
 # is waited for in all, polls included; past it the job fails as "may still be charged". Inside
 # the task timeout, so a slow job is reported by Atelier, not cut off by the worker.
 PROVIDER_JOB_DEADLINE_SECONDS = env.float("PROVIDER_JOB_DEADLINE_SECONDS", default=480.0)
-# Recovery (studio.recovery): each cluster sweeps every JOB_RECOVERY_SECONDS; a queued job whose
-# task was sent more than JOB_REQUEUE_AFTER_SECONDS ago and that no worker took is sent again.
+# Recovery (studio.recovery): every worker sweeps at start and then every JOB_RECOVERY_SECONDS.
+# Jobs record "WORKER_HOST:pid"; a cluster restarted on a host recovers its dead predecessor's jobs
+# at once, so the name must be unique per host (the machine's name is).
 JOB_RECOVERY_SECONDS = _positive_int("JOB_RECOVERY_SECONDS", 10)
-JOB_REQUEUE_AFTER_SECONDS = _positive_int("JOB_REQUEUE_AFTER_SECONDS", 30)
+WORKER_HOST = env.str("WORKER_HOST", default=socket.gethostname())
 # Queued + running jobs one user may have at once (more is refused: 429 on the API).
 JOB_USER_MAX_ACTIVE = _positive_int("JOB_USER_MAX_ACTIVE", 20)
 # On SIGTERM or Ctrl-C, how long running jobs may take to finish before their workers are killed.

@@ -22,7 +22,7 @@ from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from gallery.models import Image
-from studio import catalog, imaging, specs
+from studio import catalog, imaging, specs, worker
 from studio.editing import PreparedEdit
 from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
@@ -188,7 +188,7 @@ def _create(owner: AbstractBaseUser, request: ImageRequest, *, enqueue: bool = T
         check_queue()
     check_active_jobs(owner)
     check_budget(owner, request.model.id, columns["params"])
-    job = Job.objects.create(owner=owner, **columns, **fields, enqueued_at=timezone.now() if enqueue else None)
+    job = Job.objects.create(owner=owner, **columns, **fields)
     if enqueue:
         _enqueue(job)
     return job
@@ -279,7 +279,7 @@ def job_start(job_id: int) -> datetime | None:
     checked against (a job sent back to the queue gets a new one); None if it is gone or taken."""
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=now, heartbeat_at=now
+        status=Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker.worker_id()
     )
     return now if claimed == 1 else None
 

@@ -83,10 +83,11 @@ class Job(models.Model):
     usage = models.JSONField(default=dict, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
-    # When its task was last sent to the broker; a queued job whose task is lost is sent again.
-    enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The worker process running it ("host:pid"): a cluster restarted on that host recovers the
+    # jobs of its dead predecessor at once, without waiting for their heartbeat to go stale.
+    worker = models.CharField(max_length=200, null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

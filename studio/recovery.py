@@ -1,14 +1,18 @@
-"""The recovery sweep: jobs whose task or worker was lost are sent again, re-attached to what the
-provider is already making, or failed as "worker lost". Every cluster runs it (studio.worker);
-each change is a conditional update, so many sweeps at once never act twice on one job."""
+"""The recovery sweep: tasks lost with a worker are sent again, a dead worker's paid provider job
+is re-attached to, and a synchronous call that may have completed fails as "worker lost". Every
+worker runs it (studio.worker); each change is a conditional update, and a spare task is a no-op,
+so any number of sweeps at once never act twice on one job."""
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -26,56 +30,75 @@ WORKER_LOST = (
 
 @dataclass(frozen=True)
 class Swept:
-    resent: int = 0  # queued jobs whose task was sent again
-    requeued: int = 0  # running jobs that had not called the provider yet, queued again
+    sent: int = 0  # tasks sent for queued jobs the broker held none for
+    requeued: int = 0  # running jobs that had not asked the provider yet, queued again
     reattached: int = 0  # running jobs handed to a new worker to collect the provider's result
     lost: int = 0  # running jobs failed as "worker lost"
 
 
 def sweep() -> Swept:
-    now = timezone.now()
-    resent = resend_queued(now)
-    requeued = reattached = lost = 0
-    stale = now - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    for job in Job.objects.filter(status=Status.RUNNING, heartbeat_at__lt=stale).order_by():
-        outcome = recover_running(job)
-        requeued += outcome == "requeued"
-        reattached += outcome == "reattached"
-        lost += outcome == "lost"
-    swept = Swept(resent, requeued, reattached, lost)
+    outcomes = [recover_running(job) for job in dead_workers_jobs()]
+    swept = Swept(
+        top_up_tasks(),
+        outcomes.count("requeued"),
+        outcomes.count("reattached"),
+        outcomes.count("lost"),
+    )
     if swept != Swept():
         log.warning("recovery: %s", swept)
     return swept
 
 
-def resend_queued(now: datetime) -> int:
-    """Send a task again for jobs queued longer than JOB_REQUEUE_AFTER_SECONDS since their task was
-    sent (a cluster that died took it, or the broker was down), as many as the broker is short of
-    tasks for the queued jobs: a long queue whose tasks all wait in the broker is left alone. One
-    sweep wins each job (the others find its `enqueued_at` moved on); a spare task is a no-op."""
-    due = now - timedelta(seconds=settings.JOB_REQUEUE_AFTER_SECONDS)
-    stranded = Job.objects.filter(status=Status.QUEUED, enqueued_at__lt=due)
-    if not stranded.exists():
-        return 0
-    short = Job.objects.filter(status=Status.QUEUED).count() - jobs.broker().queue_size()
-    ids = list(stranded.order_by("queued_at").values_list("pk", flat=True)[: max(0, min(short, 500))])
-    count = stranded.filter(pk__in=ids).update(enqueued_at=now) if ids else 0
-    jobs.send_tasks(count, name="resent")
-    return count
+def top_up_tasks() -> int:
+    """Send as many tasks as the broker is short of one per queued job. Tasks are not tied to jobs
+    (each runs the fairest queued one), so what a dead cluster had fetched is made up for, and a
+    spare task (one a live cluster had fetched, or one racing a commit) finds nothing and ends."""
+    queued = Job.objects.filter(status=Status.QUEUED).count()
+    short = queued - jobs.broker().queue_size() if queued else 0
+    jobs.send_tasks(max(0, short), name="top-up")
+    return max(0, short)
+
+
+def dead_workers_jobs() -> list[Job]:
+    """Running jobs whose heartbeat is older than JOB_STALE_AFTER_SECONDS, and at once those whose
+    worker ran on this host and is gone (a cluster restarted after a crash recovers its own)."""
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+    here = f"{settings.WORKER_HOST}:"
+    running = Job.objects.filter(status=Status.RUNNING).filter(Q(heartbeat_at__lt=stale) | Q(worker__startswith=here))
+    return [job for job in running if job.heartbeat_at < stale or not _alive(job.worker.removeprefix(here))]
+
+
+def _alive(pid: str) -> bool:
+    """Whether a process of this host runs under that id (an exited, unreaped one does not)."""
+    if not pid.isdigit():
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return state != "Z"
 
 
 def recover_running(job: Job) -> str:
-    """One running job with a stale heartbeat. Each branch first takes the job over with a
+    """One running job whose worker is gone. Each branch first takes the job over with a
     conditional update on the heartbeat it saw, so only one sweep acts on it."""
     mine = Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at)
     if job.attempts == 0:
-        # Claimed but the provider never asked: nothing was bought, run it from the start. The
-        # new start time voids the old worker's lease, should it still be alive.
-        if mine.update(status=Status.QUEUED, started_at=None, heartbeat_at=None, enqueued_at=timezone.now()):
+        # Claimed, but the provider was never asked: nothing was bought, run it from the start. The
+        # cleared start time voids the old worker's lease, should it still be alive.
+        if mine.update(status=Status.QUEUED, started_at=None, heartbeat_at=None, worker=None):
             jobs.send_tasks(1, name=f"job-{job.pk}")
             return "requeued"
     elif job.provider_job_id and providers.can_resume(job.model.provider if job.model else ""):
-        if mine.update(heartbeat_at=timezone.now()):
+        if mine.update(heartbeat_at=timezone.now(), worker=None):
             async_task("studio.tasks.resume_job", job.pk, task_name=f"resume-{job.pk}", broker=jobs.broker())
             return "reattached"
     elif mine.update(

@@ -186,6 +186,7 @@ def resume_job(job_id: int) -> str:
     if job is None or not job.provider_job_id:
         return "skipped: not running"
     provider_job_id = job.provider_job_id
+    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(worker=worker.worker_id())
     return _run(
         job_id,
         lambda job, request: providers.resume(request.model.provider, request, provider_job_id, _progress(job_id)),

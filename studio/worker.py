@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 
@@ -14,6 +15,11 @@ from django_q.conf import Conf
 
 log = logging.getLogger(__name__)
 _draining = threading.Event()
+
+
+def worker_id() -> str:
+    """This worker process as recorded on the jobs it runs: "host:pid"."""
+    return f"{settings.WORKER_HOST}:{os.getpid()}"
 
 
 def draining() -> bool:

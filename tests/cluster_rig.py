@@ -164,6 +164,7 @@ class Rig:
             "SECRET_KEY": self.secret_key,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "LOG_LEVEL": "WARNING",
+            "WORKER_HOST": host,
             **self.broker,
             **self.media,
             **self.extra,

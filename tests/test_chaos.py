@@ -23,13 +23,12 @@ pytestmark = [pytest.mark.chaos]
 
 POSTGRES = os.environ.get("POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/atelier")
 MODEL = "flux-schnell"
-# Recovery on a test's time scale: heartbeats every second, a worker dead after 4 s of silence, a
-# stranded task sent again after 3 s, every worker sweeping each second. `REPLICATE_WAIT_SECONDS=0`:
+# Recovery on a test's time scale: heartbeats every second, a worker dead after 4 s of silence
+# (at once for the cluster restarted on its host), every worker sweeping each second. `REPLICATE_WAIT_SECONDS=0`:
 # the prediction id comes back at once, so a worker killed while it waits leaves an id to re-attach to.
 FAST_RECOVERY = {
     "JOB_HEARTBEAT_SECONDS": "1",
     "JOB_STALE_AFTER_SECONDS": "4",
-    "JOB_REQUEUE_AFTER_SECONDS": "3",
     "JOB_RECOVERY_SECONDS": "1",
     "JOB_USER_MAX_ACTIVE": "1000",
     "REPLICATE_WAIT_SECONDS": "0",
@@ -109,8 +108,16 @@ def kill_mid_burst_then_restart(rig: Rig, emulator: ReplicateEmulator, label: st
     finally:
         logs = rig.log("host-a") + rig.log("host-b")
         rig.stop_all()
-    outcome = {prompt: (status, error) for _, status, prompt, error in jobs_of(rig, label)}
-    assert all(status == "succeeded" for status, _ in outcome.values()), (outcome, logs)
+    rows = rig.database.rows(
+        f"SELECT prompt, status, provider_job_id, error_message FROM studio_job WHERE prompt LIKE '{label}%'"
+    )
+    # The one window recovery cannot cover: the kill lands while the create call is in flight (or
+    # before its answer's id is stored), so no id is known to re-attach to. That job fails as
+    # "worker lost" (retry is the user's call), and it was still bought only once.
+    in_flight = [p for p, status, provider_job_id, error in rows if status == "failed" and not provider_job_id]
+    assert all(status == "succeeded" for p, status, _, _ in rows if p not in in_flight), (rows, logs)
+    assert all("worker lost" in error for p, _, _, error in rows if p in in_flight)
+    assert len(in_flight) <= 2, (rows, logs)  # at most one per worker of the killed cluster
     bought = predictions_bought(emulator)
     assert {prompt: bought[prompt] for prompt in prompts} == dict.fromkeys(prompts, 1)
 

@@ -1,4 +1,4 @@
-"""Jobs remember when their task was last sent (for the recovery sweep, which every cluster runs
+"""Jobs remember the worker process running them (for the recovery sweep, which every worker runs
 itself, so the once-a-minute reaper schedule goes)."""
 
 from django.conf import settings
@@ -21,14 +21,15 @@ class Migration(migrations.Migration):
     dependencies = [
         ("gallery", "0004_tags_remember_who_added_them"),
         ("studio", "0008_operation_instruct"),
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
             model_name="job",
-            name="enqueued_at",
-            field=models.DateTimeField(blank=True, null=True),
+            name="worker",
+            field=models.CharField(blank=True, max_length=200, null=True),
         ),
         migrations.AddIndex(
             model_name="job",
