@@ -289,9 +289,10 @@ CLAIM_TRIES = 10
 
 
 def job_claim_next() -> tuple[int, datetime] | None:
-    """Claim the fairest queued job: of the owners with jobs waiting, the one with the fewest jobs
-    running (then the longest wait) gets the worker, and within an owner the oldest job goes
-    first. One user's burst cannot hold every worker while another user waits."""
+    """Claim the next queued job. First one a dead worker had already bought at the provider (its
+    result only waits to be collected); then the fairest: of the owners with jobs waiting, the
+    one with the fewest jobs running (then the longest wait) gets the worker, and within an owner
+    the oldest job goes first. One user's burst cannot hold every worker while another waits."""
     for _ in range(CLAIM_TRIES):
         job_id = _fairest_queued()
         if job_id is None:
@@ -302,6 +303,9 @@ def job_claim_next() -> tuple[int, datetime] | None:
 
 
 def _fairest_queued() -> int | None:
+    queued = Job.objects.filter(status=Status.QUEUED)
+    if bought := queued.exclude(provider_job_id="").order_by("queued_at").values_list("pk", flat=True).first():
+        return bought
     waiting = list(
         Job.objects.filter(status=Status.QUEUED).order_by().values("owner_id").annotate(first=Min("queued_at"))
     )

@@ -14,7 +14,6 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
 from studio import jobs, providers
 from studio.models import Job
@@ -98,8 +97,10 @@ def recover_running(job: Job) -> str:
             jobs.send_tasks(1, name=f"job-{job.pk}")
             return "requeued"
     elif job.provider_job_id and providers.can_resume(job.model.provider if job.model else ""):
-        if mine.update(heartbeat_at=timezone.now(), worker=None):
-            async_task("studio.tasks.resume_job", job.pk, task_name=f"resume-{job.pk}", broker=jobs.broker())
+        # Queued again with its provider job id: the next free worker collects the result (such
+        # jobs go before any other) instead of buying it again.
+        if mine.update(status=Status.QUEUED, started_at=None, heartbeat_at=None, worker=None):
+            jobs.send_tasks(1, name=f"job-{job.pk}")
             return "reattached"
     elif mine.update(
         status=Status.FAILED,

@@ -155,20 +155,28 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
     return "succeeded"
 
 
-def _generate(lease: datetime) -> Callable[[Job, ImageRequest], ProviderResult]:
+def _work(lease: datetime) -> Callable[[Job, ImageRequest], ProviderResult]:
+    """What a claimed job needs: a job whose provider-side job a dead worker bought (its id is
+    stored) is collected from it, polls only; any other is asked of the provider."""
     deadline = time.monotonic() + settings.JOB_TIMEOUT_SECONDS
-    return lambda job, request: _call_provider(job, request, lease, deadline)
+
+    def work(job: Job, request: ImageRequest) -> ProviderResult:
+        if job.provider_job_id:
+            return providers.resume(request.model.provider, request, job.provider_job_id, _progress(job.pk))
+        return _call_provider(job, request, lease, deadline)
+
+    return work
 
 
 def run_next() -> str:
-    """The queue's task: claim the fairest queued job (studio.jobs.job_claim_next) and run it."""
+    """The queue's task: claim the next queued job (studio.jobs.job_claim_next) and run it."""
     if worker.draining():
         return "skipped: this worker is stopping"
     claimed = jobs.job_claim_next()
     if claimed is None:
         return "skipped: nothing queued"
     job_id, lease = claimed
-    return _run(job_id, _generate(lease))
+    return _run(job_id, _work(lease))
 
 
 def run_job(job_id: int) -> str:
@@ -176,18 +184,4 @@ def run_job(job_id: int) -> str:
     lease = jobs.job_start(job_id)
     if lease is None:
         return "skipped: not queued"
-    return _run(job_id, _generate(lease))
-
-
-def resume_job(job_id: int) -> str:
-    """Collect the result of a running job whose worker died, from the provider-side job it had
-    already bought (studio.recovery hands it over): polls only, never a second purchase."""
-    job = Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).first()
-    if job is None or not job.provider_job_id:
-        return "skipped: not running"
-    provider_job_id = job.provider_job_id
-    Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(worker=worker.worker_id())
-    return _run(
-        job_id,
-        lambda job, request: providers.resume(request.model.provider, request, provider_job_id, _progress(job_id)),
-    )
+    return _run(job_id, _work(lease))

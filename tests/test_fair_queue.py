@@ -51,3 +51,10 @@ def test_within_one_user_jobs_run_in_the_order_they_were_queued():
 def test_nothing_queued_claims_nothing():
     make_job(status=Job.Status.SUCCEEDED)
     assert jobs.job_claim_next() is None
+
+
+def test_a_job_already_bought_by_a_dead_worker_goes_before_any_other():
+    waiting = make_job()
+    orphan = make_job(provider_job_id="prediction-1")  # queued again by recovery, its result waiting
+    assert claim() == orphan
+    assert claim() == waiting
