@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(PY) bench/queue_pickup.py
 	$(PY) bench/gallery.py
 	$(PY) bench/providers.py
+	POSTGRES_URL=$(POSTGRES_URL) $(PY) bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
