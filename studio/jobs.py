@@ -103,9 +103,9 @@ def check_queue() -> None:
 
 
 def check_active_jobs(owner: AbstractBaseUser) -> None:
-    """Raise TooManyJobs at the per-user cap; called with the owner's row locked, so two
-    submissions at once cannot both slip under it."""
-    get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+    """Raise TooManyJobs at the per-user cap. It locks the owner's row first (inside the
+    transaction that creates the job), so two submissions at once cannot both slip under it."""
+    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
     active = Job.objects.filter(owner=owner, status__in=ACTIVE).count()
     if active >= settings.JOB_USER_MAX_ACTIVE:
         raise TooManyJobs(

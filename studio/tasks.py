@@ -126,7 +126,8 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
             result = work(job, request)
             jobs.job_succeed(job, result)
     except TimeoutException:
-        # django-q2's own timeout (a SystemExit): record it first, the worker is killed soon after.
+        # django-q2's own timeout (a SystemExit, raised by SIGALRM): the failure is recorded first,
+        # since django-q2 kills a worker still busy 3 s past its timeout; then the provider is told.
         attempts = Job.objects.filter(pk=job_id).values_list("attempts", flat=True).first()
         jobs.job_fail(
             job_id,
