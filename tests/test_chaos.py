@@ -235,3 +235,21 @@ def descendant_groups(pid: int) -> set[int]:
         if int(fields[1]) == pid:
             groups.add(int(fields[2]))
     return groups
+
+
+def test_with_one_users_burst_queued_another_users_job_starts_within_one_job(postgres_rig):
+    try:
+        postgres_rig.start_cluster("host-a")
+        postgres_rig.submit([("frank", MODEL, f"fair burst {i}") for i in range(20)])
+        wait_until(lambda: any(s == "succeeded" for _, s, _, _ in jobs_of(postgres_rig, "fair burst")), timeout=30)
+        postgres_rig.submit([("grace", MODEL, "fair single")])
+        wait_until(lambda: jobs_of(postgres_rig, "fair single")[0][1] == "succeeded", timeout=30, what="grace's job")
+        [(waited, left)] = postgres_rig.database.rows(
+            "SELECT EXTRACT(EPOCH FROM started_at - queued_at), "
+            "(SELECT count(*) FROM studio_job WHERE prompt LIKE 'fair burst%' AND status = 'queued') "
+            "FROM studio_job WHERE prompt = 'fair single'"
+        )
+    finally:
+        postgres_rig.stop_all()
+    # A job takes about 1.1 s here; first in, first out it would have waited behind the burst.
+    assert float(waited) < 3 and left > 5, (waited, left)
