@@ -73,13 +73,19 @@ def heartbeat(job_id: int) -> Iterator[None]:
 
 def _progress(job_id: int) -> Callable[[str, int | None], bool]:
     """Record what the provider says about its work (its job id first, so recovery can re-attach
-    to it); answer whether the job should go on."""
+    to it); answer whether the job should go on: False when the user canceled it (the provider is
+    told to stop too). A job recovery took from this worker (it looked dead) is left to whoever
+    has it now, its provider-side job untouched: JobNoLongerRunning."""
 
     def report(provider_job_id: str, percent: int | None) -> bool:
         fields = {"provider_job_id": provider_job_id, "heartbeat_at": timezone.now()}
         if percent is not None:
             fields["progress"] = max(0, min(100, percent))
-        return Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1
+        if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1:
+            return True
+        if Job.objects.filter(pk=job_id, status=Job.Status.CANCELED).exists():
+            return False
+        raise jobs.JobNoLongerRunning(job_id)
 
     return report
 
@@ -147,6 +153,10 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
         jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}")
         return "failed: download"
     except (jobs.JobNoLongerRunning, Canceled):
+        # The user canceled, or recovery gave the job to another worker: nothing to record. If
+        # it is still this worker's, the provider stopped its job by itself.
+        if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker=worker.worker_id()).exists():
+            jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, "The provider stopped this job before it finished.")
         return "discarded: canceled while running"
     except Exception:
         # A bug, not a provider answer: keep the traceback in the log, and never leave the job running.

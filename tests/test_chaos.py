@@ -113,13 +113,14 @@ def kill_mid_burst_then_restart(rig: Rig, emulator: ReplicateEmulator, label: st
     )
     # The one window recovery cannot cover: the kill lands while the create call is in flight (or
     # before its answer's id is stored), so no id is known to re-attach to. That job fails as
-    # "worker lost" (retry is the user's call), and it was still bought only once.
+    # "worker lost" (retry is the user's call), and it was bought at most once.
     in_flight = [p for p, status, provider_job_id, error in rows if status == "failed" and not provider_job_id]
     assert all(status == "succeeded" for p, status, _, _ in rows if p not in in_flight), (rows, logs)
     assert all("worker lost" in error for p, _, _, error in rows if p in in_flight)
     assert len(in_flight) <= 2, (rows, logs)  # at most one per worker of the killed cluster
     bought = predictions_bought(emulator)
-    assert {prompt: bought[prompt] for prompt in prompts} == dict.fromkeys(prompts, 1)
+    assert {p: bought[p] for p in prompts if p not in in_flight} == {p: 1 for p in prompts if p not in in_flight}
+    assert all(bought[p] <= 1 for p in in_flight)  # the kill may also land just before the call left
 
 
 def test_a_cluster_killed_mid_burst_on_postgres_and_redis_loses_nothing_and_buys_nothing_twice(postgres_rig, emulator):

@@ -225,6 +225,7 @@ def test_a_worker_whose_job_was_queued_again_does_not_buy_it(scripted, monkeypat
     def requeued_meanwhile(job_id, seconds):
         Job.objects.filter(pk=job_id).update(status=Job.Status.QUEUED, started_at=None)
         jobs.job_start(job_id)  # another worker claims it
+        Job.objects.filter(pk=job_id).update(worker="host-b:4242")
         return True
 
     provider = scripted(ProviderError(ErrorKind.UNAVAILABLE, "busy"), ok())
