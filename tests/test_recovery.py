@@ -2,6 +2,7 @@
 (never bought again), a synchronous call that may have completed fails as "worker lost"."""
 
 import subprocess
+import threading
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import midjourney, replicate, stability
 from studio.specs import EditSettings, Size
+from tests.conftest import wait_for
 from tests.factories import make_job, make_request, make_user, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +147,26 @@ def test_a_job_whose_worker_on_this_host_is_gone_is_recovered_without_waiting_fo
     assert recovery.sweep().lost == 1
     assert Job.objects.get(pk=job.pk).status == "failed"
     assert Job.objects.get(pk=alive.pk).status == Job.objects.get(pk=elsewhere.pk).status == "running"
+
+
+def test_a_worker_whose_job_recovery_took_away_leaves_the_prediction_alone(
+    replicate_emulator, settings, monkeypatch, transactional_db
+):
+    """The old worker was only slow (its heartbeat looked dead): it stops without canceling the
+    prediction, and the worker that has the job now collects it."""
+    settings.REPLICATE_WAIT_SECONDS = 0
+    monkeypatch.setattr(replicate, "POLL_SECONDS", 0.05)
+    replicate_emulator.latency = 1.0
+    job = jobs.job_create(owner=make_user(), request=specs.build(model="flux-schnell", prompt="slow", available=False),
+                          enqueue=False)  # fmt: skip
+    outcome = []
+    old_worker = threading.Thread(target=lambda: outcome.append(tasks.run_job(job.pk)))
+    old_worker.start()
+    assert wait_for(lambda: Job.objects.get(pk=job.pk).provider_job_id, timeout=10)
+    assert recovery.recover_running(Job.objects.get(pk=job.pk)) == "reattached"
+    old_worker.join(timeout=10)
+    assert outcome == ["discarded: canceled while running"]
+    assert Job.objects.get(pk=job.pk).status == "queued"
+    assert tasks.run_next() == "succeeded"
+    assert not [r for r in replicate_emulator.requests if r.path.endswith("/cancel")]
+    assert len([r for r in replicate_emulator.requests if r.path.endswith("/predictions")]) == 1
