@@ -15,6 +15,7 @@ with nothing killed, the baseline this machine reaches).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -70,6 +71,23 @@ def page_seconds(url: str, session: str) -> float:
     return time.perf_counter() - started
 
 
+def page_loads(url: str, session: str, stop, out, *, count: int = 0) -> None:
+    """Load the gallery page every 0.1 s until `stop` is set (or `count` times), in a process of its
+    own: in the bench process the emulator's drawing would hold the GIL and slow the client."""
+    seconds = []
+    while not stop.is_set() and (not count or len(seconds) < count):
+        seconds.append(page_seconds(url, session))
+        time.sleep(0.1)
+    out.put(seconds)
+
+
+def measure_pages(url: str, session: str, *, count: int = 0) -> tuple[multiprocessing.Process, object, object]:
+    stop, out = multiprocessing.Event(), multiprocessing.Queue()
+    process = multiprocessing.Process(target=page_loads, args=(url, session, stop, out), kwargs={"count": count})
+    process.start()
+    return process, stop, out
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -98,7 +116,8 @@ def main() -> None:
         stats = redis.from_url(broker.url)
         wait_until(lambda: len(stats.keys("django_q:atelier:cluster*")) == CLUSTERS, timeout=60, what="clusters up")
         result = burst(rig, url, tokens, session, clusters, kill="--no-kill" not in sys.argv)
-        idle = [page_seconds(url, session) for _ in range(60)]  # the same gallery, nothing running
+        _, _, out = measure_pages(url, session, count=60)  # the same gallery, nothing running
+        idle = out.get()
         report(rig, emulator, result, idle)
     finally:
         rig.stop_all()
@@ -109,22 +128,15 @@ def main() -> None:
 
 def burst(rig: Rig, url: str, tokens: dict[str, str], session: str, clusters: dict, *, kill: bool) -> dict:
     statuses: Counter = Counter()
-    during: list[float] = []
-    done = threading.Event()
 
     def client(name: str) -> None:
         for i in range(JOBS // CLIENTS):
             statuses[post_job(url, tokens[name], f"chaos {name}-{i}")] += 1
 
-    def gallery() -> None:
-        while not done.is_set():
-            during.append(page_seconds(url, session))
-            time.sleep(0.1)
-
     started = time.time()
     threads = [threading.Thread(target=client, args=(name,)) for name in tokens]
-    poller = threading.Thread(target=gallery)
-    for thread in [*threads, poller]:
+    poller, stop, out = measure_pages(url, session)
+    for thread in threads:
         thread.start()
 
     def finished() -> int:
@@ -140,7 +152,8 @@ def burst(rig: Rig, url: str, tokens: dict[str, str], session: str, clusters: di
     for thread in threads:
         thread.join()
     wait_until(lambda: finished() >= JOBS, timeout=600, what="every job final")
-    done.set()
+    stop.set()
+    during = out.get()
     poller.join()
     return {"started": started, "killed": killed, "recovered": running_on_a, "submits": statuses, "during": during}
 
@@ -148,6 +161,10 @@ def burst(rig: Rig, url: str, tokens: dict[str, str], session: str, clusters: di
 def report(rig: Rig, emulator: ReplicateEmulator, result: dict, idle: list[float]) -> None:
     rows = rig.database.rows(
         "SELECT id, prompt, status, EXTRACT(EPOCH FROM finished_at) FROM studio_job WHERE prompt LIKE 'chaos %'"
+    )
+    not_ok = rig.database.rows(
+        "SELECT prompt, status, provider_job_id, error_message FROM studio_job "
+        "WHERE prompt LIKE 'chaos %' AND status <> 'succeeded'"
     )
     bought = Counter(
         r.json["input"]["prompt"] for r in emulator.requests if r.method == "POST" and r.path.endswith("/predictions")
@@ -175,6 +192,9 @@ def report(rig: Rig, emulator: ReplicateEmulator, result: dict, idle: list[float
         f"| gallery p95 during / idle | {during_p95 * 1000:.0f} ms / {idle_p95 * 1000:.0f} ms = "
         f"{during_p95 / idle_p95:.2f}× (n={len(result['during'])}) | ≤ 2× |"
     )
+    for prompt, status, provider_job_id, error in not_ok:
+        print(f"\nnot ok: {prompt}: {status}, provider job id {provider_job_id or 'none'}, ", end="")
+        print(f"predictions bought {bought[prompt]}: {error}")
 
 
 if __name__ == "__main__":
