@@ -50,23 +50,26 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 # The same tests again on PostgreSQL (running locally and in CI) for the code whose SQL differs by
-# database: full-text search, keyset sorts, comparisons, budgets, the job runner and the API.
+# database: full-text search, keyset sorts, comparisons, budgets, the job runner, the fair claim, recovery
+# and the API.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/atelier
 POSTGRES_TESTS := tests/test_gallery_pages.py tests/test_gallery_organising.py tests/test_comparisons.py \
 	tests/test_costs_and_budgets.py tests/test_job_runner.py tests/test_api.py \
 	tests/test_gallery_hostile_input.py tests/test_gallery_board_and_tag_rules.py tests/test_gallery_migrations.py \
 	tests/test_hostile_studio_input.py tests/test_fuzz_routes.py tests/test_orphan_sweep.py \
-	tests/test_saved_searches.py
+	tests/test_saved_searches.py \
+	tests/test_fair_queue.py tests/test_recovery.py
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 PYTEST = sh -c '"$$0" -m pytest "$$@"; code=$$?; [ $$code -eq 5 ] && echo "pytest collected no tests"; exit $$code' $(PY)
 
 test: lint chromium
-	$(PYTEST)
+	POSTGRES_URL=$(POSTGRES_URL) $(PYTEST)
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
 
-# The suite without the fuzz tests (tests/test_fuzz_*.py) and the browser: a quick check while working.
+# The suite without the fuzz tests (tests/test_fuzz_*.py), the browser and the chaos tests (tests/test_chaos.py,
+# real clusters killed): a quick check while working.
 test-fast: $(STAMP)
-	$(PYTEST) -p no:playwright -m "not fuzz and not browser"
+	$(PYTEST) -p no:playwright -m "not fuzz and not browser and not chaos"
 
 # The fuzz tests at length: every listed hostile value in every htmx variant, FUZZ_EXAMPLES generated
 # examples per case from a fresh seed, on SQLite and on PostgreSQL (which refuses NUL and over-long
@@ -90,6 +93,7 @@ bench: $(STAMP)
 	$(PY) bench/leaderboard.py
 	$(PY) bench/providers.py
 	$(PY) bench/browser_latency.py
+	POSTGRES_URL=$(POSTGRES_URL) $(PY) bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

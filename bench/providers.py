@@ -32,6 +32,8 @@ def main() -> None:
         REPLICATE_API_TOKEN=emulator.token,
         REPLICATE_BASE_URL=emulator.url,
         DOWNLOAD_INSECURE_HOSTS=emulator.url.removeprefix("http://"),
+        # The burst is one user's: above the per-user cap of queued + running jobs.
+        JOB_USER_MAX_ACTIVE=str(BURST + 10),
     )
     setup_django()
     from django.contrib.auth import get_user_model

@@ -82,8 +82,8 @@ def a1111_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]
             return view(request, *args, **kwargs)
         except specs.Invalid as exc:
             return error_response(_invalid(exc))
-        except jobs.BudgetExceeded as exc:
-            return error_response(ApiError(429, str(exc)))
+        except jobs.JobRefused as exc:  # budget or per-user cap: 429; the queue down: 503
+            return error_response(ApiError(exc.status or 429, str(exc)))
         except ApiError as exc:
             return error_response(exc)
 

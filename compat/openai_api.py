@@ -75,8 +75,9 @@ def openai_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse
             return view(request, *args, **kwargs)
         except specs.Invalid as exc:
             return error_response(_invalid(exc))
-        except jobs.BudgetExceeded as exc:
-            return error_response(ApiError(429, str(exc), code="budget_exceeded", type_="insufficient_quota"))
+        except jobs.JobRefused as exc:  # budget or per-user cap: 429; the queue down: 503
+            kind = {"budget_exceeded": "insufficient_quota", "too_many_jobs": "rate_limit_error"}.get(exc.kind)
+            return error_response(ApiError(exc.status or 429, str(exc), code=exc.kind, type_=kind or "server_error"))
         except ApiError as exc:
             return error_response(exc)
 

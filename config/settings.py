@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config import queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -250,26 +253,33 @@ if REQUEST_MAX_BYTES < UPLOAD_MAX_BYTES:
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 
-# Jobs: a running job whose heartbeat is older than this is reaped as "worker lost".
-JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=120)
+# Jobs: a running job whose heartbeat is older than JOB_STALE_AFTER_SECONDS lost its worker: the
+# recovery sweep re-attaches it to its provider-side job, or fails it as "worker lost".
+JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=60)
 JOB_HEARTBEAT_SECONDS = env.int("JOB_HEARTBEAT_SECONDS", default=10)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=4)
+JOB_BACKOFF_MAX_SECONDS = 30.0
 JOB_TIMEOUT_SECONDS = env.int("JOB_TIMEOUT_SECONDS", default=600)
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=120.0)
 # How long a paid provider-side job (a Replicate prediction, a creative upscale, a Midjourney task)
 # is waited for in all, polls included; past it the job fails as "may still be charged". Inside
 # the task timeout, so a slow job is reported by Atelier, not cut off by the worker.
 PROVIDER_JOB_DEADLINE_SECONDS = env.float("PROVIDER_JOB_DEADLINE_SECONDS", default=480.0)
-if not PROVIDER_TIMEOUT_SECONDS <= PROVIDER_JOB_DEADLINE_SECONDS < JOB_TIMEOUT_SECONDS:
-    raise ImproperlyConfigured(
-        "PROVIDER_JOB_DEADLINE_SECONDS must be at least PROVIDER_TIMEOUT_SECONDS and below JOB_TIMEOUT_SECONDS."
-    )
 # The OpenAI-compatible and AUTOMATIC1111 APIs answer when the job ends; past this many seconds
 # they answer with an error carrying the job id instead (the job goes on). Each waiting call holds
 # a web server thread, and clients must wait longer than this (the OpenAI SDK waits 600 s).
 COMPAT_WAIT_SECONDS = env.float("COMPAT_WAIT_SECONDS", default=300.0)
 if not 0 <= COMPAT_WAIT_SECONDS < float("inf"):
     raise ImproperlyConfigured(f"COMPAT_WAIT_SECONDS must be a number of seconds, not {COMPAT_WAIT_SECONDS}.")
+# Recovery (studio.recovery): every worker sweeps at start and then every JOB_RECOVERY_SECONDS.
+# Jobs record "WORKER_HOST:pid"; a cluster restarted on a host recovers its dead predecessor's jobs
+# at once, so the name must be unique per host (the machine's name is).
+JOB_RECOVERY_SECONDS = _positive_int("JOB_RECOVERY_SECONDS", 10)
+WORKER_HOST = env.str("WORKER_HOST", default=socket.gethostname())
+# Queued + running jobs one user may have at once (more is refused: 429 on the API).
+JOB_USER_MAX_ACTIVE = _positive_int("JOB_USER_MAX_ACTIVE", 20)
+# On SIGTERM or Ctrl-C, how long running jobs may take to finish before their workers are killed.
+JOB_DRAIN_SECONDS = _positive_int("JOB_DRAIN_SECONDS", 30)
 # Provider result downloads (studio.downloads): size cap, and host:port pairs allowed over plain
 # http and on private addresses — only for local stand-ins such as the test emulators.
 # GPT Image previews: partial images (0-3) streamed while an image renders, shown on its card.
@@ -292,14 +302,29 @@ LIVE_MAX_WAITING = _positive_int("LIVE_MAX_WAITING", 4)
 Q_BROKER = env.str("Q_BROKER", default="orm")
 if Q_BROKER not in {"orm", "redis"}:
     raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', not {Q_BROKER!r}")
+Q_WORKERS = _positive_int("Q_WORKERS", 2)
+# retry must exceed timeout, or django-q2 hands a slow job to a second worker.
+Q_RETRY_SECONDS = env.int("Q_RETRY_SECONDS", default=JOB_TIMEOUT_SECONDS + 60)
+queue.check_timeouts(
+    attempts=JOB_MAX_ATTEMPTS,
+    provider_timeout=PROVIDER_TIMEOUT_SECONDS,
+    backoff_max=JOB_BACKOFF_MAX_SECONDS,
+    job_deadline=PROVIDER_JOB_DEADLINE_SECONDS,
+    task_timeout=JOB_TIMEOUT_SECONDS,
+    broker_retry=Q_RETRY_SECONDS,
+    heartbeat=JOB_HEARTBEAT_SECONDS,
+    stale_after=JOB_STALE_AFTER_SECONDS,
+)
 Q_CLUSTER = {
     "name": "atelier",
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": Q_WORKERS,
     "timeout": JOB_TIMEOUT_SECONDS,
-    # retry must exceed timeout, or django-q2 hands a slow job to a second worker.
-    "retry": JOB_TIMEOUT_SECONDS + 60,
+    "retry": Q_RETRY_SECONDS,
     "max_attempts": 1,
-    "queue_limit": 50,
+    # Prefetch no more than the workers can start: what a killed cluster held is all that its
+    # death strands (the recovery sweep sends it again), and the rest waits where others can take it.
+    "queue_limit": Q_WORKERS,
+    "bulk": 1,
     "catch_up": False,
     "save_limit": 250,
     "poll": env.float("Q_POLL_SECONDS", default=0.05),
@@ -308,7 +333,9 @@ Q_CLUSTER = {
 if Q_BROKER == "orm":
     Q_CLUSTER["orm"] = "default"
 else:
-    Q_CLUSTER["redis"] = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    queue.check_redis(REDIS_URL, secret_key_from_env=env.str("SECRET_KEY", default=""))
+    Q_CLUSTER["redis"] = queue.redis_url(REDIS_URL)
 
 # Provider credentials and endpoints. Read here only; never stored in rows or rendered.
 PROVIDER_SETTINGS = {

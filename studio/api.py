@@ -272,8 +272,8 @@ def _prepare_edit(payload: dict[str, Any], common: dict[str, Any]) -> editing.Pr
 def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
     try:
         job = create()
-    except jobs.BudgetExceeded as exc:
-        return error(403, str(exc), kind="budget_exceeded")
+    except jobs.JobRefused as exc:
+        return error(exc.status or 403, str(exc), kind=exc.kind)
     except media.StorageFailure as exc:
         return error(503, f"Atelier could not store the input images: {exc.reason}.", kind="storage")
     response = JsonResponse(job_json(request, job), status=201)

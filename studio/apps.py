@@ -5,4 +5,8 @@ class StudioConfig(AppConfig):
     name = "studio"
 
     def ready(self) -> None:
-        from studio import media  # noqa: F401  (registers the media storage system check)
+        from django_q.signals import post_spawn
+
+        from studio import media, worker  # noqa: F401  (media registers the storage system check)
+
+        post_spawn.connect(worker.on_spawn, dispatch_uid="studio.worker.on_spawn")

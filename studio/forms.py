@@ -354,14 +354,18 @@ def _plain(value: Any) -> bool:
 
 def queue(form: forms.Form, create: Callable[[], T]) -> T | None:
     """Queue what a valid form describes (a job, a comparison); None when the form is invalid or
-    the budget says no, with the reason added to the form so the page can show it."""
+    the job is refused (budget, per-user cap, queue down), with the reason added to the form so
+    the page can show it, and `form.status_code` the HTTP status to show it with."""
+    form.status_code = 422
     if not form.is_valid():
         return None
     try:
         return create()
-    except (jobs.BudgetExceeded, specs.Invalid) as exc:
+    except specs.Invalid as exc:
         form.add_error(None, str(exc))
-        return None
+    except jobs.JobRefused as exc:
+        form.add_error(None, str(exc))
+        form.status_code = exc.status or 422
     except media.StorageFailure as exc:
         form.add_error(None, f"Atelier could not store the images: {exc.reason}. Ask an admin to fix media storage.")
-        return None
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,14 +12,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Prefetch, Q, Sum
+from django.db.models import Count, Min, Prefetch, Q, Sum
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from gallery.models import Image
-from studio import catalog, imaging, media, pricing, specs
+from studio import catalog, imaging, media, pricing, specs, worker
 from studio.editing import PreparedEdit
 from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
@@ -28,13 +31,86 @@ log = logging.getLogger(__name__)
 Status = Job.Status
 
 
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+
+@functools.cache
+def broker():
+    """This process's broker connection (django-q2 would open one per task sent)."""
+    return get_broker()
+
+
+def send_tasks(count: int, *, name: str = "job") -> None:
+    """Put `count` tasks on the queue. A task runs the fairest queued job (`job_claim_next`), not a
+    given one, so a task sent twice, or lost with a worker and sent again, is harmless."""
+    for _ in range(count):
+        async_task("studio.tasks.run_next", task_name=name, broker=broker())
+
+
+def _send_after_commit(job_id: int) -> None:
+    try:
+        send_tasks(1, name=f"job-{job_id}")
+    except Exception:
+        # The broker failed between the check in _create and now: the job is queued and the
+        # recovery sweep sends its task once the broker answers again.
+        log.exception("job %s: could not send its task; the recovery sweep will", job_id)
+
+
 def _enqueue(job: Job) -> None:
     job_id = job.pk
-    transaction.on_commit(lambda: async_task("studio.tasks.run_job", job_id, task_name=f"job-{job_id}"))
+    transaction.on_commit(lambda: _send_after_commit(job_id))
 
 
-class BudgetExceeded(Exception):
+class JobRefused(Exception):
+    """The job cannot be queued; the message says why. `status` is the HTTP answer where the
+    reason has one of its own; otherwise each caller answers with its usual refusal."""
+
+    status: int | None = None
+    kind = "refused"
+
+
+class QueueUnavailable(JobRefused):
+    """The broker does not answer: nothing was queued or charged."""
+
+    status = 503
+    kind = "queue_unavailable"
+
+
+class TooManyJobs(JobRefused):
+    """The owner already has as many queued and running jobs as one user may."""
+
+    status = 429
+    kind = "too_many_jobs"
+
+
+class BudgetExceeded(JobRefused):
     """Queuing the job would take its owner past their monthly budget; the message says by how much."""
+
+    kind = "budget_exceeded"
+
+
+def check_queue() -> None:
+    """Refuse to create a job the queue could not take (Redis down): the user is told at once,
+    and no row is left to count against their budget or cap."""
+    try:
+        broker().ping()
+    except Exception as exc:
+        log.warning("the job queue does not answer: %s", exc)
+        raise QueueUnavailable(
+            "The job queue is not answering right now, so nothing was queued or charged. Try again in a minute."
+        ) from None
+
+
+def check_active_jobs(owner: AbstractBaseUser) -> None:
+    """Raise TooManyJobs at the per-user cap. It locks the owner's row first (inside the
+    transaction that creates the job), so two submissions at once cannot both slip under it."""
+    list(get_user_model().objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+    active = Job.objects.filter(owner=owner, status__in=ACTIVE).count()
+    if active >= settings.JOB_USER_MAX_ACTIVE:
+        raise TooManyJobs(
+            f"You already have {active} jobs queued or running, the most one person may have at once. "
+            "Wait for some to finish (or cancel some), then try again."
+        )
 
 
 def month_start() -> datetime:
@@ -86,6 +162,9 @@ def images_by_index() -> Prefetch:
 def _create(owner: AbstractBaseUser, request: ImageRequest, *, enqueue: bool = True, **fields: Any) -> Job:
     """The job row for a validated request, its budget checked under the budget's row lock."""
     columns = specs.job_fields(request, fields.pop("notes", ()))
+    if enqueue:
+        check_queue()
+    check_active_jobs(owner)
     check_budget(owner, request.model.id, columns["operation"], columns["params"])
     job = Job.objects.create(owner=owner, **columns, **fields)
     if enqueue:
@@ -178,15 +257,53 @@ def job_retry(*, job: Job, owner: AbstractBaseUser) -> Job:
     return _create(owner, request, source_image=job.source_image, notes=tuple(job.params.get("notes") or ()))
 
 
-def job_start(job_id: int) -> bool:
-    """Claim a queued job for this worker; False if it is gone or someone else has it."""
+def job_start(job_id: int) -> datetime | None:
+    """Claim a queued job for this worker. Returns its start time, the lease later writes are
+    checked against (a job sent back to the queue gets a new one); None if it is gone or taken."""
     now = timezone.now()
-    return (
-        Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=now, heartbeat_at=now
-        )
-        == 1
+    claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker.worker_id()
     )
+    return now if claimed == 1 else None
+
+
+# Claims lost to other workers before giving up (the task is then a no-op; the job keeps its own).
+CLAIM_TRIES = 10
+
+
+def job_claim_next() -> tuple[int, datetime] | None:
+    """Claim the next queued job. First one a dead worker had already bought at the provider (its
+    result only waits to be collected); then the fairest: of the owners with jobs waiting, the
+    one with the fewest jobs running (then the longest wait) gets the worker, and within an owner
+    the oldest job goes first. One user's burst cannot hold every worker while another waits."""
+    for _ in range(CLAIM_TRIES):
+        job_id = _fairest_queued()
+        if job_id is None:
+            return None
+        if (lease := job_start(job_id)) is not None:
+            return job_id, lease
+    return None
+
+
+def _fairest_queued() -> int | None:
+    queued = Job.objects.filter(status=Status.QUEUED)
+    if bought := queued.exclude(provider_job_id="").order_by("queued_at").values_list("pk", flat=True).first():
+        return bought
+    waiting = list(
+        Job.objects.filter(status=Status.QUEUED).order_by().values("owner_id").annotate(first=Min("queued_at"))
+    )
+    if not waiting:
+        return None
+    running = dict(
+        Job.objects.filter(status=Status.RUNNING)
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .values_list("owner_id", "n")
+    )
+    owner = min(waiting, key=lambda w: (running.get(w["owner_id"], 0), w["first"]))["owner_id"]
+    queued = Job.objects.filter(status=Status.QUEUED, owner_id=owner).order_by("queued_at", "id")
+    return queued.values_list("pk", flat=True).first()
 
 
 def job_fail(job_id: int, kind: ErrorKind, message: str) -> None:

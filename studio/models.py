@@ -141,12 +141,16 @@ class Job(models.Model):
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The worker process running it ("host:pid"): a cluster restarted on that host recovers the
+    # jobs of its dead predecessor at once, without waiting for their heartbeat to go stale.
+    worker = models.CharField(max_length=200, null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]
         indexes = [
             models.Index(fields=["owner", "-queued_at"]),
+            models.Index(fields=["status", "queued_at"]),
             # A model's latest runs, for the studio's ETAs (studio.queue).
             models.Index(fields=["model_id", "status", "-finished_at"], name="job_model_recent_runs"),
         ]

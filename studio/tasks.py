@@ -6,15 +6,16 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 
-from studio import jobs, providers, specs
+from studio import jobs, providers, specs, worker
 from studio.downloads import DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
@@ -26,22 +27,39 @@ NOT_RETRIED = (
     " The provider may still have made the image and charged for it, so Atelier did not try again: "
     "Retry to run it anew."
 )
+# How often a backoff wait looks whether the user canceled the job.
+CANCEL_CHECK_SECONDS = 1.0
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     """Exponential backoff with full jitter, never sooner than the provider's Retry-After."""
-    delay = random.uniform(0, min(30.0, 1.0 * 2**attempt))
+    delay = random.uniform(0, min(settings.JOB_BACKOFF_MAX_SECONDS, 1.0 * 2**attempt))
     return max(delay, retry_after or 0.0)
+
+
+def pause(job_id: int, seconds: float) -> bool:
+    """Wait between attempts; False as soon as the job is no longer running (the user canceled)."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, CANCEL_CHECK_SECONDS))
+        if not Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).exists():
+            return False
+    return True
 
 
 @contextmanager
 def heartbeat(job_id: int) -> Iterator[None]:
-    """Refresh the job's heartbeat while the provider works, so the reaper leaves it alone."""
+    """Refresh the job's heartbeat while the provider works, so recovery leaves it alone. A
+    database that fails for a moment costs a beat, not the thread: the next one reconnects."""
     stop = threading.Event()
 
     def beat() -> None:
         while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
-            Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+            try:
+                Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+            except DatabaseError as exc:
+                log.warning("job %s: heartbeat not recorded (%s); trying again", job_id, exc)
+                close_old_connections()
         close_old_connections()
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
@@ -54,7 +72,10 @@ def heartbeat(job_id: int) -> Iterator[None]:
 
 
 def _progress(job_id: int) -> Progress:
-    """Record what the provider says about its work; answer whether the job should go on."""
+    """Record what the provider says about its work (its job id first, so recovery can re-attach
+    to it, and its preview); answer whether the job should go on: False when the user canceled it
+    (the provider is told to stop too). A job recovery took from this worker (it looked dead) is
+    left to whoever has it now, its provider-side job untouched: JobNoLongerRunning."""
 
     def report(provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
         fields = {"provider_job_id": provider_job_id, "heartbeat_at": timezone.now()}
@@ -62,32 +83,46 @@ def _progress(job_id: int) -> Progress:
             fields["progress"] = max(0, min(100, percent))
         if preview is not None:
             jobs.preview_store(job_id, preview)
-        return Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1
+        if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1:
+            return True
+        if Job.objects.filter(pk=job_id, status=Job.Status.CANCELED).exists():
+            return False
+        raise jobs.JobNoLongerRunning(job_id)
 
     return report
 
 
-def _call_provider(job: Job, request: ImageRequest) -> ProviderResult:
-    """Call the provider, retrying rate limits, outages and timeouts with backoff."""
+def _call_provider(job: Job, request: ImageRequest, lease: datetime, deadline: float) -> ProviderResult:
+    """Call the provider, retrying rate limits, outages and timeouts with backoff, while the job
+    has time left (`deadline`, time.monotonic) for the wait and one more attempt."""
     provider = providers.get_provider(request.model.provider)
     progress = _progress(job.pk)
     attempt = 0
     while True:
         attempt += 1
-        Job.objects.filter(pk=job.pk).update(attempts=attempt)
+        # Checked against the lease: a job sent back to the queue (its worker looked dead) is not
+        # bought here as well.
+        if not Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, started_at=lease).update(attempts=attempt):
+            raise jobs.JobNoLongerRunning(job.pk)
         try:
             return provider.generate(request, progress)
         except ProviderError as exc:
             if not exc.retry_is_safe or attempt >= settings.JOB_MAX_ATTEMPTS:
                 raise
             delay = backoff_seconds(attempt, exc.retry_after)
+            left = deadline - time.monotonic() - settings.PROVIDER_TIMEOUT_SECONDS
+            if delay > left:
+                raise ProviderError(
+                    exc.kind, f"{exc.message} (it asked to wait {delay:.0f} s, more than this job has left)"
+                ) from exc
             log.info("job %s: %s (%s), retrying in %.1fs", job.pk, exc.kind, exc.message, delay)
-            time.sleep(delay)
+            if not pause(job.pk, delay):
+                raise Canceled from exc
 
 
-def run_job(job_id: int) -> str:
-    if not jobs.job_start(job_id):
-        return "skipped: not queued"
+def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> str:
+    """Run a claimed job's provider work and record the outcome; every way out leaves it final
+    (or, for a job taken from this worker, untouched)."""
     job = Job.objects.get(pk=job_id)
     try:
         request = specs.from_job(job)
@@ -96,8 +131,20 @@ def run_job(job_id: int) -> str:
         return "failed"
     try:
         with heartbeat(job_id), jobs.previews_cleared(job_id):
-            result = _call_provider(job, request)
+            result = work(job, request)
             jobs.job_succeed(job, result)
+    except TimeoutException:
+        # django-q2's own timeout (a SystemExit, raised by SIGALRM): the failure is recorded first,
+        # since django-q2 kills a worker still busy 3 s past its timeout; then the provider is told.
+        attempts = Job.objects.filter(pk=job_id).values_list("attempts", flat=True).first()
+        jobs.job_fail(
+            job_id,
+            ErrorKind.TIMEOUT,
+            f"The job took longer than {settings.JOB_TIMEOUT_SECONDS} s and was stopped (timed out)."
+            + (NOT_RETRIED if attempts else ""),
+        )
+        providers.cancel(request.model.provider, Job.objects.get(pk=job_id).provider_job_id)
+        return "failed: timed out"
     except ProviderError as exc:
         jobs.job_fail(job_id, exc.kind, exc.message + (NOT_RETRIED if exc.may_be_paid and exc.kind.retryable else ""))
         return f"failed: {exc.kind}"
@@ -108,6 +155,10 @@ def run_job(job_id: int) -> str:
         jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}")
         return "failed: download"
     except (jobs.JobNoLongerRunning, Canceled):
+        # The user canceled, or recovery gave the job to another worker: nothing to record. If
+        # it is still this worker's, the provider stopped its job by itself.
+        if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker=worker.worker_id()).exists():
+            jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, "The provider stopped this job before it finished.")
         return "discarded: canceled while running"
     except jobs.ResultNotStored:
         return "failed: storage"
@@ -119,15 +170,33 @@ def run_job(job_id: int) -> str:
     return "succeeded"
 
 
-def reap_stuck_jobs() -> int:
-    """Fail running jobs whose worker stopped sending heartbeats."""
-    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    reaped = Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=stale).update(
-        status=Job.Status.FAILED,
-        error_kind=ErrorKind.UNAVAILABLE.value,
-        error_message="The worker running this job stopped (worker lost). Retry to run it again.",
-        finished_at=timezone.now(),
-    )
-    if reaped:
-        log.warning("reaped %d stuck job(s)", reaped)
-    return reaped
+def _work(lease: datetime) -> Callable[[Job, ImageRequest], ProviderResult]:
+    """What a claimed job needs: a job whose provider-side job a dead worker bought (its id is
+    stored) is collected from it, polls only; any other is asked of the provider."""
+    deadline = time.monotonic() + settings.JOB_TIMEOUT_SECONDS
+
+    def work(job: Job, request: ImageRequest) -> ProviderResult:
+        if job.provider_job_id:
+            return providers.resume(request.model.provider, request, job.provider_job_id, _progress(job.pk))
+        return _call_provider(job, request, lease, deadline)
+
+    return work
+
+
+def run_next() -> str:
+    """The queue's task: claim the next queued job (studio.jobs.job_claim_next) and run it."""
+    if worker.draining():
+        return "skipped: this worker is stopping"
+    claimed = jobs.job_claim_next()
+    if claimed is None:
+        return "skipped: nothing queued"
+    job_id, lease = claimed
+    return _run(job_id, _work(lease))
+
+
+def run_job(job_id: int) -> str:
+    """Run one given job now (the CLI's --inline)."""
+    lease = jobs.job_start(job_id)
+    if lease is None:
+        return "skipped: not queued"
+    return _run(job_id, _work(lease))

@@ -68,7 +68,12 @@ def runner_waits(monkeypatch):
     from studio import tasks
 
     waits = []
-    monkeypatch.setattr(tasks, "time", SimpleNamespace(sleep=waits.append))
+
+    def record(job_id: int, seconds: float) -> bool:
+        waits.append(seconds)
+        return True
+
+    monkeypatch.setattr(tasks, "pause", record)
     return waits
 
 

@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 from accounts.models import ApiToken, hash_token
 from compat.models import A1111Settings
 from studio.models import Budget, Job
+from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,3 +128,13 @@ def test_sampler_steps_and_cfg_reach_a_model_that_has_them(user, settings):
     assert job.params["options"] == {"sampler": "K_EULER_ANCESTRAL", "steps": 50, "cfg_scale": 9,
                                      "style_preset": "none"}  # fmt: skip
     assert (job.params["width"], job.params["height"]) == (1152, 896)
+
+
+@pytest.mark.django_db
+def test_the_per_user_cap_applies(user, settings):
+    settings.JOB_USER_MAX_ACTIVE = 1
+    make_job(owner=user)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(user)}")
+    answer = api.post("/sdapi/v1/txt2img", {"prompt": "a kite"}, content_type="application/json")
+    assert answer.status_code == 429 and "queued or running" in answer.json()["detail"]
+    assert Job.objects.count() == 1

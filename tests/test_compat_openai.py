@@ -14,7 +14,7 @@ from accounts.models import ApiToken, hash_token
 from gallery.models import Image
 from studio.models import Budget, Job
 from tests.emulators.base import Fault
-from tests.factories import png_bytes
+from tests.factories import make_job, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,3 +192,12 @@ def test_a_session_cookie_alone_is_not_a_login(alice, path):
     """The compatible APIs take no CSRF token, so only an API token may call them."""
     answer = alice.post(path, {"model": "offline", "prompt": "a lighthouse"}, content_type="application/json")
     assert answer.status_code == 401 and not Job.objects.exists()
+
+
+def test_the_per_user_cap_applies_and_is_not_retried(sdk, user, settings):
+    settings.JOB_USER_MAX_ACTIVE = 1
+    make_job(owner=user)  # queued: the one job this person may have
+    with pytest.raises(openai.RateLimitError, match="1 jobs queued or running") as exc:
+        sdk.images.generate(model="offline", prompt="a lighthouse")
+    assert exc.value.code == "too_many_jobs" and exc.value.response.headers["x-should-retry"] == "false"
+    assert Job.objects.count() == 1

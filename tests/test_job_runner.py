@@ -1,5 +1,7 @@
 """The worker task: state transitions, retries with backoff, clean failures, and the reaper."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -7,10 +9,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from gallery.models import Image
-from studio import providers, tasks
+from studio import jobs, providers, recovery, tasks
 from studio.models import Job
 from studio.providers import offline
 from studio.providers.base import ErrorKind, GeneratedImage, ProviderError, ProviderResult
+from tests.conftest import wait_for
 from tests.factories import make_job, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -42,10 +45,8 @@ def scripted(monkeypatch):
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    delays = []
-    monkeypatch.setattr(tasks.time, "sleep", delays.append)
-    return delays
+def sleeps(runner_waits):
+    return runner_waits
 
 
 def ok(n=1):
@@ -149,12 +150,12 @@ def test_backoff_grows_and_honours_retry_after():
     assert all(0 <= tasks.backoff_seconds(5, None) <= 30 for _ in range(50))
 
 
-def test_reaper_fails_jobs_whose_worker_stopped(settings):
+def test_recovery_fails_jobs_whose_worker_stopped_after_calling_the_provider(settings):
     settings.JOB_STALE_AFTER_SECONDS = 60
     old = timezone.now() - timedelta(minutes=5)
-    stuck = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=old)
-    alive = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=timezone.now())
-    assert tasks.reap_stuck_jobs() == 1
+    stuck = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=old, attempts=1)
+    alive = make_job(status=Job.Status.RUNNING, started_at=old, heartbeat_at=timezone.now(), attempts=1)
+    assert recovery.sweep().lost == 1
     stuck.refresh_from_db()
     alive.refresh_from_db()
     assert stuck.status == "failed" and "worker lost" in stuck.error_message
@@ -192,3 +193,64 @@ def test_a_call_that_may_have_been_paid_is_not_made_again(scripted, sleeps):
     job.refresh_from_db()
     assert provider.calls == 1 and job.attempts == 1 and sleeps == []
     assert job.status == "failed" and "may still have made the image" in job.error_message
+
+
+def test_a_retry_after_longer_than_the_job_has_left_fails_at_once(scripted, sleeps, settings):
+    settings.JOB_TIMEOUT_SECONDS = 600
+    provider = scripted(ProviderError(ErrorKind.RATE_LIMITED, "slow down", retry_after=3600), ok())
+    job = make_job()
+    assert tasks.run_job(job.pk) == "failed: rate_limited"
+    job.refresh_from_db()
+    assert provider.calls == 1 and sleeps == []
+    assert "slow down (it asked to wait 3600 s, more than this job has left)" in job.error_message
+
+
+def test_a_cancel_during_the_backoff_wait_ends_the_job_without_another_call(scripted, monkeypatch, transactional_db):
+    monkeypatch.setattr(tasks, "CANCEL_CHECK_SECONDS", 0.05)
+    provider = scripted(ProviderError(ErrorKind.RATE_LIMITED, "slow down", retry_after=20), ok())
+    job = make_job()
+    timer = threading.Timer(0.3, lambda: Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELED))
+    timer.start()
+    started = time.monotonic()
+    assert tasks.run_job(job.pk) == "discarded: canceled while running"
+    assert time.monotonic() - started < 5 and provider.calls == 1
+    assert Job.objects.get(pk=job.pk).status == "canceled"
+
+
+def test_a_worker_whose_job_was_queued_again_does_not_buy_it(scripted, monkeypatch):
+    """Recovery queued the job again (its heartbeat looked dead); the old worker wakes from its
+    backoff: its lease is void, so it stops instead of calling the provider a second time."""
+    job = make_job()
+
+    def requeued_meanwhile(job_id, seconds):
+        Job.objects.filter(pk=job_id).update(status=Job.Status.QUEUED, started_at=None)
+        jobs.job_start(job_id)  # another worker claims it
+        Job.objects.filter(pk=job_id).update(worker="host-b:4242")
+        return True
+
+    provider = scripted(ProviderError(ErrorKind.UNAVAILABLE, "busy"), ok())
+    monkeypatch.setattr(tasks, "pause", requeued_meanwhile)
+    assert tasks.run_job(job.pk) == "discarded: canceled while running"
+    assert provider.calls == 1 and Job.objects.get(pk=job.pk).status == "running"
+
+
+def test_the_heartbeat_survives_a_dropped_database_connection(settings, transactional_db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("cuts PostgreSQL connections (make test runs this file on PostgreSQL too)")
+    settings.JOB_HEARTBEAT_SECONDS = 0.1
+    job = make_job(status=Job.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5))
+
+    def beat_after(moment):
+        return lambda: Job.objects.get(pk=job.pk).heartbeat_at > moment
+
+    with tasks.heartbeat(job.pk):
+        assert wait_for(beat_after(timezone.now()), timeout=10)
+        with connection.cursor() as cursor:  # every connection but ours: the heartbeat thread's
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchall() == [(True,)]
+        assert wait_for(beat_after(timezone.now()), timeout=10)

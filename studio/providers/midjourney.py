@@ -223,6 +223,15 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
         task_id = proxy.submit("/mj/submit/imagine", {"prompt": prompt_with_parameters(request), "base64Array": []})
     else:
         raise ProviderError(ErrorKind.INVALID_REQUEST, "Midjourney can only vary or upscale its own grids.")
+    return _collect(proxy, request, task_id, progress)
+
+
+def resume(request: ImageRequest, provider_job_id: str, progress: Progress = keep_going) -> ProviderResult:
+    """The result of a task submitted earlier (by a worker that died): fetched, not submitted again."""
+    return _collect(_proxy(), request, provider_job_id, progress)
+
+
+def _collect(proxy: Proxy, request: ImageRequest, task_id: str, progress: Progress) -> ProviderResult:
     task = proxy.wait(task_id, progress)
     data = proxy.image(task)
     usage = {"task_id": task_id, "action": task.get("action"), "buttons": task.get("buttons") or []}

@@ -147,17 +147,38 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
             model=model.wire.model, input=data, wait=settings.REPLICATE_WAIT_SECONDS
         )
     )
+    return _collect(client, request, created.id, deadline, progress, initial=created)
+
+
+def resume(request: ImageRequest, provider_job_id: str, progress: Progress = keep_going) -> ProviderResult:
+    """The result of a prediction created earlier (by a worker that died): polled, not bought again."""
+    deadline = time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS
+    return _collect(_client(), request, provider_job_id, deadline, progress)
+
+
+def cancel(provider_job_id: str) -> None:
+    _api(lambda: _client().predictions.cancel(provider_job_id))
+
+
+def _collect(
+    client: replicate.Client,
+    request: ImageRequest,
+    prediction_id: str,
+    deadline: float,
+    progress: Progress,
+    initial: Prediction | None = None,
+) -> ProviderResult:
     prediction = http.poll(
-        lambda: _api(lambda: client.predictions.get(created.id)),
+        lambda: _api(lambda: client.predictions.get(prediction_id)),
         provider=LABEL,
         deadline=deadline,
         progress=progress,
-        provider_job_id=created.id,
+        provider_job_id=prediction_id,
         interval=POLL_SECONDS,
         is_done=lambda p: p.status in FINAL,
         percent=_percent,
-        cancel=lambda: _api(lambda: client.predictions.cancel(created.id)),
-        initial=created,
+        cancel=lambda: _api(lambda: client.predictions.cancel(prediction_id)),
+        initial=initial,
     )
     return _result(request, prediction)
 

@@ -268,7 +268,12 @@ def _v2_upscale(request: ImageRequest, session: requests.Session, base: str, pro
     generation = _post(session, f"{base}/v2beta/stable-image/upscale/creative", data=data, files=files).get("id")
     if not isinstance(generation, str) or not generation:
         raise http.unreadable(LABEL)
+    return _creative_result(session, base, generation, deadline, progress)
 
+
+def _creative_result(
+    session: requests.Session, base: str, generation: str, deadline: float, progress: Progress
+) -> GeneratedImage:
     def fetch() -> GeneratedImage | None:
         """202 while Stability works; 200 with the image once it is done."""
         response = _call(session, "GET", f"{base}/v2beta/results/{generation}")
@@ -286,6 +291,15 @@ def _v2_upscale(request: ImageRequest, session: requests.Session, base: str, pro
         is_done=lambda result: result is not None,
     )
     return cast(GeneratedImage, image)  # a done state always holds the image
+
+
+def resume(request: ImageRequest, provider_job_id: str, progress: Progress = keep_going) -> ProviderResult:
+    """The result of a creative upscale started earlier (by a worker that died): fetched, not
+    bought again. It is the only Stability call with a job id; the others answer at once."""
+    session, base = _session()
+    deadline = time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS
+    image = _creative_result(session, base, provider_job_id, deadline, progress)
+    return ProviderResult(images=[image], usage={"images": 1})
 
 
 def generate(request: ImageRequest, progress: Progress = keep_going) -> ProviderResult:

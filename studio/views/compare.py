@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from gallery.models import Image
 from studio import catalog, comparisons, imaging, leaderboard, params
 from studio.forms import ComparisonForm, SweepForm, queue
-from studio.jobs import BudgetExceeded, images_by_index
+from studio.jobs import JobRefused, images_by_index
 from studio.models import Comparison, Job, Vote
 
 INDEX = "studio/compare.html"
@@ -50,7 +50,9 @@ def _created(request: HttpRequest, make, form, context_key: str) -> HttpResponse
     comparison = queue(form, lambda: make(form.cleaned_data))
     if comparison is not None:
         return redirect("studio:comparison", pk=comparison.pk)
-    return render(request, INDEX, _index_context(request, **{context_key: form}, open_tab=context_key), status=422)
+    return render(
+        request, INDEX, _index_context(request, **{context_key: form}, open_tab=context_key), status=form.status_code
+    )
 
 
 @require_POST
@@ -228,7 +230,7 @@ def rerun(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("studio:comparison", pk=pk)
     try:
         again = comparisons.comparison_rerun(comparison=comparison, owner=request.user, add_models=add)
-    except BudgetExceeded as exc:
+    except JobRefused as exc:
         messages.error(request, str(exc))
         return redirect("studio:comparison", pk=pk)
     return redirect("studio:comparison", pk=again.pk)

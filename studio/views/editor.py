@@ -67,10 +67,10 @@ def editor_submit(request: HttpRequest) -> HttpResponse:
     job = queue(form, lambda: jobs.job_create_edit(owner=request.user, edit=form.prepared))
     if job is None:
         if request.htmx:
-            response = render(request, f"{EDITOR}#edit_fields", _context(form), status=422)
+            response = render(request, f"{EDITOR}#edit_fields", _context(form), status=form.status_code)
             return reswap(retarget(response, "#edit-fields"), "outerHTML")
         image = Image.objects.filter(pk=params.object_id(form["source"].value()) or 0).first()
-        return render(request, EDITOR, _context(form, image=image), status=422)
+        return render(request, EDITOR, _context(form, image=image), status=form.status_code)
     if request.htmx:
         refreshed = EditForm(initial=request.POST.dict())
         return new_card_response(request, job, f"{EDITOR}#new_edit_job", **_context(refreshed))

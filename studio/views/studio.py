@@ -121,9 +121,9 @@ def job_submit(request: HttpRequest) -> HttpResponse:
     job = queue(form, lambda: jobs.job_create(owner=request.user, request=form.request))
     if job is None:
         if request.htmx:
-            response = render(request, f"{HOME}#job_form", _form_context(form), status=422)
+            response = render(request, f"{HOME}#job_form", _form_context(form), status=form.status_code)
             return reswap(retarget(response, "#job-form"), "outerHTML")
-        return render(request, HOME, _form_context(form, **_job_list(request)), status=422)
+        return render(request, HOME, _form_context(form, **_job_list(request)), status=form.status_code)
     if request.htmx:
         return new_card_response(request, job, f"{HOME}#new_job", **_form_context(JobForm(initial=request.POST.dict())))
     messages.success(request, "Job queued.")
@@ -158,7 +158,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_job_for_user(request, pk)
     try:
         retry = jobs.job_retry(job=job, owner=request.user)
-    except (jobs.NotRetryable, jobs.BudgetExceeded) as exc:
+    except (jobs.NotRetryable, jobs.JobRefused) as exc:
         messages.error(request, str(exc))
         return _card_or_home(request, job)
     except specs.Invalid as exc:
@@ -216,7 +216,7 @@ def midjourney_action(request: HttpRequest, image_pk: int) -> HttpResponse:
     image = get_object_or_404(Image.objects.select_related("job"), pk=image_pk)
     try:
         job = jobs.job_create_followup(owner=request.user, image=image, action=request.POST.get("action", ""))
-    except (jobs.NotAGrid, jobs.BudgetExceeded, specs.Invalid) as exc:
+    except (jobs.NotAGrid, jobs.JobRefused, specs.Invalid) as exc:
         if request.htmx:
             return refusal(str(exc))
         messages.error(request, str(exc))

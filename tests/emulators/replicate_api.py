@@ -66,6 +66,7 @@ class Prediction:
     error: str | None = None
     canceled: bool = False
     files: dict[str, bytes] = field(default_factory=dict)
+    rendered: threading.Event = field(default_factory=threading.Event)
 
 
 class ReplicateEmulator(Emulator):
@@ -125,8 +126,9 @@ class ReplicateEmulator(Emulator):
             if name in data and not low <= float(data[name]) <= high:
                 return problem(422, "Input validation failed", f"- input.{name}: must be between {low} and {high}")
         prediction = Prediction(uuid.uuid4().hex[:20], model, data, time.monotonic(), self.latency)
-        self._render(prediction)  # drawn now, revealed after the latency: the latency is all the wait,
-        prediction.created = time.monotonic()  # however long drawing took on a busy machine
+        # Drawn while the create call answers, as Replicate queues the work and answers at once;
+        # revealed after the latency, so the latency is all the wait.
+        threading.Thread(target=self._render_then_mark, args=(prediction,), daemon=True).start()
         with self.lock:
             self.predictions[prediction.id] = prediction
         wait = re.search(r"wait=(\d+)", request.headers.get("prefer", ""))
@@ -182,7 +184,14 @@ class ReplicateEmulator(Emulator):
                 for i in range(max(0, min(done, steps)) + 1)]  # fmt: skip
         return "\n".join([f"Using seed: {p.input.get('seed', 0)}", *bars])
 
+    def _render_then_mark(self, p: Prediction) -> None:
+        try:
+            self._render(p)
+        finally:
+            p.rendered.set()
+
     def _finish(self, p: Prediction) -> None:
+        p.rendered.wait()
         if "forbidden" in str(p.input.get("prompt", "")).lower():
             p.status, p.error = "failed", "NSFW content detected. Try running it again, or try a different prompt."
             return

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from studio import media, specs, tasks
-from studio.jobs import BudgetExceeded, job_create
+from studio.jobs import JobRefused, job_create
 from studio.models import Job
 
 
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         except specs.Invalid as exc:
             lines = [f"  {field}: {' '.join(errors)}" for field, errors in exc.errors.items()]
             raise CommandError("The request is not valid:\n" + "\n".join(lines)) from exc
-        except BudgetExceeded as exc:
+        except JobRefused as exc:
             raise CommandError(str(exc)) from exc
         if opts["inline"]:
             tasks.run_job(job.pk)

@@ -29,10 +29,6 @@ def web_command(*, host: str, port: int, threads: int) -> list[str]:
     ]
 
 
-# How long the worker may take to finish its running tasks after Ctrl-C before it is killed.
-STOP_SECONDS = 20
-
-
 def group_running(pgid: int) -> bool:
     """Whether a process of the group still runs. On Linux, exited processes that nobody has reaped
     yet (zombies: in a container, PID 1 may never reap orphans) do not count."""
@@ -93,12 +89,16 @@ class Command(BaseCommand):
             while not stopping and all(child.poll() is None for child in children.values()):
                 time.sleep(0.2)
         finally:
-            for child in children.values():  # the leaders stop their own children in order
-                if child.poll() is None:
-                    child.terminate()
+            children["web"].terminate()
+            # SIGINT to the worker's whole group: the cluster stops, and each worker process takes
+            # no new job (studio.worker) while its running one finishes, within JOB_DRAIN_SECONDS.
+            # What is still running then is killed, and recovered at the next start.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(children["worker"].pid, signal.SIGINT)
+            drain = settings.JOB_DRAIN_SECONDS
             for name, child in children.items():
-                if not group_ended(child, timeout=STOP_SECONDS):
-                    self.stderr.write(f"The {name} processes did not stop in {STOP_SECONDS} s; killing them.")
+                if not group_ended(child, timeout=drain):
+                    self.stderr.write(f"The {name} processes did not stop in {drain} s; killing them.")
                     with contextlib.suppress(ProcessLookupError):  # the child leads its own group
                         os.killpg(child.pid, signal.SIGKILL)
                     group_ended(child, timeout=5)
