@@ -214,23 +214,27 @@ def s3_server():
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "atelier-test-key", "AWS_SECRET_ACCESS_KEY": "atelier-test-secret"}
 
 
-@pytest.fixture
-def s3_bucket(s3_server):
-    """A new, empty bucket on the local S3 server; yields a boto3 client and the bucket's name."""
+def new_bucket(endpoint: str) -> SimpleNamespace:
+    """A new, empty bucket on the local S3 server: a boto3 client, the bucket's name, the endpoint."""
     import uuid
 
     import boto3
 
     client = boto3.client(
         "s3",
-        endpoint_url=s3_server,
+        endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
     )
     bucket = f"atelier-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
-    return SimpleNamespace(client=client, name=bucket, endpoint=s3_server)
+    return SimpleNamespace(client=client, name=bucket, endpoint=endpoint)
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    return new_bucket(s3_server)
 
 
 def s3_env(bucket: SimpleNamespace) -> dict[str, str]:

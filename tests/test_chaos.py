@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster_rig import Database, PrivateRedis, Rig, free_port, wait_until
+from tests.conftest import new_bucket, s3_env
 from tests.emulators.base import Fault
 from tests.emulators.replicate_api import ReplicateEmulator
 
@@ -58,10 +59,13 @@ def redis(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def postgres_rig(tmp_path_factory, redis, emulator):
+def postgres_rig(tmp_path_factory, redis, emulator, s3_server):
+    """Hosts that share PostgreSQL, Redis and an S3 bucket (the local S3 server), nothing else."""
     database = Database.postgres(POSTGRES)
     broker = {"Q_BROKER": "redis", "REDIS_URL": redis.url}
     rig = Rig(tmp_path_factory.mktemp("pg-hosts"), database, broker, **FAST_RECOVERY, **provider_env(emulator))
+    rig.bucket = new_bucket(s3_server)
+    rig.media = s3_env(rig.bucket)
     try:
         rig.migrate()
         yield rig
@@ -125,6 +129,37 @@ def kill_mid_burst_then_restart(rig: Rig, emulator: ReplicateEmulator, label: st
 
 def test_a_cluster_killed_mid_burst_on_postgres_and_redis_loses_nothing_and_buys_nothing_twice(postgres_rig, emulator):
     kill_mid_burst_then_restart(postgres_rig, emulator, "pg burst")
+    served_from_the_bucket(postgres_rig, "pg burst")
+
+
+def served_from_the_bucket(rig: Rig, label: str) -> None:
+    """Every image the burst made is in the bucket, none on a host's disk, and a web process
+    (a host of its own) serves each one to its owner."""
+    keys = {o["Key"] for o in rig.bucket.client.list_objects_v2(Bucket=rig.bucket.name).get("Contents", [])}
+    owners = dict(
+        rig.database.rows(
+            "SELECT studio_job.id, auth_user.username FROM studio_job JOIN auth_user ON auth_user.id = owner_id"
+            f" WHERE prompt LIKE '{label}%' AND status = 'succeeded'"
+        )
+    )
+    ids = ",".join(map(str, owners)) or "0"
+    files = rig.database.rows(f"SELECT job_id, file, thumbnail FROM gallery_image WHERE job_id IN ({ids})")
+    assert files and all(file in keys and thumbnail in keys for _, file, thumbnail in files)
+    assert not any(path.is_file() for path in rig.root.rglob("images/**/*"))
+    tokens = rig.tokens(sorted(set(owners.values())))
+    try:
+        _, url = rig.start_web()
+        for job_id, owner in owners.items():
+            bearer = {"Authorization": f"Bearer {tokens[owner]}"}
+            with urllib.request.urlopen(
+                urllib.request.Request(f"{url}/api/v1/jobs/{job_id}", headers=bearer)
+            ) as response:
+                images = json.loads(response.read())["images"]
+            for image in images:
+                with urllib.request.urlopen(urllib.request.Request(image["url"], headers=bearer)) as response:
+                    assert response.status == 200 and len(response.read()) > 100
+    finally:
+        rig.stop_all()
 
 
 def test_a_cluster_killed_mid_burst_on_sqlite_and_the_orm_broker_loses_nothing_and_buys_nothing_twice(
