@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -289,3 +290,48 @@ def test_with_one_users_burst_queued_another_users_job_starts_within_one_job(pos
         postgres_rig.stop_all()
     # A job takes about 1.1 s here; first in, first out it would have waited behind the burst.
     assert float(waited) < 3 and left > 5, (waited, left)
+
+
+KILLED_WHILE_WRITING = """
+import os, signal, sys, django
+django.setup()
+from django.contrib.auth import get_user_model
+from studio import jobs, media, specs, tasks
+owner, _ = get_user_model().objects.get_or_create(username="writer")
+job = jobs.job_create(owner=owner, request=specs.build(model="offline", prompt="two kites", n=2), enqueue=False)
+save = media._save
+def save_then_die(name, data):
+    saved = save(name, data)
+    if name.startswith("thumbs/"):  # the first image and its thumbnail are on disk, no row yet
+        os.kill(os.getpid(), signal.SIGKILL)
+    return saved
+media._save = save_then_die
+tasks.run_job(job.pk)
+"""
+
+SWEEPS = """
+import django
+django.setup()
+from gallery import orphans
+from studio import recovery
+from studio.models import Job
+recovery.sweep()
+print(Job.objects.get().status, orphans.sweep_orphan_files())
+"""
+
+
+def test_a_worker_killed_while_writing_images_leaves_no_file_behind_after_the_sweeps(tmp_path):
+    """SIGKILL between a job's files and its rows: the recovery sweep settles the job (the offline
+    renderer's call is synchronous, so it fails as worker lost and can be retried), and the orphan
+    sweep deletes the files no row points to."""
+    rig = Rig(tmp_path, Database.sqlite(tmp_path / "shared.sqlite3"), {"Q_BROKER": "orm"}, ORPHAN_GRACE_SECONDS="1")
+    rig.migrate()
+    with pytest.raises(RuntimeError):  # the process died by SIGKILL
+        rig.python(KILLED_WHILE_WRITING, host="worker-host")
+    media = tmp_path / "media"
+    assert {p.parent.parent.name for p in media.rglob("*.*")} == {"images", "thumbs"}  # left half-done
+    time.sleep(1.1)  # past the grace period that protects files whose rows are being written
+    status, deleted = rig.python(SWEEPS, host="worker-host").split()  # the host's restarted cluster
+    assert (status, deleted) == ("failed", "2")
+    assert not [p for p in media.rglob("*") if p.is_file()]
+    assert rig.database.rows("SELECT count(*) FROM gallery_image") == [(0,)]
