@@ -47,6 +47,15 @@ class Board:
     matrix: list[list[tuple[int, int] | None]]
     votes: int
 
+    @property
+    def ranked(self) -> list[tuple[int, Standing]]:
+        """Each standing with its place: models whose ratings show alike share one (1, 1, 3)."""
+        places: list[tuple[int, Standing]] = []
+        for position, standing in enumerate(self.standings, 1):
+            tied = places and round(places[-1][1].rating) == round(standing.rating)
+            places.append((places[-1][0] if tied else position, standing))
+        return places
+
 
 def fit(
     wins: np.ndarray, games: np.ndarray, *, prior_games: float = 1.0

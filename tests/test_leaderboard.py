@@ -139,3 +139,12 @@ def test_a_ranking_decides_every_pair_and_counts_once_per_model(user):
     for bad in ([2, 0], [2, 0, 0], [2, 0, 1, 3], [None, 0, 1]):
         with pytest.raises(ValueError, match="Rank every finished column"):
             comparisons.vote_cast(comparison=comparison, user=user, outcome="ranking", ranking=bad)
+
+
+def test_models_rated_alike_share_their_place():
+    def standing(model_id, rating):
+        return leaderboard.Standing(model_id, model_id, rating, rating - 50, rating + 50, 2, 1, 0)
+
+    ratings = {"a": 1040.2, "b": 1000.4, "c": 999.6, "d": 960}  # b and c both show as 1000
+    board = leaderboard.Board([standing(m, r) for m, r in ratings.items()], [], 4)
+    assert [place for place, _ in board.ranked] == [1, 2, 2, 4]
