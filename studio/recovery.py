@@ -88,8 +88,17 @@ def _alive(pid: str) -> bool:
 
 def recover_running(job: Job) -> str:
     """One running job whose worker is gone. Each branch first takes the job over with a
-    conditional update on the heartbeat it saw, so only one sweep acts on it."""
-    mine = Job.objects.filter(pk=job.pk, status=Status.RUNNING, heartbeat_at=job.heartbeat_at)
+    conditional update on everything it saw — heartbeat, lease, attempts, provider job id — so only
+    one sweep acts on it, and never on a job whose worker has just begun an attempt (each attempt
+    bumps `attempts` and the heartbeat): that worker may be paying for it right now."""
+    mine = Job.objects.filter(
+        pk=job.pk,
+        status=Status.RUNNING,
+        heartbeat_at=job.heartbeat_at,
+        started_at=job.started_at,
+        attempts=job.attempts,
+        provider_job_id=job.provider_job_id,
+    )
     if job.attempts == 0:
         # Claimed, but the provider was never asked: nothing was bought, run it from the start. The
         # cleared start time voids the old worker's lease, should it still be alive.

@@ -81,11 +81,18 @@ def _progress(job_id: int) -> Progress:
         fields = {"provider_job_id": provider_job_id, "heartbeat_at": timezone.now()}
         if percent is not None:
             fields["progress"] = max(0, min(100, percent))
-        if preview is not None:
-            jobs.preview_store(job_id, preview)
-        if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1:
+        try:
+            if preview is not None:
+                jobs.preview_store(job_id, preview)
+            if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields) == 1:
+                return True
+            canceled = Job.objects.filter(pk=job_id, status=Job.Status.CANCELED).exists()
+        except DatabaseError:
+            # A moment's database trouble must not end a job the provider is working on (and
+            # billing): the provider goes on, and the next report tries again.
+            log.warning("job %s: progress not recorded (database error)", job_id, exc_info=True)
             return True
-        if Job.objects.filter(pk=job_id, status=Job.Status.CANCELED).exists():
+        if canceled:
             return False
         raise jobs.JobNoLongerRunning(job_id)
 
@@ -102,7 +109,8 @@ def _call_provider(job: Job, request: ImageRequest, lease: datetime, deadline: f
         attempt += 1
         # Checked against the lease: a job sent back to the queue (its worker looked dead) is not
         # bought here as well.
-        if not Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, started_at=lease).update(attempts=attempt):
+        lease_held = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, started_at=lease)
+        if not lease_held.update(attempts=attempt, heartbeat_at=timezone.now()):
             raise jobs.JobNoLongerRunning(job.pk)
         try:
             return provider.generate(request, progress)

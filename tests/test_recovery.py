@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -170,3 +171,39 @@ def test_a_worker_whose_job_recovery_took_away_leaves_the_prediction_alone(
     assert tasks.run_next() == "succeeded"
     assert not [r for r in replicate_emulator.requests if r.path.endswith("/cancel")]
     assert len([r for r in replicate_emulator.requests if r.path.endswith("/predictions")]) == 1
+
+
+def test_a_sweep_that_saw_the_job_before_its_worker_began_an_attempt_leaves_it_alone(monkeypatch):
+    """The sweep reads a stale job with attempts=0; its worker, alive after all, then begins an
+    attempt (and pays). The sweep's takeover must not match: requeued, it would be bought twice."""
+    job = jobs.job_create(owner=make_user(), request=specs.build(model="offline", prompt="x"), enqueue=False)
+    lease = jobs.job_start(job.pk)
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    (seen,) = recovery.dead_workers_jobs()
+    assert seen.attempts == 0
+
+    def paying(request, progress):
+        raise WorkerDied  # stands for the worker busy in the provider's call
+
+    monkeypatch.setattr(providers.get_provider("offline"), "generate", paying)
+    with pytest.raises(WorkerDied):  # the worker's attempt: the lease check passes, the provider is called
+        tasks._call_provider(job, specs.from_job(job), lease, deadline=float("inf"))
+    assert recovery.recover_running(seen) == "taken by another sweep"
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("running", 1)
+
+
+def test_a_database_error_while_reporting_progress_does_not_end_the_paid_job(monkeypatch):
+    job = jobs.job_create(owner=make_user(), request=specs.build(model="offline", prompt="x"), enqueue=False)
+    jobs.job_start(job.pk)
+    report = tasks._progress(job.pk)
+    assert report("pred-1", 10)
+
+    def locked(*args, **kwargs):
+        raise DatabaseError("database is locked")
+
+    monkeypatch.setattr(Job.objects, "filter", locked)
+    assert report("pred-1", 20)  # goes on; the next report records it
+    monkeypatch.undo()
+    job.refresh_from_db()
+    assert (job.status, job.provider_job_id, job.progress) == ("running", "pred-1", 10)
