@@ -4,6 +4,7 @@ jobs, with an Atelier API token as the key and catalog ids as model names."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
@@ -25,9 +26,13 @@ from studio.models import Job
 COMMON_FIELDS = frozenset({"model", "n", "size", "response_format", "user", "safety_identifier", "seed"})
 OPTION_FIELDS = ("background", "moderation", "output_format", "output_compression", "style", "input_fidelity",
                  "complexity")  # fmt: skip
+log = logging.getLogger(__name__)
 PROMPTED_FIELDS = COMMON_FIELDS | {"prompt", "negative_prompt", "quality", "stream", "partial_images", *OPTION_FIELDS}
 FILE_FIELDS = frozenset({"image", "image[]", "mask"})
 RESPONSE_FORMATS = ("b64_json", "url")
+
+
+INTERNAL = "Atelier failed while answering; the job may still finish: look for it in the gallery."
 
 
 class ApiError(Exception):
@@ -55,6 +60,15 @@ def error_response(exc: ApiError) -> JsonResponse:
     return response
 
 
+RETRY_REFUSED = ApiError(
+    409,
+    "This is an automatic retry of an image request. Atelier never repeats a paid call by itself: "
+    "the first attempt's job may still be running, or have finished — look for it in the gallery, "
+    "and send the request again yourself if you do want another.",
+    code="retry_refused",
+)
+
+
 def _refused(exc: Refused) -> JsonResponse:
     return error_response(ApiError(exc.status, exc.message, code=exc.code))
 
@@ -71,6 +85,8 @@ def openai_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse
     @token_view(_refused)
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        if request.method == "POST" and _is_a_retry(request):
+            return error_response(RETRY_REFUSED)
         try:
             return view(request, *args, **kwargs)
         except specs.Invalid as exc:
@@ -80,8 +96,21 @@ def openai_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse
             return error_response(ApiError(exc.status or 429, str(exc), code=exc.kind, type_=kind or "server_error"))
         except ApiError as exc:
             return error_response(exc)
+        except Exception:
+            # A bug or an outage after the job was queued: still OpenAI's shape and no retry, so
+            # the SDK does not queue (and pay for) the job again.
+            log.exception("OpenAI-compatible %s failed", request.path)
+            return error_response(ApiError(500, INTERNAL))
 
     return wrapper
+
+
+def _is_a_retry(request: HttpRequest) -> bool:
+    """The OpenAI SDKs number their attempts (`x-stainless-retry-count`). A retry reaches here when
+    a proxy between them answered for Atelier (a gateway timeout, without x-should-retry) while
+    the first attempt's job went on: running it again would buy the image twice."""
+    count = request.headers.get("x-stainless-retry-count", "0")
+    return count.isascii() and count.isdigit() and int(count) > 0
 
 
 # --- models ------------------------------------------------------------------------------------

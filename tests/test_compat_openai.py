@@ -201,3 +201,15 @@ def test_the_per_user_cap_applies_and_is_not_retried(sdk, user, settings):
         sdk.images.generate(model="offline", prompt="a lighthouse")
     assert exc.value.code == "too_many_jobs" and exc.value.response.headers["x-should-retry"] == "false"
     assert Job.objects.count() == 1
+
+
+def test_an_automatic_retry_is_refused_so_the_image_is_not_bought_twice(sdk, user):
+    """A proxy's own gateway timeout carries no x-should-retry, so the SDK retries: Atelier knows
+    the attempt by the SDK's retry count and refuses it rather than queue the job again."""
+    retry = {"x-stainless-retry-count": "1"}  # what the SDK itself sends on its first retry
+    with pytest.raises(openai.ConflictError, match="never repeats a paid call") as exc:
+        sdk.images.generate(model="offline", prompt="a lighthouse", extra_headers=retry)
+    assert exc.value.code == "retry_refused" and exc.value.response.headers["x-should-retry"] == "false"
+    assert not Job.objects.exists()
+    sdk.images.generate(model="offline", prompt="a lighthouse")  # the first attempt itself is fine
+    assert Job.objects.count() == 1
