@@ -122,10 +122,14 @@ PAID = Q(status=Status.SUCCEEDED) | Q(status=Status.FAILED, error_kind=ErrorKind
 
 
 def month_spend(owner: AbstractBaseUser) -> Decimal:
-    """What the owner's jobs cost this month: recorded costs, plus estimates for unfinished ones."""
+    """What the owner's jobs cost this month: recorded costs, plus estimates for unfinished ones and
+    for jobs canceled after their provider was asked (it bills a call it has begun), so canceling
+    running jobs is no way past a budget."""
     jobs = Job.objects.filter(owner=owner, queued_at__gte=month_start())
     spent = jobs.filter(PAID).aggregate(total=Sum("cost"))["total"] or Decimal(0)
-    pending = jobs.filter(status__in=[Status.QUEUED, Status.RUNNING]).values_list("model_id", "operation", "params")
+    canceled_mid_call = Q(status=Status.CANCELED, attempts__gt=0, cost__isnull=True)
+    estimated = jobs.filter(Q(status__in=[Status.QUEUED, Status.RUNNING]) | canceled_mid_call)
+    pending = estimated.values_list("model_id", "operation", "params")
     return spent + sum((pricing.estimate(*job) or Decimal(0) for job in pending), Decimal(0))
 
 

@@ -177,3 +177,11 @@ def test_the_api_lists_each_models_pricing(user, settings):
     core = models["stable-image-core"]["pricing"]
     assert core["credits_per_image"]["erase"] == "5" and core["usd_per_credit"] == "0.01"
     assert models["midjourney-v7"]["pricing"]["usd_per_job"] == "0.04"
+
+
+def test_a_job_canceled_after_its_provider_was_asked_still_counts_against_the_budget(user, priced):
+    params = {"width": 1024, "height": 1024, "quality": "draft", "n": 2, "seed": 1, "options": {}}
+    make_job(owner=user, params=params, status="canceled", attempts=0)  # never reached the provider: free
+    assert month_spend(user) == Decimal(0)
+    make_job(owner=user, params=params, status="canceled", attempts=1)  # the provider bills what it began
+    assert month_spend(user) == Decimal("0.08")
