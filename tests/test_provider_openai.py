@@ -418,3 +418,13 @@ def test_the_emulator_refuses_partial_images_without_stream(openai_emulator):
 
     with pytest.raises(BadRequestError):
         provider._client().images.generate(model="gpt-image-1.5", prompt="x", extra_body={"partial_images": 2})
+
+
+def test_a_streamed_image_without_its_time_or_usage_is_kept(openai_emulator, settings):
+    """The image is what was paid for: a compatible server that leaves fields out of the completed
+    event still gets its image stored (priced from the catalog instead of from usage)."""
+    settings.OPENAI_PARTIAL_IMAGES = 1
+    openai_emulator.lean_stream = True
+    result = provider.generate(request("gpt-image-1.5"), progress=lambda pid, pct, preview=None: True)
+    assert len(result.images) == 1 and decoded(result.images[0].data).size == (1024, 1024)
+    assert result.usage == {} and result.cost is None

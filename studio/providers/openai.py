@@ -21,6 +21,7 @@ from openai import (
     Stream,
 )
 from openai.resources.images import Images
+from openai.types import Image as ImageData
 from openai.types import ImagesResponse
 from openai.types.images_response import Usage
 
@@ -167,9 +168,12 @@ def _streamed(stream: Stream[Any], progress: Progress) -> ImagesResponse:
                     if not progress(request_id, None, preview=preview):
                         raise Canceled
                 elif event.type.endswith(".completed"):
-                    image = {"b64_json": event.b64_json}
-                    return ImagesResponse.model_validate(
-                        {"created": event.created_at, "data": [image], "usage": event.usage.model_dump()}
+                    # The image is what was paid for: taken as it came, the rest (a compatible
+                    # server may leave out the time or the usage) only if it is there.
+                    return ImagesResponse.model_construct(
+                        created=getattr(event, "created_at", None) or 0,
+                        data=[ImageData(b64_json=event.b64_json)],
+                        usage=getattr(event, "usage", None),
                     )
     except (APIError, binascii.Error, AttributeError) as exc:
         raise ProviderError(

@@ -132,6 +132,8 @@ class OpenAIEmulator(Emulator):
         super().__init__(port)
         self.api_key = api_key
         self.last_mask_alpha: Image.Image | None = None
+        # Like some OpenAI-compatible servers: stream the completed image without its time and usage.
+        self.lean_stream = False
 
     def route(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -262,8 +264,10 @@ class OpenAIEmulator(Emulator):
             counted["output_tokens_details"]["image_tokens"] += extra
             counted["output_tokens"] += extra
             counted["total_tokens"] += extra
-            yield sse(f"{event}.completed", {"type": f"{event}.completed", "b64_json": png(img, fmt),
-                      "created_at": int(time.time()), "usage": counted, **shared})  # fmt: skip
+            completed = {"type": f"{event}.completed", "b64_json": png(img, fmt), **shared}
+            if not self.lean_stream:
+                completed.update(created_at=int(time.time()), usage=counted)
+            yield sse(f"{event}.completed", completed)
 
     def _size(self, params: dict[str, Any], default: tuple[int, int]) -> tuple[int, int]:
         size = str(params.get("size") or "auto")
