@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from PIL import Image as PILImage
 
-from studio import imaging, specs, tasks
+from studio import imaging, pricing, specs, tasks
 from studio.catalog import Operation, Size
 from studio.models import Job
 from studio.providers import midjourney, replicate, stability
@@ -78,6 +78,15 @@ def test_a_recorded_usage_without_output_details_counts_output_as_image_tokens(o
     job = run(user, request("gpt-image-1", size="1024x1024", quality="low"))
     # 10 × $5 + 40 × $10 + 50 × $40 per million = $0.00245
     assert job.cost == Decimal("0.0025")
+
+
+def test_a_usage_that_counts_no_output_is_priced_from_the_catalog_not_at_zero(openai_emulator, user):
+    empty = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}  # a compatible server's placeholder
+    recorded = {"created": 1713833628, "data": [{"b64_json": base64.b64encode(png_bytes(1024, 1024)).decode()}],
+                "usage": empty}  # fmt: skip
+    openai_emulator.faults.append(Fault(on="POST /v1/images/generations", status=200, body=recorded))
+    job = run(user, request("gpt-image-1.5", size="1024x1024", quality="low"))
+    assert job.cost == pricing.job_cost("gpt-image-1.5", "generate", job.params, images=1) and job.cost > 0
 
 
 def test_an_answer_without_usage_is_priced_per_image(openai_emulator, user):

@@ -208,12 +208,15 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
 
 def usage_cost(model: Model, usage: Usage | None) -> Decimal | None:
     """USD for the tokens the answer's `usage` counts, at the catalog's rates; None where the
-    answer has no usage (DALL·E shapes, some compatible servers) or the model no token rates."""
+    answer has no usage (DALL·E shapes, some compatible servers), one that counts no output, or
+    the model no token rates."""
     rates = model.pricing.tokens if model.pricing else None
     if usage is None or rates is None:
         return None
     # The SDK does not validate answers: a compatible server may leave the details out.
     inputs, outputs = getattr(usage, "input_tokens_details", None), getattr(usage, "output_tokens_details", None)
+    if not _count(usage, "output_tokens") and not (outputs and _count(outputs, "image_tokens")):
+        return None  # no image counted is no usage at all: the catalog's price stands, not $0
     return rates.cost(
         # Without the split, input counts as text and output as image: the cheaper and the dearer rate.
         text_input=_count(inputs, "text_tokens") if inputs else _count(usage, "input_tokens"),
