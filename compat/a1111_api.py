@@ -20,7 +20,7 @@ from PIL import ImageChops
 from compat import results
 from compat.auth import Refused, token_view
 from compat.models import A1111Settings
-from studio import catalog, editing, imaging, jobs, specs
+from studio import catalog, editing, imaging, jobs, params, specs
 from studio.catalog import Model, Operation, OptionKind, Size
 from studio.metadata import a1111
 from studio.models import Job
@@ -126,12 +126,9 @@ def options(request: HttpRequest) -> JsonResponse:
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        raise ApiError(400, "The body must be JSON.") from None
-    if not isinstance(payload, dict):
-        raise ApiError(400, "The body must be a JSON object.")
-    return payload
+        return params.json_object(request.body)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def _model(user: Any, payload: dict[str, Any]) -> Model:

@@ -3,7 +3,6 @@ jobs, with an Atelier API token as the key and catalog ids as model names."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from functools import wraps
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from compat import results
 from compat.auth import Refused, token_view
-from studio import catalog, editing, imaging, jobs, specs
+from studio import catalog, editing, imaging, jobs, params, specs
 from studio.catalog import Model, Operation
 from studio.models import Job
 
@@ -150,12 +149,9 @@ def _model(model_id: Any) -> Model:
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        raise ApiError(400, "The body must be JSON.") from None
-    if not isinstance(payload, dict):
-        raise ApiError(400, "The body must be a JSON object.")
-    return payload
+        return params.json_object(request.body)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def _form_body(request: HttpRequest, allowed: frozenset[str]) -> dict[str, Any]:

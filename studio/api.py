@@ -193,11 +193,9 @@ REQUEST_KEYS = ("prompt", "negative_prompt", "quality", "n", "seed", "options")
 @require_http_methods(["POST"])
 def job_create(request: HttpRequest) -> JsonResponse:
     try:
-        payload = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, a 5000-digit number, nesting past the stack
-        return error(400, "The body must be JSON.")
-    if not isinstance(payload, dict):
-        return error(400, "The body must be a JSON object.")
+        payload = params.json_object(request.body)
+    except ValueError as exc:
+        return error(400, str(exc))
     if not isinstance(payload.get("options") or {}, dict):
         return error(400, "The request is not valid.", fields={"options": ["Give the options as a JSON object."]})
     common = {key: payload[key] for key in REQUEST_KEYS if key in payload}

@@ -1,10 +1,12 @@
-"""Values people can type or tamper with in a URL or form (ids, days): parsed strictly, so a bad
-one is a message, never an exception."""
+"""Values people can type or tamper with in a URL, form or request body (ids, days, JSON bodies):
+parsed strictly, so a bad one is a message, never a crash."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
+from typing import Any
 
 MAX_ID_DIGITS = 18  # below 2**63: every database takes it as an integer key
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # room for time zones on both sides
@@ -34,3 +36,15 @@ def day(text: str) -> date | None:
     except ValueError:
         return None
     return parsed if FIRST_DAY <= parsed <= LAST_DAY else None
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object (empty: {}). ValueError with the message to show
+    for anything else: not JSON, not UTF-8, a 5000-digit number, nesting past the stack."""
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        raise ValueError("The body must be JSON.") from None
+    if not isinstance(payload, dict):
+        raise ValueError("The body must be a JSON object.")
+    return payload
