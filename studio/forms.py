@@ -324,10 +324,25 @@ class SweepForm(_ComparedPromptForm):
         return cleaned
 
 
-def initial_from_job(model_id: str, prompt: str, negative_prompt: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Form initial values that reproduce a past job (Reuse settings, PNG import). The settings may
-    come from a file anyone could have written: only plain values are taken; the form then checks
-    them like anything typed."""
+def initial_from_job(job: Any, *, seed: int | None = None) -> dict[str, Any]:
+    """Form initial values that reproduce a past job (Edit and retry, Reuse with the image's own
+    `seed`), read through the job codec; specs.Invalid when its model is gone or the row cannot
+    be read."""
+    request = specs.from_job(job)
+    options = {name: value for name, value in request.options.items() if value is not None}
+    return initial_from_settings(
+        request.model.id,
+        request.prompt,
+        request.negative_prompt,
+        {"width": request.size.width, "height": request.size.height, "quality": request.quality, "n": request.n,
+         "seed": request.seed if seed is None else seed, "options": options},
+    )  # fmt: skip
+
+
+def initial_from_settings(model_id: str, prompt: str, negative_prompt: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Form initial values from settings in the shape of Job.params, read from a file anyone could
+    have written (PNG import): only plain values are taken; the form then checks them like
+    anything typed."""
     initial: dict[str, Any] = {
         "model": model_id,
         "prompt": prompt,

@@ -317,6 +317,7 @@ def job_fail(job_id: int, kind: ErrorKind, message: str) -> None:
 
 
 def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
+    request = specs.from_job(job)
     return {
         "app": "Atelier",
         "model": job.model_id,
@@ -324,12 +325,12 @@ def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
         "prompt": job.prompt,
         "negative_prompt": job.negative_prompt,
         "revised_prompt": revised_prompt,
-        "width": job.params.get("width"),
-        "height": job.params.get("height"),
-        "quality": job.params.get("quality"),
+        "width": request.size.width,
+        "height": request.size.height,
+        "quality": request.quality,
         "seed": seed,
-        "options": job.params.get("options", {}),
-        "strength": (job.params.get("edit") or {}).get("strength"),  # image-to-image
+        "options": dict(request.options),
+        "strength": request.edit.strength,  # image-to-image
         "parent_image": job.source_image_id,
     }
 
