@@ -164,7 +164,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_job_for_user(request, pk)
     try:
-        retry = jobs.job_retry(job=job, owner=request.user)
+        retry = jobs.job_retry(job=job, owner=request.user, fresh=request.POST.get("fresh") == "1")
     except (jobs.NotRetryable, jobs.JobRefused) as exc:
         messages.error(request, str(exc))
         return _card_or_home(request, job)
