@@ -170,7 +170,7 @@ SPECS: dict[str, Spec] = {
     "studio:job_cancel": Spec(path={"pk": "queued_job"}),
     "studio:job_retry": Spec(form=("fresh",), path={"pk": "failed_job"}),
     "studio:midjourney_action": Spec(form=("action",), base={"action": "V1"}, path={"image_pk": "grid_image"}),
-    "studio:editor": Spec(query=("operation",)),
+    "studio:editor": Spec(query=("operation", "job")),
     "studio:editor_image": Spec(query=("operation",), path={"pk": "image"}),
     "studio:editor_fields": Spec(
         query=EDIT_FIELDS, base={"operation": "edit", "model": "offline"}, contexts=EDIT_CONTEXTS
