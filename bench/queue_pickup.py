@@ -6,6 +6,7 @@ Each job is submitted only after the previous one finished, so the worker is idl
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from harness import print_table, setup_django, start_worker, summary
@@ -14,10 +15,13 @@ JOBS = 40
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=JOBS, help=f"jobs to time (default {JOBS})")
+    jobs = parser.parse_args().jobs
     setup_django()
     from django.contrib.auth import get_user_model
 
-    from studio.forms import JobForm, form_data_from_api
+    from studio import specs
     from studio.jobs import job_create
     from studio.models import Job
 
@@ -25,12 +29,10 @@ def main() -> None:
     worker = start_worker(workers=2)
     try:
         pickups, totals = [], []
-        for i in range(JOBS + 1):
-            form = JobForm(
-                form_data_from_api({"model": "offline", "prompt": f"bench {i}", "quality": "draft", "size": "640x1536"})
-            )
-            assert form.is_valid(), form.errors
-            job = job_create(owner=owner, spec=form.spec())
+        for i in range(jobs + 1):
+            # The request the form, the API and the CLI build (studio.specs), then the service they call.
+            request = specs.build(model="offline", prompt=f"bench {i}", quality="draft", size="640x1536")
+            job = job_create(owner=owner, request=request)
             deadline = time.monotonic() + 60
             while not Job.objects.filter(pk=job.pk, status__in=Job.FINAL).exists():
                 if time.monotonic() > deadline:

@@ -173,6 +173,8 @@ def job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "images": [image_json(request, image) for image in job.images.all()],
         "source_image": job.source_image_id,
+        # What POST .../retry would do: collect the result the provider may still hold, or buy anew.
+        "retry_collects": jobs.job_collects(job),
     }
 
 
@@ -267,14 +269,14 @@ def _prepare_edit(payload: dict[str, Any], common: dict[str, Any]) -> editing.Pr
     )
 
 
-def _queue(request: HttpRequest, create: Callable[[], Job]) -> JsonResponse:
+def _queue(request: HttpRequest, create: Callable[[], Job], **extra: Any) -> JsonResponse:
     try:
         job = create()
     except jobs.JobRefused as exc:
         return error(exc.status or 403, str(exc), kind=exc.kind)
     except media.StorageFailure as exc:
         return error(503, f"Atelier could not store the input images: {exc.reason}.", kind="storage")
-    response = JsonResponse(job_json(request, job), status=201)
+    response = JsonResponse({**job_json(request, job), **extra}, status=201)
     response["Location"] = request.build_absolute_uri(reverse("api:job", args=[job.pk]))
     return response
 
@@ -339,6 +341,34 @@ def job_detail(request: HttpRequest, pk: int) -> JsonResponse:
     if job is None:
         return error(404, f"You have no job {pk}.")
     return JsonResponse(job_json(request, job))
+
+
+@token_required
+@require_http_methods(["POST"])
+def job_retry(request: HttpRequest, pk: int) -> JsonResponse:
+    """Run a failed or canceled job again as a new job (201): it collects the result the provider
+    may still hold (`retry.collects`), else buys anew; `{"fresh": true}` buys anew in any case."""
+    try:
+        payload = params.json_object(request.body)
+    except ValueError as exc:
+        return error(400, str(exc))
+    if not isinstance(payload.get("fresh", False), bool):
+        return error(400, "The request is not valid.", fields={"fresh": ["Give this as true or false."]})
+    job = Job.objects.filter(comparisons.visible_to(request.user)).filter(pk=pk, owner=request.user).first()
+    if job is None:
+        return error(404, f"You have no job {pk}.")
+    fresh = payload.get("fresh", False)
+    collects = not fresh and jobs.job_collects(job)
+
+    def retry() -> Job:
+        return jobs.job_retry(job=job, owner=request.user, fresh=fresh)
+
+    try:
+        return _queue(request, retry, retry={"of": job.pk, "collects": collects})
+    except jobs.NotRetryable as exc:
+        return error(409, str(exc), kind="not_retryable")
+    except specs.Invalid as exc:
+        return _invalid(exc)
 
 
 @token_required

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from gallery.models import Favourite, Image
 from studio import catalog, comparisons, queue
 from studio.catalog import Operation
-from studio.jobs import MIDJOURNEY_ACTIONS
+from studio.jobs import MIDJOURNEY_ACTIONS, job_collects
 from studio.models import Job
 
 PAGE = 12  # cards per page of the studio's job list
@@ -32,6 +32,7 @@ def card_jobs(jobs: QuerySet[Job], *, viewer: AbstractBaseUser) -> list[Job]:
                 if catalog.default_model(operation, job.model_id)
             ]
             job.grid_actions = MIDJOURNEY_ACTIONS if isinstance(job.usage, dict) and job.usage.get("grid") else ()
+        job.collects = job_collects(job)  # Retry collects the provider's result rather than buying again
     return rows
 
 

@@ -182,11 +182,24 @@ class EditForm(ModelRequestForm):
     fidelity = forms.FloatField(label="Style fidelity", min_value=0, max_value=1, initial=0.5, required=False)
     references = MultipleFileField(label="Reference images", required=False)
 
+    def __init__(self, *args: Any, restored: specs.ImageRequest | None = None, **kwargs: Any) -> None:
+        """`restored`: the request of a past job these values come from (Edit and retry), checked
+        the way Retry checks it instead of preparing pixels the user has not given again."""
+        super().__init__(*args, **kwargs)
+        self.restored = restored
+
     def clean(self) -> dict[str, Any]:
         from gallery.models import Image as GalleryImage
 
         cleaned = super().clean()
         if self.errors:
+            return cleaned
+        if self.restored is not None:
+            try:
+                specs.validate(self.restored)
+            except specs.Invalid as exc:
+                # The source is fitted to the model again when it is sent, so its old size is moot.
+                self.add_invalid(specs.Invalid({k: v for k, v in exc.errors.items() if k != "size"}))
             return cleaned
         source_image, upload = None, cleaned.get("image")
         if source_id := cleaned.get("source"):
@@ -324,10 +337,43 @@ class SweepForm(_ComparedPromptForm):
         return cleaned
 
 
-def initial_from_job(model_id: str, prompt: str, negative_prompt: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Form initial values that reproduce a past job (Reuse settings, PNG import). The settings may
-    come from a file anyone could have written: only plain values are taken; the form then checks
-    them like anything typed."""
+def initial_from_job(job: Any, *, seed: int | None = None) -> dict[str, Any]:
+    """Form initial values that reproduce a past job (Edit and retry, Reuse with the image's own
+    `seed`), read through the job codec; specs.Invalid when its model is gone or the row cannot
+    be read."""
+    return initial_from_request(specs.from_job(job), seed=seed)
+
+
+def initial_from_request(request: specs.ImageRequest, *, seed: int | None = None) -> dict[str, Any]:
+    """The studio form's values for a request (the size as W×H, which the editor ignores)."""
+    options = {name: value for name, value in request.options.items() if value is not None}
+    return initial_from_settings(
+        request.model.id,
+        request.prompt,
+        request.negative_prompt,
+        {"width": request.size.width, "height": request.size.height, "quality": request.quality, "n": request.n,
+         "seed": request.seed if seed is None else seed, "options": options},
+    )  # fmt: skip
+
+
+def edit_initial_from_request(request: specs.ImageRequest, *, source: int | None) -> dict[str, Any]:
+    """The editor's values for an edit request (Edit and retry): the operation, the gallery image
+    it started from (None: an upload), and the operation's own settings."""
+    initial = {**initial_from_request(request), "operation": request.operation.value, "source": source}
+    initial.pop("size")  # the editor fits the source to the model itself
+    edit = request.edit
+    for name in ("strength", "factor", "search_prompt", "control_kind", "control_strength", "fidelity"):
+        initial[name] = getattr(edit, name)
+    if edit.extend:
+        for side in ("left", "top", "right", "bottom"):
+            initial[f"extend_{side}"] = getattr(edit.extend, side)
+    return {name: value for name, value in initial.items() if value not in (None, "")}
+
+
+def initial_from_settings(model_id: str, prompt: str, negative_prompt: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Form initial values from settings in the shape of Job.params, read from a file anyone could
+    have written (PNG import): only plain values are taken; the form then checks them like
+    anything typed."""
     initial: dict[str, Any] = {
         "model": model_id,
         "prompt": prompt,

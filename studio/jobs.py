@@ -21,7 +21,7 @@ from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from gallery.models import Image
-from studio import catalog, imaging, media, pricing, specs, worker
+from studio import catalog, imaging, media, pricing, providers, specs, worker
 from studio.editing import PreparedEdit
 from studio.models import Budget, Comparison, Job
 from studio.providers.base import ErrorKind, ProviderResult
@@ -249,16 +249,54 @@ class NotRetryable(Exception):
     """Only failed or canceled jobs can be retried."""
 
 
+# Failures after which the provider may still hold the job's result: no answer in time, an outage
+# or a fetch that failed (while polling, or downloading the output), a bug of ours after the call.
+# Not: the provider's own "failed" (invalid_request, content_policy), a refused key, a job the user
+# canceled (the provider was told to stop), or a storage failure (its cost is already recorded on
+# the failed job; Retry buys anew, as its message says).
+MAY_STILL_HOLD = frozenset({ErrorKind.TIMEOUT, ErrorKind.UNAVAILABLE, ErrorKind.RATE_LIMITED, ErrorKind.INTERNAL})
+# How the runner fails a job whose provider-side job ended as canceled (studio.tasks): nothing to collect.
+PROVIDER_STOPPED = "The provider stopped this job before it finished."
+
+
+def job_collects(job: Job) -> bool:
+    """Whether Retry collects the job's result from its provider-side job (kept after a failure
+    that may have left it running or done: a Replicate prediction, a Stability creative upscale, a
+    midjourney-proxy task) instead of buying it again. Guessing "collect" wrongly costs one poll
+    and a second Retry; guessing "buy" wrongly costs the image twice, so any doubt collects."""
+    model = catalog.get_model(job.model_id)
+    return (
+        job.status == Status.FAILED
+        and bool(job.provider_job_id)
+        and job.error_kind in MAY_STILL_HOLD
+        and not job.error_message.startswith(PROVIDER_STOPPED)
+        and model is not None
+        and providers.can_resume(model.provider)
+    )
+
+
 @transaction.atomic
-def job_retry(*, job: Job, owner: AbstractBaseUser) -> Job:
+def job_retry(*, job: Job, owner: AbstractBaseUser, fresh: bool = False) -> Job:
     """Run a failed or canceled job again, as a new job with the same settings, after checking
-    them against today's catalog (specs.Invalid says which setting no longer holds)."""
+    them against today's catalog (specs.Invalid says which setting no longer holds).
+
+    Where the provider may still hold the result (`job_collects`), the new job takes over the
+    provider-side job id and the worker collects it, polls only (a setting the catalog no longer
+    offers does not stop that: it was bought already); `fresh` buys it anew instead (the
+    provider-side job turned out to be gone). Otherwise the new job asks the provider again."""
     if job.status not in (Status.FAILED, Status.CANCELED):
         raise NotRetryable("Only failed or canceled jobs can be retried.")
     request = specs.from_job(job)
     specs.get_model(request.model.id)  # still available here
-    specs.validate(request)
-    return _create(owner, request, source_image=job.source_image, notes=tuple(job.params.get("notes") or ()))
+    provider_job_id = job.provider_job_id if not fresh and job_collects(job) else ""
+    if not provider_job_id:
+        specs.validate(request)  # a new purchase, by today's rules; a collection buys nothing
+    # The id moves to the new job, so a second Retry of this one cannot collect the same result twice.
+    taken = Job.objects.filter(pk=job.pk, provider_job_id=provider_job_id)
+    if provider_job_id and not taken.update(provider_job_id=""):
+        raise NotRetryable("Another retry is already collecting this job's result.")
+    notes = tuple(job.params.get("notes") or ())
+    return _create(owner, request, source_image=job.source_image, notes=notes, provider_job_id=provider_job_id)
 
 
 def job_start(job_id: int) -> datetime | None:
@@ -317,6 +355,7 @@ def job_fail(job_id: int, kind: ErrorKind, message: str) -> None:
 
 
 def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
+    request = specs.from_job(job)
     return {
         "app": "Atelier",
         "model": job.model_id,
@@ -324,12 +363,12 @@ def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
         "prompt": job.prompt,
         "negative_prompt": job.negative_prompt,
         "revised_prompt": revised_prompt,
-        "width": job.params.get("width"),
-        "height": job.params.get("height"),
-        "quality": job.params.get("quality"),
+        "width": request.size.width,
+        "height": request.size.height,
+        "quality": request.quality,
         "seed": seed,
-        "options": job.params.get("options", {}),
-        "strength": (job.params.get("edit") or {}).get("strength"),  # image-to-image
+        "options": dict(request.options),
+        "strength": request.edit.strength,  # image-to-image
         "parent_image": job.source_image_id,
     }
 

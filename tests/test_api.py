@@ -188,3 +188,90 @@ def test_reference_images_through_the_api(api, openai_emulator, run_jobs_inline)
         response = post_job(api, payload)
     assert response.status_code == 201, response.json()
     assert len(openai_emulator.requests[-1].file_lists["image[]"]) == 3
+
+
+# --- POST /api/v1/jobs/<id>/retry -------------------------------------------------------------
+
+VALID = {"version": 2, "width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "draft", "n": 1, "seed": 7,
+         "options": {}}  # fmt: skip
+
+
+def retry(api, job, body=None):
+    return api.post(f"/api/v1/jobs/{job.pk}/retry", json.dumps(body or {}), content_type="application/json")
+
+
+def test_retry_a_failed_job_through_the_api(api, user, run_jobs_inline):
+    failed = make_job(owner=user, status=Job.Status.FAILED, error_kind="unavailable", params=VALID)
+    with run_jobs_inline(execute=True):
+        response = retry(api, failed)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    new = Job.objects.exclude(pk=failed.pk).get()
+    assert body["id"] == new.pk and body["retry"] == {"of": failed.pk, "collects": False}
+    assert response["Location"].endswith(f"/api/v1/jobs/{new.pk}")
+    assert (new.prompt, new.params) == (failed.prompt, failed.params)
+    new.refresh_from_db()
+    assert new.status == Job.Status.SUCCEEDED
+
+
+def timed_out_prediction(user, settings):
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "replicate": {"api_key": "k", "base_url": "http://x"}}
+    return make_job(
+        owner=user,
+        status=Job.Status.FAILED,
+        model_id="flux-schnell",
+        params={**VALID, "quality": "standard"},
+        error_kind="timeout",
+        provider_job_id="pred1",
+        error_message="Replicate did not finish in time.",
+    )
+
+
+def test_retry_collects_a_result_the_provider_may_still_hold(api, user, settings):
+    failed = timed_out_prediction(user, settings)
+    assert api.get(f"/api/v1/jobs/{failed.pk}").json()["retry_collects"] is True
+    response = retry(api, failed)
+    assert response.status_code == 201 and response.json()["retry"]["collects"] is True
+    assert Job.objects.get(pk=response.json()["id"]).provider_job_id == "pred1"
+
+
+def test_retry_with_fresh_buys_anew(api, user, settings):
+    failed = timed_out_prediction(user, settings)
+    response = retry(api, failed, {"fresh": True})
+    assert response.status_code == 201 and response.json()["retry"]["collects"] is False
+    assert Job.objects.get(pk=response.json()["id"]).provider_job_id == ""
+
+
+def test_retry_of_a_setting_that_no_longer_holds_is_400_by_field(api, user):
+    failed = make_job(owner=user, status=Job.Status.FAILED, params={**VALID, "quality": "hd"})
+    response = retry(api, failed)
+    assert response.status_code == 400
+    assert "no quality “hd”" in " ".join(response.json()["error"]["fields"]["quality"])
+    assert Job.objects.count() == 1
+
+
+@pytest.mark.parametrize("status", [Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.SUCCEEDED])
+def test_retry_of_a_job_that_is_not_failed_or_canceled_is_409(api, user, status):
+    job = make_job(owner=user, status=status, params=VALID)
+    response = retry(api, job)
+    assert response.status_code == 409 and response.json()["error"]["kind"] == "not_retryable"
+    assert Job.objects.count() == 1
+
+
+@pytest.mark.parametrize("body", [b"[1]", b"{", b'{"fresh": "yes"}'])
+def test_retry_with_a_bad_body_is_400(api, user, body):
+    failed = make_job(owner=user, status=Job.Status.FAILED, params=VALID)
+    response = api.post(f"/api/v1/jobs/{failed.pk}/retry", body, content_type="application/json")
+    assert response.status_code == 400 and Job.objects.count() == 1
+
+
+def test_retry_of_another_users_job_is_404_and_needs_a_read_write_token(api, user, other_user):
+    theirs = make_job(owner=other_user, status=Job.Status.FAILED, params=VALID)
+    assert retry(api, theirs).status_code == 404
+    raw = ApiToken.new_raw()
+    ApiToken.objects.create(user=user, name="ro", digest=hash_token(raw), hint=raw[:8], scope=ApiToken.Scope.READ)
+    mine = make_job(owner=user, status=Job.Status.FAILED, params=VALID)
+    response = retry(Client(HTTP_AUTHORIZATION=f"Bearer {raw}"), mine)
+    assert response.status_code == 403 and response.json()["error"]["kind"] == "read_only_token"
+    assert api.get(f"/api/v1/jobs/{mine.pk}/retry").status_code == 405
+    assert Job.objects.count() == 2

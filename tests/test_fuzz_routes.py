@@ -168,9 +168,9 @@ SPECS: dict[str, Spec] = {
     "studio:job_submit": Spec(form=(*_form_fields(JobForm), "page"), base=JOB_BASE),
     "studio:job": Spec(path={"pk": "job"}),
     "studio:job_cancel": Spec(path={"pk": "queued_job"}),
-    "studio:job_retry": Spec(path={"pk": "failed_job"}),
+    "studio:job_retry": Spec(form=("fresh",), path={"pk": "failed_job"}),
     "studio:midjourney_action": Spec(form=("action",), base={"action": "V1"}, path={"image_pk": "grid_image"}),
-    "studio:editor": Spec(query=("operation",)),
+    "studio:editor": Spec(query=("operation", "job")),
     "studio:editor_image": Spec(query=("operation",), path={"pk": "image"}),
     "studio:editor_fields": Spec(
         query=EDIT_FIELDS, base={"operation": "edit", "model": "offline"}, contexts=EDIT_CONTEXTS
@@ -242,6 +242,7 @@ SPECS: dict[str, Spec] = {
         clients=("api",),
     ),
     "api:job": Spec(path={"pk": "job"}, clients=("api",)),
+    "api:job_retry": Spec(json=("fresh", "<body>"), path={"pk": "failed_job"}, clients=("api",)),
     "api:images": Spec(query=("cursor", "model", "mine", "q", "saved"), clients=("api",)),
     "compat:openai-models": Spec(clients=("api",)),
     "compat:openai-model": Spec(path={"model_id": "provider"}, clients=("api",)),

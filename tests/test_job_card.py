@@ -91,3 +91,10 @@ def test_only_failed_or_canceled_jobs_can_be_retried(alice, user):
     job = make_job(owner=user, status=Job.Status.SUCCEEDED, params=valid_params())
     alice.post(reverse("studio:job_retry", args=[job.pk]), **HTMX)
     assert Job.objects.count() == 1
+
+
+def test_edit_and_retry_reads_the_job_through_the_codec_and_says_when_it_cannot(alice, user):
+    version_1 = {k: v for k, v in valid_params(quality="high").items() if k != "version"}
+    job = make_job(owner=user, status=Job.Status.FAILED, prompt="a red kite", params=version_1)
+    html = alice.get(reverse("studio:home"), {"job": job.pk}).content.decode()
+    assert "a red kite" in html and "Only the prompt could be restored" in html and "unknown format" in html

@@ -3,9 +3,12 @@
 import importlib
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
-from studio import specs
+from studio import jobs, specs
 from studio.catalog import Operation
+from studio.models import Job
 from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +58,73 @@ def test_an_unknown_format_is_refused_not_guessed():
     job = make_job(params={**V1_OUTPAINT, "version": 7})
     with pytest.raises(specs.Invalid, match="unknown format"):
         specs.from_job(job)
+
+
+# --- 0012: options a model never sends for the job's operation are dropped ------------------------
+
+BEFORE_DROP, AFTER_DROP = ("studio", "0011_recovery"), ("studio", "0012_params_drop_inapplicable_options")
+V1_GPT_EDIT = {
+    "width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "high", "n": 1, "seed": 3,
+    "options": {"background": "auto", "output_format": "png", "output_compression": 100, "moderation": "auto"},
+}  # fmt: skip
+V1_ULTRA = {
+    "width": 1024, "height": 1024, "aspect_ratio": "1:1", "quality": "standard", "n": 1, "seed": 3,
+    "options": {"output_format": "jpg", "output_quality": 80, "safety_tolerance": 2, "prompt_upsampling": False},
+}  # fmt: skip
+
+
+def migrate(target):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([target])
+    return executor.loader.project_state([target]).apps
+
+
+@pytest.fixture
+def latest_schema_afterwards():
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrated_v1_edits_lose_the_options_their_model_never_sends_and_can_be_retried(
+    latest_schema_afterwards, settings
+):
+    settings.PROVIDER_SETTINGS["openai"]["api_key"] = "test"
+    settings.PROVIDER_SETTINGS["replicate"]["api_key"] = "test"
+    apps = migrate(BEFORE_DROP)
+    owner = apps.get_model("auth", "User").objects.create(username="owner")
+    OldJob = apps.get_model("studio", "Job")
+
+    def old_row(model_id, operation, v1, status="failed"):
+        return OldJob.objects.create(owner=owner, operation=operation, model_id=model_id, prompt="a cat", status=status,
+                                     params=migration.to_v2(v1), source_file="inputs/a.png").pk  # fmt: skip
+
+    edit = old_row("gpt-image-1.5", "edit", V1_GPT_EDIT)
+    generation = old_row("gpt-image-1.5", "generate", V1_GPT_EDIT)
+    ultra = old_row("flux-1.1-pro-ultra", "generate", V1_ULTRA)
+    untouched = old_row("offline", "edit", {**V1_GPT_EDIT, "options": {}})
+    before = dict(OldJob.objects.values_list("pk", "params"))
+
+    migrate(AFTER_DROP)
+    after = dict(Job.objects.values_list("pk", "params"))
+    assert after[edit]["options"] == {"background": "auto", "output_format": "png", "output_compression": 100}
+    assert {k: v for k, v in after[edit].items() if k != "options"} == {
+        k: v for k, v in before[edit].items() if k != "options"
+    }
+    assert after[generation] == before[generation]  # a generation sends moderation
+    assert after[ultra]["options"] == {"output_format": "jpg", "safety_tolerance": 2}
+    assert after[untouched] == before[untouched]
+    for pk in (edit, generation, ultra):
+        job = Job.objects.get(pk=pk)
+        retry = jobs.job_retry(job=job, owner=job.owner)
+        assert retry.params["options"] == after[pk]["options"]
+
+
+def test_the_table_keeps_what_a_generation_sends():
+    drop = importlib.import_module("studio.migrations.0012_params_drop_inapplicable_options")
+    params = migration.to_v2(V1_GPT_EDIT)
+    assert drop.without_inapplicable("gpt-image-2", "generate", params) is params
+    assert "moderation" not in drop.without_inapplicable("gpt-image-2", "instruct", params)["options"]
+    assert drop.without_inapplicable("gpt-image-2", "edit", V1_GPT_EDIT) is V1_GPT_EDIT  # not version 2: left

@@ -3,6 +3,7 @@ keeps its rules, and anything else is refused by field — by specs, the studio 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -12,21 +13,27 @@ from typing import Any
 
 import hypothesis
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.forms.forms import NON_FIELD_ERRORS
 from django.test import Client
+from django.utils.datastructures import MultiValueDict
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from accounts.models import ApiToken, hash_token
-from studio import catalog, editing, specs
+from studio import catalog, editing, imaging, specs
 from studio.catalog import Model, Operation, Option, OptionKind, Size, SizeRule
-from studio.forms import OPTION_PREFIX, JobForm
+from studio.forms import EDIT_OPERATIONS, OPTION_PREFIX, EditForm, JobForm
 from studio.specs import EditSettings, Extension, Inputs
 
 # Deterministic and quick: no example database, the same examples on every run.
 QUICK = {"deadline": None, "derandomize": True, "database": None}
-PER_PAIR = hypothesis.settings(max_examples=30, **QUICK)
+# The whole module stays near 30 s: about 1,500 drafts over the model × operation pairs, and per
+# kind of refusal 15 generations and 10 edits (each through specs, the form and the API).
+PER_PAIR = hypothesis.settings(max_examples=20, **QUICK)
 PER_KIND = hypothesis.settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture], **QUICK)
+PER_EDIT_KIND = hypothesis.settings(PER_KIND, max_examples=10)
 
 MODELS = list(catalog.MODELS.values())
 PAIRS = [(m, op) for m in MODELS for op in Operation if op in m.operations]
@@ -610,6 +617,277 @@ def test_a_refused_setting_is_a_400_naming_its_field(api, kind, data):
     fields = response.json()["error"]["fields"]
     assert set(fields) == {case.field}
     assert says(fields[case.field], case.says), fields
+
+
+# --- a refused edit setting, through the editor form and the API's edit path ---------------------
+
+EDITOR_PAIRS = [(m, op) for m in MODELS for op in EDIT_OPERATIONS if op in m.operations]
+SOURCE_PNG = imaging.png_bytes(PILImage.new("RGB", (256, 256), (90, 140, 200)))
+
+
+def _centre_mask() -> bytes:
+    mask = PILImage.new("L", (256, 256), 0)
+    mask.paste(255, (64, 64, 192, 192))
+    return imaging.png_bytes(mask)
+
+
+MASK_PNG = _centre_mask()
+REFERENCE_PNG = imaging.png_bytes(PILImage.new("RGB", (32, 32), (10, 200, 10)))
+
+
+def base_edit(model: Model, operation: Operation) -> dict[str, Any]:
+    """What an edit of the operation needs, every value one the model takes."""
+    if operation == Operation.REMIX:
+        return {"strength": 0.6}
+    if operation == Operation.STYLE:
+        return {"fidelity": 0.5}
+    if operation == Operation.CONTROL:
+        return {"control_kind": model.control_kinds[0], "control_strength": 0.7}
+    if operation == Operation.OUTPAINT:
+        return {"extend": {"left": 0, "top": 0, "right": 64, "bottom": 0}}
+    if operation == Operation.SEARCH_REPLACE:
+        return {"search_prompt": "the sky"}
+    if operation == Operation.UPSCALE:
+        return {"factor": model.upscale.factors[0]}
+    return {}
+
+
+@dataclass(frozen=True)
+class RefusedEdit:
+    """An edit of a 256×256 upload with one refused setting: the field specs names it under, the
+    editor form's field for it, and what their messages say."""
+
+    model: Model
+    operation: Operation
+    field: str
+    says: str
+    quality: str
+    n: int
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+    edit: dict[str, Any] = field(default_factory=dict)
+    prompt: str = "a lighthouse at dusk"
+    negative_prompt: str = ""
+    references: int = 0
+    form_field: str = ""  # where the form puts it, when not where specs does
+    form_says: str = ""
+
+    def common(self) -> dict[str, Any]:
+        values = {"model": self.model.id, "operation": self.operation.value, "prompt": self.prompt,
+                  "quality": self.quality, "n": self.n, "seed": self.seed}  # fmt: skip
+        if self.negative_prompt:
+            values["negative_prompt"] = self.negative_prompt
+        return values
+
+    def payload(self) -> dict[str, Any]:
+        payload = {
+            **self.common(),
+            **self.edit,
+            "options": self.options,
+            "image": base64.b64encode(SOURCE_PNG).decode(),
+        }
+        if self.operation in specs.MASKED:
+            payload["mask"] = base64.b64encode(MASK_PNG).decode()
+        payload["references"] = [base64.b64encode(REFERENCE_PNG).decode()] * self.references
+        return payload
+
+    def form(self) -> EditForm:
+        """The editor form, bound as the browser posts it: the fields, the upload and the mask."""
+        files = MultiValueDict({"image": [SimpleUploadedFile("source.png", SOURCE_PNG, content_type="image/png")]})
+        if self.operation in specs.MASKED:
+            files["mask"] = SimpleUploadedFile("mask.png", MASK_PNG, content_type="image/png")
+        files.setlist("references", [SimpleUploadedFile(f"r{i}.png", REFERENCE_PNG) for i in range(self.references)])
+        return EditForm(self.form_data(), files)
+
+    def form_data(self) -> dict[str, str]:
+        data = {name: str(value) for name, value in self.common().items()}
+        for name, value in self.edit.items():
+            if name == "extend":
+                data.update({f"extend_{side}": str(pixels) for side, pixels in value.items()})
+            else:
+                data[name] = str(value)
+        for option in self.model.options_for(self.operation):
+            value = self.options.get(option.name, option.default)
+            if value is True:
+                data[OPTION_PREFIX + option.name] = "on"
+            elif value is not False:
+                data[OPTION_PREFIX + option.name] = "" if value is None else str(value)
+        return data
+
+    @property
+    def on_form(self) -> str:
+        """Where the editor form shows it: the option's field, a field of its own, else above the form."""
+        name = self.form_field or self.field
+        name = OPTION_PREFIX + name.removeprefix("options.") if name.startswith("options.") else name
+        return name if name in EditForm.base_fields or name.startswith(OPTION_PREFIX) else NON_FIELD_ERRORS
+
+
+def _edit_options(m: Model, op: Operation) -> tuple[Option, ...]:
+    return m.options_for(op)
+
+
+def _edit_requires(m: Model, op: Operation) -> list[tuple[catalog.Requires, str]]:
+    names = {o.name for o in _edit_options(m, op)}
+    return [(rule, value) for rule, value in _requires(m) if {rule.option, rule.needs.option} <= names]
+
+
+def _edit_only_with(m: Model, op: Operation) -> list[tuple[Option, str]]:
+    return [
+        (o, value)
+        for o in _edit_options(m, op)
+        if o.only_with
+        for value in m.option(o.only_with.option).choices
+        if value not in o.only_with.values and not rule_fields(m, op, {o.only_with.option: value})
+    ]
+
+
+def _edit_number(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    option = draw(st.sampled_from([o for o in _edit_options(m, op) if o.kind in (OptionKind.INT, OptionKind.FLOAT)]))
+    low, high = int(option.min), int(option.max)
+    value = draw(st.integers(high + 1, high + 10**6) | st.integers(low - 10**6, low - 1))
+    return {
+        "field": f"options.{option.name}",
+        "says": f"{option.min:g} to {option.max:g}",
+        "options": {option.name: value},
+    }
+
+
+def _edit_choice(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    option = draw(st.sampled_from([o for o in _edit_options(m, op) if o.kind == OptionKind.CHOICE]))
+    value = draw(TEXT.filter(lambda v: v not in option.choices))
+    return {"field": f"options.{option.name}", "says": f"“{value}”", "options": {option.name: value}}
+
+
+def _edit_rule(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    rule, value = draw(st.sampled_from(_edit_requires(m, op)))
+    options = {rule.option: draw(st.sampled_from(rule.values)), rule.needs.option: value}
+    return {"field": f"options.{rule.option}", "says": rule.needs.option, "options": options}
+
+
+def _edit_apart(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    option, value = draw(st.sampled_from(_edit_only_with(m, op)))
+    setting = draw(allowed_values(option).filter(lambda v: v != option.default))
+    options = {option.name: setting, option.only_with.option: value}
+    return {"field": f"options.{option.name}", "says": option.only_with.option, "options": options}
+
+
+def _edit_prompt(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    too_long = "x" * (m.max_prompt_chars + 1)
+    prompt = draw(st.sampled_from(["", too_long] if op in specs.NEEDS_PROMPT else [too_long]))
+    return {"field": "prompt", "says": "Write a prompt" if not prompt else str(m.max_prompt_chars), "prompt": prompt}
+
+
+def _edit_fraction(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    name = {Operation.REMIX: "strength", Operation.STYLE: "fidelity", Operation.CONTROL: "control_strength"}[op]
+    value = draw(st.floats(1.01, 10) | st.floats(-10, -0.01))
+    # The form's own range check words it its way ("less than or equal to 1"); specs "from 0 to 1".
+    return {"field": name, "says": "1" if value > 1 else "0", "edit": {**base_edit(m, op), name: round(value, 2)}}
+
+
+def _edit_factor(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    factor = draw(st.integers(1, 8).filter(lambda f: f not in m.upscale.factors))
+    offered = factor in dict(EditForm.base_fields["factor"].choices)
+    return {"field": "size", "says": "upscales by", "edit": {"factor": factor},
+            "form_field": "" if offered else "factor", "form_says": "" if offered else "valid choice"}  # fmt: skip
+
+
+def _edit_extend(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    side = draw(st.sampled_from(["left", "top", "right", "bottom"]))
+    extend = {s: 0 for s in ("left", "top", "right", "bottom")}
+    if draw(st.booleans()):
+        extend[side] = draw(st.integers(m.max_extend + 1, m.max_extend + 500))
+        says = str(m.max_extend)
+    else:
+        says = "how far to extend"
+    return {"field": "extend", "says": says, "edit": {"extend": extend}}
+
+
+def _edit_control_kind(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    kind = draw(TEXT.filter(lambda k: k not in m.control_kinds))
+    return {"field": "control_kind", "says": f"“{kind}”", "edit": {**base_edit(m, op), "control_kind": kind}}
+
+
+def _edit_references(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]:
+    takes = m.max_references if op in specs.WITH_REFERENCES else 0
+    return {"field": "references", "says": "reference", "references": draw(st.integers(takes + 1, takes + 2))}
+
+
+EDIT_BREAKERS = {
+    "quality": (lambda m, op: True, lambda draw, m, op: _quality(draw, m)),
+    "count": (lambda m, op: True, lambda draw, m, op: _count(draw, m)),
+    "seed": (lambda m, op: True, lambda draw, m, op: _seed(draw, m)),
+    "unknown-option": (
+        lambda m, op: True,
+        lambda draw, m, op: {"field": "options", "says": "“no_such_option”", "options": {"no_such_option": 1}},
+    ),
+    "number-out-of-range": (
+        lambda m, op: any(o.kind in (OptionKind.INT, OptionKind.FLOAT) for o in _edit_options(m, op)),
+        _edit_number,
+    ),
+    "choice-not-offered": (lambda m, op: any(o.kind == OptionKind.CHOICE for o in _edit_options(m, op)), _edit_choice),
+    "requires": (lambda m, op: bool(_edit_requires(m, op)), _edit_rule),
+    "only-with": (lambda m, op: bool(_edit_only_with(m, op)), _edit_apart),
+    "prompt": (lambda m, op: True, _edit_prompt),
+    "negative-prompt": (
+        lambda m, op: not m.negative_prompt,
+        lambda draw, m, op: {"field": "negative_prompt", "says": "negative prompt", "negative_prompt": "blurry"},
+    ),
+    "fraction": (lambda m, op: op in (Operation.REMIX, Operation.STYLE, Operation.CONTROL), _edit_fraction),
+    "factor": (lambda m, op: op == Operation.UPSCALE, _edit_factor),
+    "extend": (lambda m, op: op == Operation.OUTPAINT, _edit_extend),
+    "search-prompt": (
+        lambda m, op: op == Operation.SEARCH_REPLACE,
+        lambda draw, m, op: {"field": "search_prompt", "says": "find and replace", "edit": {}},
+    ),
+    "control-kind": (lambda m, op: op == Operation.CONTROL, _edit_control_kind),
+    "references": (lambda m, op: True, _edit_references),
+}
+
+
+@st.composite
+def refused_edit(draw: st.DrawFn, kind: str) -> RefusedEdit:
+    applies, breaker = EDIT_BREAKERS[kind]
+    model, operation = draw(st.sampled_from([(m, op) for m, op in EDITOR_PAIRS if applies(m, op)]))
+    base = {
+        "quality": draw(st.sampled_from(model.qualities)),
+        "n": draw(st.integers(1, model.max_n)),
+        "seed": draw(st.integers(0, seed_max(model))),
+        "edit": base_edit(model, operation),
+    }
+    return RefusedEdit(model=model, operation=operation, **{**base, **breaker(draw, model, operation)})
+
+
+@pytest.mark.parametrize("kind", [kind for kind in EDIT_BREAKERS if kind != "unknown-option"])  # no form field
+@PER_EDIT_KIND
+@given(data=st.data())
+def test_a_refused_edit_setting_is_an_editor_form_error_on_its_field(configured, kind, data):
+    case = data.draw(refused_edit(kind))
+    hypothesis.event(f"{case.model.id} {case.operation.value}")
+    form = case.form()
+    assert not form.is_valid()
+    assert set(form.errors) == {case.on_form}, form.errors
+    assert says(form.errors[case.on_form], case.form_says or case.says), form.errors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EDIT_BREAKERS)
+@PER_EDIT_KIND
+@given(data=st.data())
+def test_a_refused_edit_setting_is_a_400_naming_its_field(api, kind, data):
+    case = data.draw(refused_edit(kind))
+    response = api.post("/api/v1/jobs", json.dumps(case.payload()), content_type="application/json")
+    assert response.status_code == 400, response.content
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == {case.field}, fields
+    assert says(fields[case.field], case.says), fields
+
+
+@pytest.mark.parametrize(("model", "operation"), EDITOR_PAIRS, ids=[f"{m.id}-{op.value}" for m, op in EDITOR_PAIRS])
+def test_the_edit_the_refusals_start_from_is_accepted(configured, model, operation):
+    """Each refused edit above differs from this one in one setting only."""
+    base = RefusedEdit(model, operation, "", "", model.default_quality, 1, 0, edit=base_edit(model, operation))
+    form = base.form()
+    assert form.is_valid(), form.errors
 
 
 # --- the rules the issue names, one example each -----------------------------------------------

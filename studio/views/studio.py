@@ -15,7 +15,7 @@ from django_htmx.http import reswap, retarget
 
 from gallery.models import Image
 from studio import cards, catalog, comparisons, imaging, jobs, live, params, prompts, specs
-from studio.forms import JobForm, initial_from_job, queue
+from studio.forms import JobForm, initial_from_job, initial_from_settings, queue
 from studio.metadata import reader, restore
 from studio.models import Job
 
@@ -73,11 +73,12 @@ def home(request: HttpRequest) -> HttpResponse:
         if (image_id := params.object_id(reuse)) is None:
             messages.error(request, "That image link is not valid.")
         elif image := Image.objects.select_related("job").filter(pk=image_id).first():
-            job = image.job
-            initial = initial_from_job(
-                job.model_id, job.prompt, job.negative_prompt, {**job.params, "seed": image.seed}
-            )
-            messages.info(request, "Settings restored from the gallery image. Change anything, then generate.")
+            try:
+                initial = initial_from_job(image.job, seed=image.seed)
+            except specs.Invalid as exc:
+                messages.error(request, f"That image's settings cannot be restored: {exc}")
+            else:
+                messages.info(request, "Settings restored from the gallery image. Change anything, then generate.")
         else:
             messages.error(request, "That image no longer exists.")
     form = JobForm(initial=initial)
@@ -92,7 +93,13 @@ def _form_for_job(request: HttpRequest, job_id: str) -> JobForm | None:
     if job is None or (job.owner_id != request.user.pk and not request.user.is_staff):
         messages.error(request, "That job no longer exists.")
         return None
-    form = JobForm(initial_from_job(job.model_id, job.prompt, job.negative_prompt, job.params))
+    try:
+        form = JobForm(initial_from_job(job))
+    except specs.Invalid as exc:
+        # Its model is gone or its settings cannot be read: what its columns hold, and why not the rest.
+        form = JobForm({"model": job.model_id, "prompt": job.prompt, "negative_prompt": job.negative_prompt})
+        messages.warning(request, f"Only the prompt could be restored: {exc}")
+        return form
     if form.is_valid():
         messages.info(request, "Settings from the job. Change anything, then generate.")
     else:
@@ -157,7 +164,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_job_for_user(request, pk)
     try:
-        retry = jobs.job_retry(job=job, owner=request.user)
+        retry = jobs.job_retry(job=job, owner=request.user, fresh=request.POST.get("fresh") == "1")
     except (jobs.NotRetryable, jobs.JobRefused) as exc:
         messages.error(request, str(exc))
         return _card_or_home(request, job)
@@ -199,7 +206,7 @@ def settings_import(request: HttpRequest) -> HttpResponse:
             else:
                 restored = restore.onto(found, request.POST.get("model", ""))
     initial = (
-        initial_from_job(restored.model.id, restored.prompt, restored.negative_prompt, restored.params)
+        initial_from_settings(restored.model.id, restored.prompt, restored.negative_prompt, restored.params)
         if restored
         else {}
     )
