@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 from studio import jobs, providers, specs, worker
-from studio.downloads import DownloadRefused
+from studio.downloads import DownloadFailed, DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
 from studio.providers.base import Canceled, ErrorKind, Progress, ProviderError, ProviderResult
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 NOT_RETRIED = (
     " The provider may still have made the image and charged for it, so Atelier did not try again: "
     "Retry to run it anew."
+)
+DOWNLOAD_AGAIN = (
+    " The provider made the image and has charged for it; its link lasts about an hour, and Retry collects it "
+    "rather than buying it again."
 )
 # How often a backoff wait looks whether the user canceled the job.
 CANCEL_CHECK_SECONDS = 1.0
@@ -160,7 +164,10 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
         jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The provider returned an unusable image: {exc}")
         return "failed: bad image"
     except DownloadRefused as exc:
-        jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}")
+        # The provider made the image and charged for it. A passing failure may pass: the link
+        # lasts about an hour, and Retry collects the provider-side job instead of buying it again.
+        then = DOWNLOAD_AGAIN if isinstance(exc, DownloadFailed) else " The provider has charged for it."
+        jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}{then}")
         return "failed: download"
     except (jobs.JobNoLongerRunning, Canceled):
         # The user canceled, or recovery gave the job to another worker: nothing to record. If

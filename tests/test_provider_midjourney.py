@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from studio import specs, tasks
+from studio import downloads, specs, tasks
 from studio.catalog import Operation
 from studio.imaging import ImageRejected
 from studio.models import Job
@@ -256,3 +256,11 @@ def test_a_task_waiting_for_a_confirmation_in_discord_fails_with_the_reason(midj
         provider.generate(request())
     assert exc.value.kind == ErrorKind.INVALID_REQUEST and "confirm" in exc.value.message
     assert len(imagines(midjourney_proxy)) == 1
+
+
+def test_one_failed_download_of_the_grid_is_tried_again(midjourney_proxy, runner_waits, monkeypatch):
+    monkeypatch.setattr(downloads, "RETRY_SECONDS", 0.01)
+    midjourney_proxy.faults.append(Fault(on=r"GET /attachments/\w+\.png", status=502, body=b"bad gateway"))
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    assert len(imagines(midjourney_proxy)) == 1 and not midjourney_proxy.faults and job.images.count() == 5

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from studio import editing, imaging, jobs, tasks
+from studio import downloads, editing, imaging, jobs, tasks
 from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import replicate as provider
@@ -316,3 +316,50 @@ def test_calls_reuse_the_client_and_its_connection(replicate_emulator):
     provider.generate(request())
     api = [r for r in replicate_emulator.requests if r.path.startswith("/v1/")]
     assert len(api) == 2 and len({r.connection for r in api}) == 1
+
+
+FILES = "GET /files/"
+
+
+@pytest.fixture
+def quick_downloads(monkeypatch):
+    monkeypatch.setattr(downloads, "RETRY_SECONDS", 0.01)
+
+
+def file_fetches(emulator):
+    return [r for r in emulator.requests if r.path.startswith("/files/")]
+
+
+@pytest.mark.parametrize("fault", [Fault(on=FILES, status=502, body=b"bad gateway"), Fault(on=FILES, drop=True)])
+def test_a_passing_failure_of_the_result_download_is_tried_again(
+    replicate_emulator, runner_waits, quick_downloads, fault
+):
+    """The prediction was paid for: one bad answer from the file host does not throw it away."""
+    replicate_emulator.faults.append(fault)
+    job = make_job(model_id="flux-1.1-pro", params=job_params())
+    assert tasks.run_job(job.pk) == "succeeded"
+    assert len(creates(replicate_emulator)) == 1 and len(file_fetches(replicate_emulator)) == 2
+    assert job.images.count() == 1 and not replicate_emulator.faults
+
+
+def test_a_result_that_cannot_be_downloaded_says_it_was_paid_and_retry_collects_it(
+    replicate_emulator, runner_waits, quick_downloads
+):
+    replicate_emulator.faults.append(Fault(on=FILES, status=503, body=b"", times=3))
+    job = make_job(model_id="flux-1.1-pro", params=job_params())
+    assert tasks.run_job(job.pk) == "failed: download"
+    job.refresh_from_db()
+    assert "answered 503 (tried 3 times)" in job.error_message and "has charged for it" in job.error_message
+    assert "Retry collects it" in job.error_message and job.provider_job_id
+    collect = make_job(model_id="flux-1.1-pro", params=job_params(), provider_job_id=job.provider_job_id)
+    assert tasks.run_job(collect.pk) == "succeeded"
+    assert len(creates(replicate_emulator)) == 1 and collect.images.count() == 1
+
+
+def test_a_result_url_that_answers_404_is_not_tried_again(replicate_emulator, runner_waits, quick_downloads):
+    replicate_emulator.faults.append(Fault(on=FILES, status=404, body=b""))
+    job = make_job(model_id="flux-1.1-pro", params=job_params())
+    assert tasks.run_job(job.pk) == "failed: download"
+    job.refresh_from_db()
+    assert len(file_fetches(replicate_emulator)) == 1 and runner_waits == []
+    assert "answered 404" in job.error_message and "charged" in job.error_message

@@ -175,9 +175,9 @@ class Proxy:
 
     def progress_image(self, url: str) -> bytes | None:
         """Discord's progress image while a task renders (free: it is what Discord shows), or None
-        when it cannot be fetched — it is only a preview, the task goes on."""
+        when it cannot be fetched — it is only a preview, the task goes on (so it is tried once)."""
         try:
-            return downloads.download(url, allowed_hosts=(*CDN_HOSTS, urlsplit(self.base).hostname or ""))
+            return downloads.download(url, allowed_hosts=(*CDN_HOSTS, urlsplit(self.base).hostname or ""), attempts=1)
         except (downloads.DownloadRefused, ProviderError) as exc:
             log.info("%s: no progress image (%s)", LABEL, exc)
             return None
