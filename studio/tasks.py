@@ -20,6 +20,7 @@ from studio.downloads import DownloadFailed, DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
 from studio.providers.base import Canceled, ErrorKind, Progress, ProviderError, ProviderResult
+from studio.providers.http import Unfinished
 from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,9 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
         providers.cancel(request.model.provider, Job.objects.get(pk=job_id).provider_job_id)
         return "failed: timed out"
     except ProviderError as exc:
-        jobs.job_fail(job_id, exc.kind, exc.message + (NOT_RETRIED if exc.may_be_paid and exc.kind.retryable else ""))
+        # Unfinished says itself what became of the provider-side job and what Retry does.
+        suffix = NOT_RETRIED if exc.may_be_paid and exc.kind.retryable and not isinstance(exc, Unfinished) else ""
+        jobs.job_fail(job_id, exc.kind, exc.message + suffix)
         return f"failed: {exc.kind}"
     except ImageRejected as exc:
         jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The provider returned an unusable image: {exc}")

@@ -258,6 +258,34 @@ def test_a_task_waiting_for_a_confirmation_in_discord_fails_with_the_reason(midj
     assert len(imagines(midjourney_proxy)) == 1
 
 
+def test_a_fetch_outage_until_the_deadline_leaves_the_task_for_retry_to_collect(
+    midjourney_proxy, runner_waits, settings
+):
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 1.0
+    midjourney_proxy.faults.append(Fault(on=FETCH, status=502, body=b"bad gateway", times=1000))
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "failed: unavailable"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and job.provider_job_id
+    assert "(502)" in job.error_message and "Retry collects the result" in job.error_message
+    # What Retry does with the kept task id: it fetches the task, and submits nothing.
+    midjourney_proxy.faults.clear()
+    collect = make_job(model_id="midjourney-v7", params=JOB_PARAMS, provider_job_id=job.provider_job_id)
+    assert tasks.run_job(collect.pk) == "succeeded"
+    assert len(imagines(midjourney_proxy)) == 1 and collect.images.count() == 5
+
+
+def test_a_task_still_running_at_the_deadline_is_left_for_retry_to_collect(midjourney_proxy, settings):
+    """The proxy has no cancel call: the task goes on in Discord, and its grid can still be collected."""
+    midjourney_proxy.duration = 5
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 0.3
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid
+    assert "still running" in exc.value.message and "cannot be stopped from here" in exc.value.message
+    assert "Retry collects the result" in exc.value.message
+
+
 def test_one_failed_download_of_the_grid_is_tried_again(midjourney_proxy, runner_waits, monkeypatch):
     monkeypatch.setattr(downloads, "RETRY_SECONDS", 0.01)
     midjourney_proxy.faults.append(Fault(on=r"GET /attachments/\w+\.png", status=502, body=b"bad gateway"))

@@ -93,14 +93,80 @@ def test_a_user_cancel_is_forwarded_to_replicate(polling):
     assert next(iter(polling.predictions.values())).status == "canceled"
 
 
-def test_the_deadline_cancels_the_prediction(polling, settings):
+def test_the_deadline_cancels_a_prediction_known_to_be_running(polling, settings):
     polling.latency = 5
     settings.PROVIDER_JOB_DEADLINE_SECONDS = 0.3
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
     assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid
+    assert "still running" in exc.value.message and "Atelier canceled it" in exc.value.message
     assert polling.requests[-1].path.endswith("/cancel")
     assert len(creates(polling)) == 1
+
+
+def cancels(emulator):
+    return [r for r in emulator.requests if r.path.endswith("/cancel")]
+
+
+def test_a_poll_outage_until_the_deadline_leaves_the_prediction_for_retry_to_collect(polling, settings, runner_waits):
+    """Every poll fails: whether the prediction finished (and was paid for) is unknown, so it is not
+    canceled; the job says why it stopped, and its prediction id stays for Retry to collect."""
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 1.0
+    polling.faults.append(Fault(on=POLL, status=500, body={"title": "Internal", "detail": "boom"}, times=1000))
+    job = make_job(model_id="flux-schnell", params=job_params())
+    assert tasks.run_job(job.pk) == "failed: unavailable"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and len(creates(polling)) == 1 and cancels(polling) == []
+    assert "(500): boom" in job.error_message and "Retry collects the result" in job.error_message
+    assert "Retry to run it anew" not in job.error_message
+    prediction = polling.predictions[job.provider_job_id]
+    assert not prediction.canceled
+    # What Retry does with the kept id: it polls the prediction, and buys nothing.
+    polling.faults.clear()
+    collect = make_job(model_id="flux-schnell", params=job_params(), provider_job_id=job.provider_job_id)
+    assert tasks.run_job(collect.pk) == "succeeded"
+    assert len(creates(polling)) == 1 and collect.images.count() == 1
+
+
+def test_resume_collects_a_prediction_that_already_succeeded(replicate_emulator):
+    first = provider.generate(request("flux-1.1-pro"))
+    again = provider.resume(request("flux-1.1-pro"), first.provider_job_id)
+    assert again.images[0].data == first.images[0].data and len(creates(replicate_emulator)) == 1
+
+
+def prediction_id(prompt="a lighthouse", *, cancel=False):
+    """The id of a prediction that failed (its prompt is refused) or that the user canceled."""
+    seen = []
+    with pytest.raises((ProviderError, Canceled)):
+        provider.generate(request(prompt=prompt), lambda pid, pct: seen.append(pid) or not cancel)
+    return seen[0]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "cancel", "kind", "text"),
+    [
+        ("something forbidden", False, ErrorKind.CONTENT_POLICY, "NSFW"),
+        ("a lighthouse", True, ErrorKind.INVALID_REQUEST, "canceled"),
+    ],
+)
+def test_resume_of_a_failed_or_canceled_prediction_is_its_error_not_a_purchase(polling, prompt, cancel, kind, text):
+    polling.latency = 5 if cancel else 0.3
+    pid = prediction_id(prompt, cancel=cancel)
+    with pytest.raises(ProviderError) as exc:
+        provider.resume(request(prompt=prompt), pid)
+    assert exc.value.kind == kind and text in exc.value.message
+    assert not exc.value.may_be_paid and not exc.value.kind.retryable
+    assert len(creates(polling)) == 1
+
+
+def test_collecting_a_canceled_prediction_fails_the_job_with_its_reason(polling, runner_waits):
+    polling.latency = 5
+    pid = prediction_id(cancel=True)
+    job = make_job(model_id="flux-schnell", params=job_params(), provider_job_id=pid)
+    assert tasks.run_job(job.pk) == "failed: invalid_request"
+    job.refresh_from_db()
+    assert job.error_message == f"Replicate canceled prediction {pid} before it made an image."
+    assert len(creates(polling)) == 1 and runner_waits == []
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ from studio import downloads, imaging
 from studio.catalog import Operation
 from studio.providers import http
 from studio.providers.base import (
-    Canceled,
     Check,
     ErrorKind,
     GeneratedImage,
@@ -151,7 +150,9 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
 
 
 def resume(request: ImageRequest, provider_job_id: str, progress: Progress = keep_going) -> ProviderResult:
-    """The result of a prediction created earlier (by a worker that died): polled, not bought again."""
+    """The result of a prediction created earlier (by a worker that died, or a job that stopped
+    waiting for it): polled, not bought again. One that already succeeded is downloaded; one that
+    failed or was canceled is that prediction's error, never a reason to buy it again."""
     deadline = time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS
     return _collect(_client(), request, provider_job_id, deadline, progress)
 
@@ -194,7 +195,11 @@ def _percent(prediction: Prediction) -> int | None:
 
 def _result(request: ImageRequest, prediction: Prediction) -> ProviderResult:
     if prediction.status == "canceled":
-        raise Canceled
+        # Canceled on Replicate's side (at a deadline, or by someone there); the user's own cancel
+        # never gets here (poll raises Canceled). Not retried: nothing was made to collect.
+        raise ProviderError(
+            ErrorKind.INVALID_REQUEST, f"Replicate canceled prediction {prediction.id} before it made an image."
+        )
     if prediction.status == "failed":
         message = str(prediction.error or "The prediction failed.")
         kind = (
