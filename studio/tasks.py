@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -19,7 +21,7 @@ from studio import jobs, providers, specs, worker
 from studio.downloads import DownloadFailed, DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
-from studio.providers.base import Canceled, ErrorKind, Progress, ProviderError, ProviderResult
+from studio.providers.base import Canceled, ErrorKind, ProviderError, ProviderResult
 from studio.providers.http import Unfinished
 from studio.specs import ImageRequest
 
@@ -76,13 +78,22 @@ def heartbeat(job_id: int) -> Iterator[None]:
         thread.join()
 
 
-def _progress(job_id: int) -> Progress:
-    """Record what the provider says about its work (its job id first, so recovery can re-attach
-    to it, and its preview); answer whether the job should go on: False when the user canceled it
-    (the provider is told to stop too). A job recovery took from this worker (it looked dead) is
-    left to whoever has it now, its provider-side job untouched: JobNoLongerRunning."""
+@dataclass(frozen=True)
+class JobProgress:
+    """Records what the provider says about its work (its job id first, so recovery can re-attach
+    to it, and its preview) and answers whether the job should go on: False when the user canceled
+    it (the provider is told to stop too). A job recovery took from this worker (it looked dead) is
+    left to whoever has it now, its provider-side job untouched: JobNoLongerRunning.
 
-    def report(provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
+    `deadline` (time.monotonic) is when the provider must hand its answer back (studio.providers.http
+    .job_deadline): a poll stops there, leaving the job time to cancel the provider-side job or to
+    download and store its result before django-q2's timeout."""
+
+    job_id: int
+    deadline: float = math.inf
+
+    def __call__(self, provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
+        job_id = self.job_id
         fields = {"provider_job_id": provider_job_id, "heartbeat_at": timezone.now()}
         if percent is not None:
             fields["progress"] = max(0, min(100, percent))
@@ -101,14 +112,18 @@ def _progress(job_id: int) -> Progress:
             return False
         raise jobs.JobNoLongerRunning(job_id)
 
-    return report
+
+def _progress(job_id: int, job_deadline: float = math.inf) -> JobProgress:
+    """The job's progress, with the time its provider must answer by: one provider call's timeout
+    before the job's own deadline (the cancel, or the download, that may follow the last poll)."""
+    return JobProgress(job_id, job_deadline - settings.PROVIDER_TIMEOUT_SECONDS)
 
 
 def _call_provider(job: Job, request: ImageRequest, lease: datetime, deadline: float) -> ProviderResult:
     """Call the provider, retrying rate limits, outages and timeouts with backoff, while the job
     has time left (`deadline`, time.monotonic) for the wait and one more attempt."""
     provider = providers.get_provider(request.model.provider)
-    progress = _progress(job.pk)
+    progress = _progress(job.pk, deadline)
     attempt = 0
     while True:
         attempt += 1
@@ -195,7 +210,8 @@ def _work(lease: datetime) -> Callable[[Job, ImageRequest], ProviderResult]:
 
     def work(job: Job, request: ImageRequest) -> ProviderResult:
         if job.provider_job_id:
-            return providers.resume(request.model.provider, request, job.provider_job_id, _progress(job.pk))
+            progress = _progress(job.pk, deadline)
+            return providers.resume(request.model.provider, request, job.provider_job_id, progress)
         return _call_provider(job, request, lease, deadline)
 
     return work

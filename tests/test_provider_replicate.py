@@ -2,7 +2,9 @@
 
 import base64
 import io
+import re
 import threading
+import time
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -167,6 +169,26 @@ def test_collecting_a_canceled_prediction_fails_the_job_with_its_reason(polling,
     job.refresh_from_db()
     assert job.error_message == f"Replicate canceled prediction {pid} before it made an image."
     assert len(creates(polling)) == 1 and runner_waits == []
+
+
+def test_polling_ends_in_time_for_the_job_after_retries_used_up_its_time(polling, settings, runner_waits):
+    """The first create fails slowly, the second succeeds: the poll ends one provider timeout
+    before the job's own timeout (not at the provider's fresh deadline, nor in django-q2's timeout),
+    and the prediction it stops waiting for is canceled."""
+    settings.JOB_TIMEOUT_SECONDS = 3
+    settings.PROVIDER_TIMEOUT_SECONDS = 1.0
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 60
+    settings.JOB_BACKOFF_MAX_SECONDS = 0
+    polling.latency = 60
+    polling.faults.append(Fault(on=CREATE, status=503, body={"title": "Unavailable", "detail": "busy"}, delay=0.5))
+    job = make_job(model_id="flux-schnell", params=job_params())
+    started = time.monotonic()
+    assert tasks.run_job(job.pk) == "failed: timeout"
+    took = time.monotonic() - started
+    job.refresh_from_db()
+    assert 1.8 < took < settings.JOB_TIMEOUT_SECONDS
+    assert job.attempts == 2 and len(creates(polling)) == 2 and len(cancels(polling)) == 1
+    assert re.search(r"still running after \d s, so Atelier canceled it", job.error_message)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import socket
 from collections.abc import Callable, Mapping
 from time import monotonic, sleep
@@ -155,6 +156,14 @@ class Unfinished(ProviderError):
         super().__init__(kind, message, may_be_paid=True)
 
 
+def job_deadline(progress: Progress) -> float:
+    """When the job behind `progress` needs the provider's answer by (time.monotonic): the job
+    runner's progress carries a `deadline` (studio.tasks.JobProgress), so a poll ends in time for
+    the job to record its outcome before the worker's own timeout. A caller without one: never."""
+    deadline = getattr(progress, "deadline", None)
+    return float(deadline) if isinstance(deadline, int | float) else math.inf
+
+
 def poll(
     fetch: Callable[[], T],
     *,
@@ -173,10 +182,12 @@ def poll(
     Every turn reports progress; when the user cancels, the job is stopped where the API can
     (`cancel`) and Canceled is raised. A fetch that fails for a passing reason (5xx, 429, a lost
     connection, an unreadable answer) is tried again with backoff that honours Retry-After: the job
-    was bought once and is never bought again here. At `deadline` (time.monotonic), Unfinished is
-    raised: a job known to be still running is canceled where the API can; one whose state is
-    unknown (the last fetch failed) is left running, since it may have finished and been paid for.
-    `initial` is a state already known (from the create call), looked at before the first fetch."""
+    was bought once and is never bought again here. At `deadline` (time.monotonic), or the job's
+    own (`job_deadline`) if sooner, Unfinished is raised: a job known to be still running is
+    canceled where the API can; one whose state is unknown (the last fetch failed) is left
+    running, since it may have finished and been paid for. `initial` is a state already known
+    (from the create call), looked at before the first fetch."""
+    deadline = min(deadline, job_deadline(progress))
     started = monotonic()
     state, failures = initial, 0
     # Why the last fetch failed: the job's state is then unknown. None once an answer was read.
