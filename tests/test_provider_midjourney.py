@@ -286,6 +286,52 @@ def test_a_task_still_running_at_the_deadline_is_left_for_retry_to_collect(midjo
     assert "Retry collects the result" in exc.value.message
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "x", "status": {"a": 1}},
+        {"id": "x", "status": "FAILURE", "failReason": 5},
+        {"id": "x", "status": "SUCCESS", "imageUrl": {"url": "x"}},
+        {"id": "x", "status": "IN_PROGRESS", "action": ["IMAGINE"]},
+        ["x"],
+    ],
+)
+def test_a_task_answer_in_the_wrong_shape_is_fetched_again(midjourney_proxy, runner_waits, body):
+    midjourney_proxy.faults.append(Fault(on=FETCH, status=200, body=body))
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    assert len(imagines(midjourney_proxy)) == 1 and not midjourney_proxy.faults and runner_waits == []
+
+
+def test_buttons_in_the_wrong_shape_are_left_out(midjourney_proxy):
+    midjourney_proxy.task_overrides = {"buttons": ["U1", {"label": "U2", "customId": "c"}]}
+    result = provider.generate(request())
+    assert result.usage["buttons"] == [{"label": "U2", "customId": "c"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 1, "description": "Submit success", "result": {"id": "1"}},
+        {"code": "1", "description": "Submit success", "result": "123"},
+        {"code": 1, "description": "Submit success", "result": ""},
+    ],
+)
+def test_a_submit_answer_in_the_wrong_shape_may_have_been_paid(midjourney_proxy, body):
+    midjourney_proxy.faults.append(Fault(on=IMAGINE, status=200, body=body))
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.UNAVAILABLE and exc.value.may_be_paid and "could not read" in exc.value.message
+
+
+def test_a_ban_without_its_word_in_the_right_shape_is_still_a_ban(midjourney_proxy):
+    body = {"code": 24, "description": "may contains sensitive words", "properties": "forbidden"}
+    midjourney_proxy.faults.append(Fault(on=IMAGINE, status=200, body=body))
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.CONTENT_POLICY and exc.value.message == "Midjourney bans a word in the prompt."
+
+
 def test_one_failed_download_of_the_grid_is_tried_again(midjourney_proxy, runner_waits, monkeypatch):
     monkeypatch.setattr(downloads, "RETRY_SECONDS", 0.01)
     midjourney_proxy.faults.append(Fault(on=r"GET /attachments/\w+\.png", status=502, body=b"bad gateway"))

@@ -220,6 +220,15 @@ def test_a_500_while_polling_does_not_rebuy_the_job(polling, runner_waits):
     assert job.attempts == 1 and runner_waits == [] and len(creates(polling)) == 1 and not polling.faults
 
 
+def test_a_succeeded_prediction_whose_output_is_not_urls_is_polled_again(polling):
+    odd = {"id": "x", "model": "m", "version": "v", "status": "succeeded", "input": {}, "output": [{"url": 1}],
+           "logs": "", "error": None, "metrics": {}, "created_at": None, "started_at": None, "completed_at": None,
+           "urls": {}}  # fmt: skip
+    polling.faults.append(Fault(on=POLL, status=200, body=odd))
+    result = provider.generate(request())
+    assert len(result.images) == 1 and len(creates(polling)) == 1 and not polling.faults
+
+
 def test_a_malformed_200_on_create_is_not_bought_again(replicate_emulator, runner_waits):
     # The prediction may exist (and be billed) though its answer was unreadable: not created twice.
     replicate_emulator.faults.append(Fault(on=CREATE, malformed=True))

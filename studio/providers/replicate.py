@@ -146,7 +146,8 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
             model=model.wire.model, input=data, wait=settings.REPLICATE_WAIT_SECONDS
         )
     )
-    return _collect(client, request, created.id, deadline, progress, initial=created)
+    # A finished prediction whose output cannot be read is fetched again, not taken as it is.
+    return _collect(client, request, created.id, deadline, progress, initial=created if _readable(created) else None)
 
 
 def resume(request: ImageRequest, provider_job_id: str, progress: Progress = keep_going) -> ProviderResult:
@@ -169,8 +170,14 @@ def _collect(
     progress: Progress,
     initial: Prediction | None = None,
 ) -> ProviderResult:
+    def fetch() -> Prediction:
+        prediction = _api(lambda: client.predictions.get(prediction_id))
+        if not _readable(prediction):
+            raise http.unreadable(LABEL)
+        return prediction
+
     prediction = http.poll(
-        lambda: _api(lambda: client.predictions.get(prediction_id)),
+        fetch,
         provider=LABEL,
         deadline=deadline,
         progress=progress,
@@ -182,6 +189,15 @@ def _collect(
         initial=initial,
     )
     return _result(request, prediction)
+
+
+def _readable(prediction: Prediction) -> bool:
+    """Whether a succeeded prediction's output is what the API promises: a URL, or a list of them
+    (the SDK checks every other field, but takes any output)."""
+    if prediction.status != "succeeded":
+        return True
+    output = prediction.output
+    return all(isinstance(url, str) for url in (output if isinstance(output, list) else [output]) if url)
 
 
 def _percent(prediction: Prediction) -> int | None:
