@@ -338,3 +338,24 @@ def test_one_failed_download_of_the_grid_is_tried_again(midjourney_proxy, runner
     job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
     assert tasks.run_job(job.pk) == "succeeded"
     assert len(imagines(midjourney_proxy)) == 1 and not midjourney_proxy.faults and job.images.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("flavor", "secret", "base_url", "ok", "text"),
+    [
+        ("csharp", None, None, True, "the secret works"),
+        ("csharp", "nope", None, False, "refused the secret: check MIDJOURNEY_PROXY_SECRET"),
+        ("java", "nope", None, False, "The proxy refused: wrong secret."),
+        ("csharp", None, "http://127.0.0.1:9", False, "Could not reach midjourney-proxy"),
+    ],
+)
+def test_the_check_reads_the_proxys_answer_through_the_shared_layer(
+    midjourney_proxy, settings, flavor, secret, base_url, ok, text
+):
+    midjourney_proxy.flavor = flavor
+    settings.PROVIDER_SETTINGS = {
+        **settings.PROVIDER_SETTINGS,
+        "midjourney": {"api_key": secret or midjourney_proxy.secret, "base_url": base_url or midjourney_proxy.url},
+    }
+    check = provider.check()
+    assert check.ok is ok and text in check.detail

@@ -35,6 +35,7 @@ from studio.specs import Followup, ImageRequest
 log = logging.getLogger(__name__)
 LABEL = "midjourney-proxy"
 POLL_SECONDS = 1.0
+CHECK_SECONDS = 5.0
 ACCEPTED = {1, 21, 22}  # submitted, already exists, queued
 QUEUE_FULL = 23
 # How long to wait when the proxy says its queue is full (code 23) without a Retry-After.
@@ -265,11 +266,15 @@ def check() -> Check:
     """GET /mj/task/list: the proxy's cheapest call that needs the secret."""
     proxy = _proxy()
     try:
-        response = proxy.session.get(proxy.base + "/mj/task/list", timeout=5)
-    except requests.RequestException:
-        return Check(False, "Could not reach the midjourney-proxy server.")
-    if response.status_code == 401:
-        return Check(False, "The proxy refused the secret (MIDJOURNEY_PROXY_SECRET).")
-    if response.status_code != 200:
-        return Check(False, f"The proxy answered {response.status_code}.")
+        response = proxy.send("GET", "/mj/task/list", timeout=CHECK_SECONDS)
+        if response.status_code >= 400:
+            raise _error(response, None)
+    except ProviderError as exc:
+        return Check(False, exc.message)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), int):  # the original proxy refuses with HTTP 200
+        return Check(False, f"The proxy refused: {_text(body.get('description')) or body['code']}.")
     return Check(True, "Reachable; the secret works.")
