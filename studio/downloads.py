@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import logging
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +29,16 @@ from urllib3.exceptions import HTTPError as TransportError
 from urllib3.exceptions import TimeoutError as TransportTimeout
 
 MAX_REDIRECTS = 3
+# Tries of a download that fails for a passing reason, and the wait before the second (doubled
+# before each next): short, as a worker waits, and the URLs live for about an hour.
+ATTEMPTS = 3
+RETRY_SECONDS = 1.0
 CHUNK_BYTES = 64 * 1024
 # The trust store requests uses; a test points it at its own certificate authority.
 CA_BUNDLE = DEFAULT_CA_BUNDLE_PATH
 USER_AGENT = "Atelier (result download)"
+
+log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -51,6 +59,11 @@ REFUSED = (
 
 class DownloadRefused(Exception):
     """The URL or its answer is not acceptable; the message says why (it reaches the job)."""
+
+
+class DownloadFailed(DownloadRefused):
+    """The download failed for a passing reason (a 5xx, a timeout, a connection lost), every time
+    it was tried."""
 
 
 def is_public(address: IPAddress) -> bool:
@@ -188,9 +201,31 @@ def _read(response: urllib3.BaseHTTPResponse, max_bytes: int) -> bytes:
     return bytes(data)
 
 
-def download(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int | None = None, timeout: float = 30.0) -> bytes:
-    """The bytes at `url`, following at most three redirects, each checked like the first."""
-    max_bytes = max_bytes or settings.DOWNLOAD_MAX_BYTES
+def download(
+    url: str,
+    *,
+    allowed_hosts: tuple[str, ...],
+    max_bytes: int | None = None,
+    timeout: float = 30.0,
+    attempts: int = ATTEMPTS,
+) -> bytes:
+    """The bytes at `url`, following at most three redirects, each checked like the first. A
+    passing failure (a 5xx, a timeout, a connection lost) is tried again, `attempts` times in all
+    with a short wait between: the result was paid for, and its URL lives for about an hour."""
+    attempt = 1
+    while True:
+        try:
+            return _download(url, allowed_hosts, max_bytes or settings.DOWNLOAD_MAX_BYTES, timeout)
+        except DownloadFailed as exc:
+            if attempt >= attempts:
+                raise DownloadFailed(f"{str(exc).rstrip('.')} (tried {attempt} times).") from exc
+            wait = RETRY_SECONDS * 2 ** (attempt - 1)
+            log.info("download from %s failed (%s); trying again in %.1fs", urlsplit(url).hostname, exc, wait)
+            time.sleep(wait)
+            attempt += 1
+
+
+def _download(url: str, allowed_hosts: tuple[str, ...], max_bytes: int, timeout: float) -> bytes:
     for _ in range(MAX_REDIRECTS + 1):
         hop = target(url, allowed_hosts)
         try:
@@ -198,15 +233,17 @@ def download(url: str, *, allowed_hosts: tuple[str, ...], max_bytes: int | None 
                 if location := response.get_redirect_location():
                     url = urljoin(url, location)
                     continue
+                if response.status >= 500:
+                    raise DownloadFailed(f"The result URL answered {response.status}.")
                 if response.status != 200:
                     raise DownloadRefused(f"The result URL answered {response.status}.")
                 return _read(response, max_bytes)
         except NewConnectionError as exc:  # checked before timeouts: urllib3 makes it a ConnectTimeoutError
             raise DownloadRefused(f"Downloading the result failed: could not connect to {hop.host}.") from exc
         except TransportTimeout as exc:
-            raise DownloadRefused(f"Downloading the result timed out after {timeout:.0f} s.") from exc
+            raise DownloadFailed(f"Downloading the result timed out after {timeout:g} s.") from exc
         except SSLError as exc:
             raise DownloadRefused(f"Downloading from {hop.host} failed: its TLS certificate did not verify.") from exc
-        except (TransportError, OSError) as exc:
-            raise DownloadRefused(f"Downloading the result failed: {exc.__class__.__name__}.") from exc
+        except (TransportError, OSError) as exc:  # the connection broke: reset, closed without an answer
+            raise DownloadFailed(f"Downloading the result failed: {exc.__class__.__name__}.") from exc
     raise DownloadRefused(f"Too many redirects (more than {MAX_REDIRECTS}).")

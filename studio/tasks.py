@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -16,16 +18,21 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 from studio import jobs, providers, specs, worker
-from studio.downloads import DownloadRefused
+from studio.downloads import DownloadFailed, DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
-from studio.providers.base import Canceled, ErrorKind, Progress, ProviderError, ProviderResult
+from studio.providers.base import Canceled, ErrorKind, ProviderError, ProviderResult
+from studio.providers.http import Unfinished
 from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
 NOT_RETRIED = (
     " The provider may still have made the image and charged for it, so Atelier did not try again: "
     "Retry to run it anew."
+)
+DOWNLOAD_AGAIN = (
+    " The provider made the image and has charged for it; its link lasts about an hour, and Retry collects it "
+    "rather than buying it again."
 )
 # How often a backoff wait looks whether the user canceled the job.
 CANCEL_CHECK_SECONDS = 1.0
@@ -71,13 +78,22 @@ def heartbeat(job_id: int) -> Iterator[None]:
         thread.join()
 
 
-def _progress(job_id: int) -> Progress:
-    """Record what the provider says about its work (its job id first, so recovery can re-attach
-    to it, and its preview); answer whether the job should go on: False when the user canceled it
-    (the provider is told to stop too). A job recovery took from this worker (it looked dead) is
-    left to whoever has it now, its provider-side job untouched: JobNoLongerRunning."""
+@dataclass(frozen=True)
+class JobProgress:
+    """Records what the provider says about its work (its job id first, so recovery can re-attach
+    to it, and its preview) and answers whether the job should go on: False when the user canceled
+    it (the provider is told to stop too). A job recovery took from this worker (it looked dead) is
+    left to whoever has it now, its provider-side job untouched: JobNoLongerRunning.
 
-    def report(provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
+    `deadline` (time.monotonic) is when the provider must hand its answer back (studio.providers.http
+    .job_deadline): a poll stops there, leaving the job time to cancel the provider-side job or to
+    download and store its result before django-q2's timeout."""
+
+    job_id: int
+    deadline: float = math.inf
+
+    def __call__(self, provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
+        job_id = self.job_id
         fields = {"provider_job_id": provider_job_id, "heartbeat_at": timezone.now()}
         if percent is not None:
             fields["progress"] = max(0, min(100, percent))
@@ -96,14 +112,18 @@ def _progress(job_id: int) -> Progress:
             return False
         raise jobs.JobNoLongerRunning(job_id)
 
-    return report
+
+def _progress(job_id: int, job_deadline: float = math.inf) -> JobProgress:
+    """The job's progress, with the time its provider must answer by: one provider call's timeout
+    before the job's own deadline (the cancel, or the download, that may follow the last poll)."""
+    return JobProgress(job_id, job_deadline - settings.PROVIDER_TIMEOUT_SECONDS)
 
 
 def _call_provider(job: Job, request: ImageRequest, lease: datetime, deadline: float) -> ProviderResult:
     """Call the provider, retrying rate limits, outages and timeouts with backoff, while the job
     has time left (`deadline`, time.monotonic) for the wait and one more attempt."""
     provider = providers.get_provider(request.model.provider)
-    progress = _progress(job.pk)
+    progress = _progress(job.pk, deadline)
     attempt = 0
     while True:
         attempt += 1
@@ -154,13 +174,18 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
         providers.cancel(request.model.provider, Job.objects.get(pk=job_id).provider_job_id)
         return "failed: timed out"
     except ProviderError as exc:
-        jobs.job_fail(job_id, exc.kind, exc.message + (NOT_RETRIED if exc.may_be_paid and exc.kind.retryable else ""))
+        # Unfinished says itself what became of the provider-side job and what Retry does.
+        suffix = NOT_RETRIED if exc.may_be_paid and exc.kind.retryable and not isinstance(exc, Unfinished) else ""
+        jobs.job_fail(job_id, exc.kind, exc.message + suffix)
         return f"failed: {exc.kind}"
     except ImageRejected as exc:
         jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The provider returned an unusable image: {exc}")
         return "failed: bad image"
     except DownloadRefused as exc:
-        jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}")
+        # The provider made the image and charged for it. A passing failure may pass: the link
+        # lasts about an hour, and Retry collects the provider-side job instead of buying it again.
+        then = DOWNLOAD_AGAIN if isinstance(exc, DownloadFailed) else " The provider has charged for it."
+        jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}{then}")
         return "failed: download"
     except (jobs.JobNoLongerRunning, Canceled):
         # The user canceled, or recovery gave the job to another worker: nothing to record. If
@@ -185,7 +210,8 @@ def _work(lease: datetime) -> Callable[[Job, ImageRequest], ProviderResult]:
 
     def work(job: Job, request: ImageRequest) -> ProviderResult:
         if job.provider_job_id:
-            return providers.resume(request.model.provider, request, job.provider_job_id, _progress(job.pk))
+            progress = _progress(job.pk, deadline)
+            return providers.resume(request.model.provider, request, job.provider_job_id, progress)
         return _call_provider(job, request, lease, deadline)
 
     return work

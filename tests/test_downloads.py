@@ -10,7 +10,7 @@ import pytest
 import urllib3.util.connection
 
 from studio import downloads
-from studio.downloads import DownloadRefused, download
+from studio.downloads import DownloadFailed, DownloadRefused, download
 from tests.emulators.base import Emulator, Fault
 
 REAL_GETADDRINFO = socket.getaddrinfo
@@ -29,6 +29,11 @@ class Files(Emulator):
         if request.path == "/lying-length":
             return 200, b"x" * 10, {"Content-Length": "abc"}
         return 200, b"\x89PNG-bytes", {}
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(downloads, "RETRY_SECONDS", 0.01)
 
 
 @pytest.fixture
@@ -261,6 +266,45 @@ def test_a_nonsense_content_length_is_not_a_crash(files):
 
 
 def test_slow_downloads_time_out(files):
-    files.faults.append(Fault(delay=1.0))
-    with pytest.raises(DownloadRefused, match="timed out"):
+    files.faults.append(Fault(delay=1.0, times=3))
+    with pytest.raises(DownloadFailed, match=r"timed out after 0\.3 s \(tried 3 times\)"):
         download(f"{files.url}/file.png", allowed_hosts=(), timeout=0.3)
+    assert len(files.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(status=502, body=b"bad gateway"),
+        Fault(status=503, body=b""),
+        Fault(delay=1.0),  # a timeout
+        Fault(drop=True),  # the connection closed without an answer
+    ],
+)
+def test_a_passing_failure_is_tried_again(files, fault):
+    """The result was paid for: a 5xx, a timeout or a lost connection does not throw it away."""
+    files.faults.append(fault)
+    assert download(f"{files.url}/file.png", allowed_hosts=(), timeout=0.3) == b"\x89PNG-bytes"
+    assert len(files.requests) == 2 and not files.faults
+
+
+def test_tries_are_bounded_and_the_last_failure_says_so(files):
+    files.faults.append(Fault(status=500, body=b"", times=10))
+    with pytest.raises(DownloadFailed, match=r"answered 500 \(tried 3 times\)"):
+        download(f"{files.url}/file.png", allowed_hosts=())
+    assert len(files.requests) == downloads.ATTEMPTS == 3
+
+
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_a_4xx_is_not_tried_again(files, status):
+    files.faults.append(Fault(status=status, body=b"", times=3))
+    with pytest.raises(DownloadRefused, match=f"answered {status}") as exc:
+        download(f"{files.url}/file.png", allowed_hosts=())
+    assert not isinstance(exc.value, DownloadFailed) and len(files.requests) == 1
+
+
+def test_a_download_asked_to_try_once_tries_once(files):
+    files.faults.append(Fault(status=502, body=b"", times=3))
+    with pytest.raises(DownloadFailed):
+        download(f"{files.url}/file.png", allowed_hosts=(), attempts=1)
+    assert len(files.requests) == 1

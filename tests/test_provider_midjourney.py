@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from studio import specs, tasks
+from studio import downloads, specs, tasks
 from studio.catalog import Operation
 from studio.imaging import ImageRejected
 from studio.models import Job
@@ -256,3 +256,106 @@ def test_a_task_waiting_for_a_confirmation_in_discord_fails_with_the_reason(midj
         provider.generate(request())
     assert exc.value.kind == ErrorKind.INVALID_REQUEST and "confirm" in exc.value.message
     assert len(imagines(midjourney_proxy)) == 1
+
+
+def test_a_fetch_outage_until_the_deadline_leaves_the_task_for_retry_to_collect(
+    midjourney_proxy, runner_waits, settings
+):
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 1.0
+    midjourney_proxy.faults.append(Fault(on=FETCH, status=502, body=b"bad gateway", times=1000))
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "failed: unavailable"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and job.provider_job_id
+    assert "(502)" in job.error_message and "Retry collects the result" in job.error_message
+    # What Retry does with the kept task id: it fetches the task, and submits nothing.
+    midjourney_proxy.faults.clear()
+    collect = make_job(model_id="midjourney-v7", params=JOB_PARAMS, provider_job_id=job.provider_job_id)
+    assert tasks.run_job(collect.pk) == "succeeded"
+    assert len(imagines(midjourney_proxy)) == 1 and collect.images.count() == 5
+
+
+def test_a_task_still_running_at_the_deadline_is_left_for_retry_to_collect(midjourney_proxy, settings):
+    """The proxy has no cancel call: the task goes on in Discord, and its grid can still be collected."""
+    midjourney_proxy.duration = 5
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 0.3
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid
+    assert "still running" in exc.value.message and "cannot be stopped from here" in exc.value.message
+    assert "Retry collects the result" in exc.value.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "x", "status": {"a": 1}},
+        {"id": "x", "status": "FAILURE", "failReason": 5},
+        {"id": "x", "status": "SUCCESS", "imageUrl": {"url": "x"}},
+        {"id": "x", "status": "IN_PROGRESS", "action": ["IMAGINE"]},
+        ["x"],
+    ],
+)
+def test_a_task_answer_in_the_wrong_shape_is_fetched_again(midjourney_proxy, runner_waits, body):
+    midjourney_proxy.faults.append(Fault(on=FETCH, status=200, body=body))
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    assert len(imagines(midjourney_proxy)) == 1 and not midjourney_proxy.faults and runner_waits == []
+
+
+def test_buttons_in_the_wrong_shape_are_left_out(midjourney_proxy):
+    midjourney_proxy.task_overrides = {"buttons": ["U1", {"label": "U2", "customId": "c"}]}
+    result = provider.generate(request())
+    assert result.usage["buttons"] == [{"label": "U2", "customId": "c"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 1, "description": "Submit success", "result": {"id": "1"}},
+        {"code": "1", "description": "Submit success", "result": "123"},
+        {"code": 1, "description": "Submit success", "result": ""},
+    ],
+)
+def test_a_submit_answer_in_the_wrong_shape_may_have_been_paid(midjourney_proxy, body):
+    midjourney_proxy.faults.append(Fault(on=IMAGINE, status=200, body=body))
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.UNAVAILABLE and exc.value.may_be_paid and "could not read" in exc.value.message
+
+
+def test_a_ban_without_its_word_in_the_right_shape_is_still_a_ban(midjourney_proxy):
+    body = {"code": 24, "description": "may contains sensitive words", "properties": "forbidden"}
+    midjourney_proxy.faults.append(Fault(on=IMAGINE, status=200, body=body))
+    with pytest.raises(ProviderError) as exc:
+        provider.generate(request())
+    assert exc.value.kind == ErrorKind.CONTENT_POLICY and exc.value.message == "Midjourney bans a word in the prompt."
+
+
+def test_one_failed_download_of_the_grid_is_tried_again(midjourney_proxy, runner_waits, monkeypatch):
+    monkeypatch.setattr(downloads, "RETRY_SECONDS", 0.01)
+    midjourney_proxy.faults.append(Fault(on=r"GET /attachments/\w+\.png", status=502, body=b"bad gateway"))
+    job = make_job(model_id="midjourney-v7", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    assert len(imagines(midjourney_proxy)) == 1 and not midjourney_proxy.faults and job.images.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("flavor", "secret", "base_url", "ok", "text"),
+    [
+        ("csharp", None, None, True, "the secret works"),
+        ("csharp", "nope", None, False, "refused the secret: check MIDJOURNEY_PROXY_SECRET"),
+        ("java", "nope", None, False, "The proxy refused: wrong secret."),
+        ("csharp", None, "http://127.0.0.1:9", False, "Could not reach midjourney-proxy"),
+    ],
+)
+def test_the_check_reads_the_proxys_answer_through_the_shared_layer(
+    midjourney_proxy, settings, flavor, secret, base_url, ok, text
+):
+    midjourney_proxy.flavor = flavor
+    settings.PROVIDER_SETTINGS = {
+        **settings.PROVIDER_SETTINGS,
+        "midjourney": {"api_key": secret or midjourney_proxy.secret, "base_url": base_url or midjourney_proxy.url},
+    }
+    check = provider.check()
+    assert check.ok is ok and text in check.detail

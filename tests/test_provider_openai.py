@@ -1,5 +1,6 @@
 """OpenAI provider: the real `openai` SDK against the local Images API emulator, end to end."""
 
+import base64
 import io
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from studio import catalog, imaging, tasks
+from studio import catalog, imaging, pricing, tasks
 from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import openai as provider
@@ -428,3 +429,39 @@ def test_a_streamed_image_without_its_time_or_usage_is_kept(openai_emulator, set
     result = provider.generate(request("gpt-image-1.5"), progress=lambda pid, pct, preview=None: True)
     assert len(result.images) == 1 and decoded(result.images[0].data).size == (1024, 1024)
     assert result.usage == {} and result.cost is None
+
+
+def b64_png():
+    return base64.b64encode(png_bytes(32, 32)).decode()
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"b64_json": ""},
+        {"b64_json": None},
+        {"b64_json": base64.b64encode(b"hello, not an image").decode()},
+        {"url": "https://example.com/x.png"},
+    ],
+)
+def test_an_answer_without_a_readable_image_is_unavailable_and_not_bought_again(openai_emulator, runner_waits, item):
+    """A 200 whose image is empty or not an image is an answer Atelier could not read (it may have
+    been billed), not an image the provider made badly."""
+    openai_emulator.faults.append(Fault(status=200, body={"created": 1, "data": [item]}))
+    job = make_job(model_id="gpt-image-1.5", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "failed: unavailable"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and len(openai_emulator.requests) == 1
+    assert "could not read" in job.error_message and "did not try again" in job.error_message
+
+
+@pytest.mark.parametrize("usage", ["lots", 12, ["tokens"]])
+def test_an_image_with_a_malformed_usage_is_kept_and_priced_from_the_catalog(openai_emulator, runner_waits, usage):
+    openai_emulator.faults.append(
+        Fault(status=200, body={"created": 1, "data": [{"b64_json": b64_png()}], "usage": usage})
+    )
+    job = make_job(model_id="gpt-image-1.5", params=JOB_PARAMS)
+    assert tasks.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    listed = pricing.job_cost(job.model_id, job.operation, job.params, images=1)
+    assert job.images.count() == 1 and job.usage == {} and listed is not None and job.cost == listed

@@ -2,7 +2,9 @@
 
 import base64
 import io
+import re
 import threading
+import time
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from studio import editing, imaging, jobs, tasks
+from studio import downloads, editing, imaging, jobs, tasks
 from studio.catalog import Operation
 from studio.models import Job
 from studio.providers import replicate as provider
@@ -93,14 +95,100 @@ def test_a_user_cancel_is_forwarded_to_replicate(polling):
     assert next(iter(polling.predictions.values())).status == "canceled"
 
 
-def test_the_deadline_cancels_the_prediction(polling, settings):
+def test_the_deadline_cancels_a_prediction_known_to_be_running(polling, settings):
     polling.latency = 5
     settings.PROVIDER_JOB_DEADLINE_SECONDS = 0.3
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
     assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid
+    assert "still running" in exc.value.message and "Atelier canceled it" in exc.value.message
     assert polling.requests[-1].path.endswith("/cancel")
     assert len(creates(polling)) == 1
+
+
+def cancels(emulator):
+    return [r for r in emulator.requests if r.path.endswith("/cancel")]
+
+
+def test_a_poll_outage_until_the_deadline_leaves_the_prediction_for_retry_to_collect(polling, settings, runner_waits):
+    """Every poll fails: whether the prediction finished (and was paid for) is unknown, so it is not
+    canceled; the job says why it stopped, and its prediction id stays for Retry to collect."""
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 1.0
+    polling.faults.append(Fault(on=POLL, status=500, body={"title": "Internal", "detail": "boom"}, times=1000))
+    job = make_job(model_id="flux-schnell", params=job_params())
+    assert tasks.run_job(job.pk) == "failed: unavailable"
+    job.refresh_from_db()
+    assert job.attempts == 1 and runner_waits == [] and len(creates(polling)) == 1 and cancels(polling) == []
+    assert "(500): boom" in job.error_message and "Retry collects the result" in job.error_message
+    assert "Retry to run it anew" not in job.error_message
+    prediction = polling.predictions[job.provider_job_id]
+    assert not prediction.canceled
+    # What Retry does with the kept id: it polls the prediction, and buys nothing.
+    polling.faults.clear()
+    collect = make_job(model_id="flux-schnell", params=job_params(), provider_job_id=job.provider_job_id)
+    assert tasks.run_job(collect.pk) == "succeeded"
+    assert len(creates(polling)) == 1 and collect.images.count() == 1
+
+
+def test_resume_collects_a_prediction_that_already_succeeded(replicate_emulator):
+    first = provider.generate(request("flux-1.1-pro"))
+    again = provider.resume(request("flux-1.1-pro"), first.provider_job_id)
+    assert again.images[0].data == first.images[0].data and len(creates(replicate_emulator)) == 1
+
+
+def prediction_id(prompt="a lighthouse", *, cancel=False):
+    """The id of a prediction that failed (its prompt is refused) or that the user canceled."""
+    seen = []
+    with pytest.raises((ProviderError, Canceled)):
+        provider.generate(request(prompt=prompt), lambda pid, pct: seen.append(pid) or not cancel)
+    return seen[0]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "cancel", "kind", "text"),
+    [
+        ("something forbidden", False, ErrorKind.CONTENT_POLICY, "NSFW"),
+        ("a lighthouse", True, ErrorKind.INVALID_REQUEST, "canceled"),
+    ],
+)
+def test_resume_of_a_failed_or_canceled_prediction_is_its_error_not_a_purchase(polling, prompt, cancel, kind, text):
+    polling.latency = 5 if cancel else 0.3
+    pid = prediction_id(prompt, cancel=cancel)
+    with pytest.raises(ProviderError) as exc:
+        provider.resume(request(prompt=prompt), pid)
+    assert exc.value.kind == kind and text in exc.value.message
+    assert not exc.value.may_be_paid and not exc.value.kind.retryable
+    assert len(creates(polling)) == 1
+
+
+def test_collecting_a_canceled_prediction_fails_the_job_with_its_reason(polling, runner_waits):
+    polling.latency = 5
+    pid = prediction_id(cancel=True)
+    job = make_job(model_id="flux-schnell", params=job_params(), provider_job_id=pid)
+    assert tasks.run_job(job.pk) == "failed: invalid_request"
+    job.refresh_from_db()
+    assert job.error_message == f"Replicate canceled prediction {pid} before it made an image."
+    assert len(creates(polling)) == 1 and runner_waits == []
+
+
+def test_polling_ends_in_time_for_the_job_after_retries_used_up_its_time(polling, settings, runner_waits):
+    """The first create fails slowly, the second succeeds: the poll ends one provider timeout
+    before the job's own timeout (not at the provider's fresh deadline, nor in django-q2's timeout),
+    and the prediction it stops waiting for is canceled."""
+    settings.JOB_TIMEOUT_SECONDS = 3
+    settings.PROVIDER_TIMEOUT_SECONDS = 1.0
+    settings.PROVIDER_JOB_DEADLINE_SECONDS = 60
+    settings.JOB_BACKOFF_MAX_SECONDS = 0
+    polling.latency = 60
+    polling.faults.append(Fault(on=CREATE, status=503, body={"title": "Unavailable", "detail": "busy"}, delay=0.5))
+    job = make_job(model_id="flux-schnell", params=job_params())
+    started = time.monotonic()
+    assert tasks.run_job(job.pk) == "failed: timeout"
+    took = time.monotonic() - started
+    job.refresh_from_db()
+    assert 1.8 < took < settings.JOB_TIMEOUT_SECONDS
+    assert job.attempts == 2 and len(creates(polling)) == 2 and len(cancels(polling)) == 1
+    assert re.search(r"still running after \d s, so Atelier canceled it", job.error_message)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +218,15 @@ def test_a_500_while_polling_does_not_rebuy_the_job(polling, runner_waits):
     assert tasks.run_job(job.pk) == "succeeded"
     job.refresh_from_db()
     assert job.attempts == 1 and runner_waits == [] and len(creates(polling)) == 1 and not polling.faults
+
+
+def test_a_succeeded_prediction_whose_output_is_not_urls_is_polled_again(polling):
+    odd = {"id": "x", "model": "m", "version": "v", "status": "succeeded", "input": {}, "output": [{"url": 1}],
+           "logs": "", "error": None, "metrics": {}, "created_at": None, "started_at": None, "completed_at": None,
+           "urls": {}}  # fmt: skip
+    polling.faults.append(Fault(on=POLL, status=200, body=odd))
+    result = provider.generate(request())
+    assert len(result.images) == 1 and len(creates(polling)) == 1 and not polling.faults
 
 
 def test_a_malformed_200_on_create_is_not_bought_again(replicate_emulator, runner_waits):
@@ -316,3 +413,50 @@ def test_calls_reuse_the_client_and_its_connection(replicate_emulator):
     provider.generate(request())
     api = [r for r in replicate_emulator.requests if r.path.startswith("/v1/")]
     assert len(api) == 2 and len({r.connection for r in api}) == 1
+
+
+FILES = "GET /files/"
+
+
+@pytest.fixture
+def quick_downloads(monkeypatch):
+    monkeypatch.setattr(downloads, "RETRY_SECONDS", 0.01)
+
+
+def file_fetches(emulator):
+    return [r for r in emulator.requests if r.path.startswith("/files/")]
+
+
+@pytest.mark.parametrize("fault", [Fault(on=FILES, status=502, body=b"bad gateway"), Fault(on=FILES, drop=True)])
+def test_a_passing_failure_of_the_result_download_is_tried_again(
+    replicate_emulator, runner_waits, quick_downloads, fault
+):
+    """The prediction was paid for: one bad answer from the file host does not throw it away."""
+    replicate_emulator.faults.append(fault)
+    job = make_job(model_id="flux-1.1-pro", params=job_params())
+    assert tasks.run_job(job.pk) == "succeeded"
+    assert len(creates(replicate_emulator)) == 1 and len(file_fetches(replicate_emulator)) == 2
+    assert job.images.count() == 1 and not replicate_emulator.faults
+
+
+def test_a_result_that_cannot_be_downloaded_says_it_was_paid_and_retry_collects_it(
+    replicate_emulator, runner_waits, quick_downloads
+):
+    replicate_emulator.faults.append(Fault(on=FILES, status=503, body=b"", times=3))
+    job = make_job(model_id="flux-1.1-pro", params=job_params())
+    assert tasks.run_job(job.pk) == "failed: download"
+    job.refresh_from_db()
+    assert "answered 503 (tried 3 times)" in job.error_message and "has charged for it" in job.error_message
+    assert "Retry collects it" in job.error_message and job.provider_job_id
+    collect = make_job(model_id="flux-1.1-pro", params=job_params(), provider_job_id=job.provider_job_id)
+    assert tasks.run_job(collect.pk) == "succeeded"
+    assert len(creates(replicate_emulator)) == 1 and collect.images.count() == 1
+
+
+def test_a_result_url_that_answers_404_is_not_tried_again(replicate_emulator, runner_waits, quick_downloads):
+    replicate_emulator.faults.append(Fault(on=FILES, status=404, body=b""))
+    job = make_job(model_id="flux-1.1-pro", params=job_params())
+    assert tasks.run_job(job.pk) == "failed: download"
+    job.refresh_from_db()
+    assert len(file_fetches(replicate_emulator)) == 1 and runner_waits == []
+    assert "answered 404" in job.error_message and "charged" in job.error_message

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import socket
 from collections.abc import Callable, Mapping
 from time import monotonic, sleep
@@ -146,6 +147,23 @@ def json_object(response: requests.Response, provider: str) -> dict[str, Any]:
 # --- polling ------------------------------------------------------------------------------------
 
 
+class Unfinished(ProviderError):
+    """A paid provider-side job that poll stopped waiting for at its deadline. The message is
+    complete: it says whether the job was canceled or left running (its result then waits to be
+    collected by Retry, which polls it instead of buying it again)."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(kind, message, may_be_paid=True)
+
+
+def job_deadline(progress: Progress) -> float:
+    """When the job behind `progress` needs the provider's answer by (time.monotonic): the job
+    runner's progress carries a `deadline` (studio.tasks.JobProgress), so a poll ends in time for
+    the job to record its outcome before the worker's own timeout. A caller without one: never."""
+    deadline = getattr(progress, "deadline", None)
+    return float(deadline) if isinstance(deadline, int | float) else math.inf
+
+
 def poll(
     fetch: Callable[[], T],
     *,
@@ -161,12 +179,20 @@ def poll(
 ) -> T:
     """Fetch a paid provider-side job's state until `is_done`, and return that state.
 
-    Every turn reports progress; when the user cancels, or `deadline` (time.monotonic) passes, the
-    job is stopped where the API can (`cancel`) before Canceled or a timeout is raised. A fetch that
-    fails for a passing reason (5xx, 429, a lost connection, an unreadable answer) is tried again
-    with backoff that honours Retry-After: the job was bought once and is never bought again here.
-    `initial` is a state already known (from the create call), looked at before the first fetch."""
+    Every turn reports progress; when the user cancels, the job is stopped where the API can
+    (`cancel`) and Canceled is raised. A fetch that fails for a passing reason (5xx, 429, a lost
+    connection, an unreadable answer) is tried again with backoff that honours Retry-After: the job
+    was bought once and is never bought again here. At `deadline` (time.monotonic), or the job's
+    own (`job_deadline`) if sooner, Unfinished is raised: a job known to be still running is
+    canceled where the API can; one whose state is unknown (the last fetch failed) is left
+    running, since it may have finished and been paid for. `initial` is a state already known
+    (from the create call), looked at before the first fetch."""
+    deadline = min(deadline, job_deadline(progress))
+    started = monotonic()
     state, failures = initial, 0
+    # Why the last fetch failed: the job's state is then unknown. None once an answer was read.
+    failure: ProviderError | None = None
+    known = initial is not None
     wait = 0.0 if initial is None else interval
     while True:
         if state is not None and is_done(state):
@@ -177,27 +203,63 @@ def poll(
             raise Canceled
         left = deadline - monotonic()
         if left <= 0:
-            _stop(cancel, provider, provider_job_id)
-            # The job was bought: waiting again is the user's call, not a second purchase.
-            raise ProviderError(ErrorKind.TIMEOUT, f"{provider} did not finish in time.", may_be_paid=True)
+            raise _out_of_time(provider, provider_job_id, monotonic() - started, cancel, known, failure)
         sleep(min(wait, left))
         try:
             state = fetch()
         except ProviderError as exc:
             if not exc.kind.retryable:
                 raise
-            failures += 1
+            failures, failure, known = failures + 1, exc, False
             wait = max(exc.retry_after or 0.0, interval * min(2**failures, MAX_BACKOFF_INTERVALS))
             log.info("%s job %s: a poll failed (%s); next try in %.1fs", provider, provider_job_id, exc.message, wait)
         else:
-            failures, wait = 0, interval
+            failures, failure, known, wait = 0, None, True, interval
 
 
-def _stop(cancel: Callable[[], object] | None, provider: str, provider_job_id: str) -> None:
-    """Tell the provider to stop the job, where its API can; a failure to do so is only logged."""
+LEFT_RUNNING = (
+    "It may still finish the image and charge for it, so Atelier did not try again: Retry collects the result "
+    "rather than buying it again."
+)
+
+
+def _out_of_time(
+    provider: str,
+    provider_job_id: str,
+    waited: float,
+    cancel: Callable[[], object] | None,
+    known: bool,
+    failure: ProviderError | None,
+) -> Unfinished:
+    """The error for a paid job still unfinished at the deadline. Only a job known to be running is
+    canceled: one whose last fetch failed may have finished (and been charged) meanwhile."""
+    if not known:
+        last = f" The last answer was: {failure.message.rstrip('.')}." if failure else ""
+        return Unfinished(
+            failure.kind if failure else ErrorKind.TIMEOUT,
+            f"{provider} could not be asked how job {provider_job_id} is going before Atelier stopped waiting "
+            f"({waited:.0f} s).{last} {LEFT_RUNNING}",
+        )
+    running = f"{provider} did not finish in time: job {provider_job_id} was still running after {waited:.0f} s"
     if cancel is None:
-        return
+        return Unfinished(ErrorKind.TIMEOUT, f"{running}, and it cannot be stopped from here. {LEFT_RUNNING}")
+    if problem := _stop(cancel, provider, provider_job_id):
+        return Unfinished(ErrorKind.TIMEOUT, f"{running}, and canceling it failed ({problem.message}). {LEFT_RUNNING}")
+    return Unfinished(
+        ErrorKind.TIMEOUT,
+        f"{running}, so Atelier canceled it (the provider may still charge for the time it ran). Retry to run it "
+        "again.",
+    )
+
+
+def _stop(cancel: Callable[[], object] | None, provider: str, provider_job_id: str) -> ProviderError | None:
+    """Tell the provider to stop the job, where its API can; a failure to do so is logged and
+    returned."""
+    if cancel is None:
+        return None
     try:
         cancel()
     except ProviderError as exc:
         log.warning("%s job %s: could not cancel it: %s", provider, provider_job_id, exc.message)
+        return exc
+    return None

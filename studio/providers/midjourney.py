@@ -35,6 +35,7 @@ from studio.specs import Followup, ImageRequest
 log = logging.getLogger(__name__)
 LABEL = "midjourney-proxy"
 POLL_SECONDS = 1.0
+CHECK_SECONDS = 5.0
 ACCEPTED = {1, 21, 22}  # submitted, already exists, queued
 QUEUE_FULL = 23
 # How long to wait when the proxy says its queue is full (code 23) without a Retry-After.
@@ -76,38 +77,39 @@ class Proxy:
         self.base = base_url.rstrip("/")
         self.session = http.session(("mj-api-secret", secret)) if secret else http.session()
 
+    def send(self, method: str, path: str, *, timeout: float, **kwargs: Any) -> requests.Response:
+        return http.send(self.session, method, self.base + path, provider=LABEL, timeout=timeout, **kwargs)
+
     def call(self, method: str, path: str, **kwargs: Any) -> tuple[dict[str, Any], Mapping[str, str]]:
         """The proxy's JSON answer and its headers. Refusals carry the proxy's `code` (the C# fork
         with HTTP 400/404, the original with 200) and are returned for the caller to read."""
-        response = http.send(
-            self.session, method, self.base + path, provider=LABEL, timeout=settings.PROVIDER_TIMEOUT_SECONDS, **kwargs
-        )
-        status = response.status_code
-        if status < 400:
+        response = self.send(method, path, timeout=settings.PROVIDER_TIMEOUT_SECONDS, **kwargs)
+        if response.status_code < 400:
             return http.json_object(response, LABEL), response.headers
-        if status in (401, 403):
-            message = "check MIDJOURNEY_PROXY_SECRET"  # the C# fork answers 401 with an empty body
-        else:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if status in (400, 404) and isinstance(body, dict) and body.get("code") is not None:
-                return body, response.headers
-            message = str(body.get("description") or "") if isinstance(body, dict) else ""
-        raise http.error_for_status(LABEL, status, message, response.headers, credential="secret")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code in (400, 404) and isinstance(body, dict) and isinstance(body.get("code"), int):
+            return body, response.headers
+        raise _error(response, body)
 
     def submit(self, path: str, payload: dict[str, Any]) -> str:
-        """Submit a task (the paid part); the proxy's `code` decides, whatever the HTTP status."""
+        """Submit a task (the paid part); the proxy's `code` decides, whatever the HTTP status. An
+        answer not in the protocol's shape may still have taken the order: unreadable."""
         body, headers = self.call("POST", path, json=payload)
         code = body.get("code")
-        description = body.get("description") or "The midjourney-proxy refused the task."
+        if not isinstance(code, int):
+            raise http.unreadable(LABEL)
+        description = _text(body.get("description")) or "The midjourney-proxy refused the task."
         if code in ACCEPTED:
-            if not body.get("result"):
+            result = body.get("result")
+            if not isinstance(result, str) or not result:
                 raise http.unreadable(LABEL)
-            return str(body["result"])
+            return result
         if code == 24:
-            word = (body.get("properties") or {}).get("bannedWord")
+            properties = body.get("properties")
+            word = _text(properties.get("bannedWord")) if isinstance(properties, dict) else ""
             raise ProviderError(
                 ErrorKind.CONTENT_POLICY, f"Midjourney bans a word in the prompt{f': {word}' if word else ''}."
             )
@@ -120,18 +122,23 @@ class Proxy:
             )
         if code == 4:
             raise ProviderError(ErrorKind.INVALID_REQUEST, description)
-        if code is None:
-            raise http.unreadable(LABEL)
         raise ProviderError(ErrorKind.UNAVAILABLE, description)
 
     def fetch(self, task_id: str) -> dict[str, Any]:
+        """The task, its fields checked: what the poll and the result read is there, as text (a
+        broken answer is unreadable, so it is fetched again, never bought again)."""
         task, _ = self.call("GET", f"/mj/task/{task_id}/fetch")
-        if task.get("status") is None:
-            if task.get("code") is not None:  # the proxy does not know the task (any more)
-                raise ProviderError(ErrorKind.INVALID_REQUEST, task.get("description") or "The proxy lost the task.")
+        status = task.get("status")
+        if status is None and isinstance(task.get("code"), int):  # the proxy does not know the task (any more)
+            raise ProviderError(ErrorKind.INVALID_REQUEST, _text(task.get("description")) or "The proxy lost the task.")
+        if not isinstance(status, str) or not all(
+            task.get(name) is None or isinstance(task[name], str) for name in ("imageUrl", "failReason", "action")
+        ):
             raise http.unreadable(LABEL)
-        if task["status"] == "SUCCESS" and not task.get("imageUrl"):
+        if status == "SUCCESS" and not task.get("imageUrl"):
             raise http.unreadable(LABEL)  # done but not readable yet: fetched again, never bought again
+        buttons = task.get("buttons")
+        task["buttons"] = [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
         return task
 
     def wait(self, task_id: str, progress: Progress) -> dict[str, Any]:
@@ -175,9 +182,9 @@ class Proxy:
 
     def progress_image(self, url: str) -> bytes | None:
         """Discord's progress image while a task renders (free: it is what Discord shows), or None
-        when it cannot be fetched — it is only a preview, the task goes on."""
+        when it cannot be fetched — it is only a preview, the task goes on (so it is tried once)."""
         try:
-            return downloads.download(url, allowed_hosts=(*CDN_HOSTS, urlsplit(self.base).hostname or ""))
+            return downloads.download(url, allowed_hosts=(*CDN_HOSTS, urlsplit(self.base).hostname or ""), attempts=1)
         except (downloads.DownloadRefused, ProviderError) as exc:
             log.info("%s: no progress image (%s)", LABEL, exc)
             return None
@@ -241,15 +248,33 @@ def _collect(proxy: Proxy, request: ImageRequest, task_id: str, progress: Progre
     return ProviderResult(images=images, provider_job_id=task_id, usage={**usage, "grid": True})
 
 
+def _error(response: requests.Response, body: Any) -> ProviderError:
+    """The error for a proxy's error answer (one without a protocol `code` to read)."""
+    if response.status_code in (401, 403):
+        message = "check MIDJOURNEY_PROXY_SECRET"  # the C# fork answers 401 with an empty body
+    else:
+        message = _text(body.get("description")) if isinstance(body, dict) else ""
+    return http.error_for_status(LABEL, response.status_code, message, response.headers, credential="secret")
+
+
+def _text(value: Any) -> str:
+    """A field the proxy should send as text; anything else reads as nothing."""
+    return value if isinstance(value, str) else ""
+
+
 def check() -> Check:
     """GET /mj/task/list: the proxy's cheapest call that needs the secret."""
     proxy = _proxy()
     try:
-        response = proxy.session.get(proxy.base + "/mj/task/list", timeout=5)
-    except requests.RequestException:
-        return Check(False, "Could not reach the midjourney-proxy server.")
-    if response.status_code == 401:
-        return Check(False, "The proxy refused the secret (MIDJOURNEY_PROXY_SECRET).")
-    if response.status_code != 200:
-        return Check(False, f"The proxy answered {response.status_code}.")
+        response = proxy.send("GET", "/mj/task/list", timeout=CHECK_SECONDS)
+        if response.status_code >= 400:
+            raise _error(response, None)
+    except ProviderError as exc:
+        return Check(False, exc.message)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), int):  # the original proxy refuses with HTTP 200
+        return Check(False, f"The proxy refused: {_text(body.get('description')) or body['code']}.")
     return Check(True, "Reachable; the secret works.")

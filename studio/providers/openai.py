@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import inspect
+import io
 import json
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from openai import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    BaseModel,
     OpenAI,
     Stream,
 )
@@ -24,6 +26,7 @@ from openai.resources.images import Images
 from openai.types import Image as ImageData
 from openai.types import ImagesResponse
 from openai.types.images_response import Usage
+from PIL import Image as PILImage
 
 from studio import imaging
 from studio.catalog import Model, Operation
@@ -188,22 +191,43 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
         response = _streamed(response, progress)
     try:
         images = [
-            GeneratedImage(
-                data=base64.b64decode(item.b64_json, validate=True), revised_prompt=item.revised_prompt or ""
-            )
+            GeneratedImage(data=_image(item.b64_json), revised_prompt=_text(getattr(item, "revised_prompt", None)))
             for item in response.data or []
         ]
-    except (AttributeError, TypeError, binascii.Error) as exc:  # e.g. an HTML error page with status 200
+    except (AttributeError, TypeError) as exc:  # e.g. an HTML error page with status 200
         raise http.unreadable(LABEL) from exc
     if not images:
         raise ProviderError(ErrorKind.UNAVAILABLE, "OpenAI answered without any image.", may_be_paid=True)
+    # The SDK does not validate answers: a usage that is not one is left out (the images are paid
+    # for and kept, priced from the catalog).
     usage = getattr(response, "usage", None)
+    usage = usage if isinstance(usage, BaseModel) else None
     return ProviderResult(
         images=images,
         provider_job_id=getattr(response, "_request_id", None) or "",
         usage=usage.model_dump() if usage else {},
         cost=usage_cost(request.model, usage),
     )
+
+
+def _image(b64_json: Any) -> bytes:
+    """An image from the answer's base64. Nothing, text or bytes that are not an image at all make
+    an answer Atelier could not read (the image may have been paid for); an image it cannot use
+    (too large, an unsupported format) is refused later, as every result is."""
+    if not isinstance(b64_json, str) or not b64_json:
+        raise http.unreadable(LABEL)
+    try:
+        data = base64.b64decode(b64_json, validate=True)
+        PILImage.open(io.BytesIO(data))  # the header only
+    except PILImage.DecompressionBombError:
+        pass  # an image all the same
+    except (ValueError, OSError, SyntaxError) as exc:  # binascii.Error; UnidentifiedImageError
+        raise http.unreadable(LABEL) from exc
+    return data
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def usage_cost(model: Model, usage: Usage | None) -> Decimal | None:

@@ -22,7 +22,6 @@ from studio import downloads, imaging
 from studio.catalog import Operation
 from studio.providers import http
 from studio.providers.base import (
-    Canceled,
     Check,
     ErrorKind,
     GeneratedImage,
@@ -147,11 +146,14 @@ def generate(request: ImageRequest, progress: Progress = keep_going) -> Provider
             model=model.wire.model, input=data, wait=settings.REPLICATE_WAIT_SECONDS
         )
     )
-    return _collect(client, request, created.id, deadline, progress, initial=created)
+    # A finished prediction whose output cannot be read is fetched again, not taken as it is.
+    return _collect(client, request, created.id, deadline, progress, initial=created if _readable(created) else None)
 
 
 def resume(request: ImageRequest, provider_job_id: str, progress: Progress = keep_going) -> ProviderResult:
-    """The result of a prediction created earlier (by a worker that died): polled, not bought again."""
+    """The result of a prediction created earlier (by a worker that died, or a job that stopped
+    waiting for it): polled, not bought again. One that already succeeded is downloaded; one that
+    failed or was canceled is that prediction's error, never a reason to buy it again."""
     deadline = time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS
     return _collect(_client(), request, provider_job_id, deadline, progress)
 
@@ -168,8 +170,14 @@ def _collect(
     progress: Progress,
     initial: Prediction | None = None,
 ) -> ProviderResult:
+    def fetch() -> Prediction:
+        prediction = _api(lambda: client.predictions.get(prediction_id))
+        if not _readable(prediction):
+            raise http.unreadable(LABEL)
+        return prediction
+
     prediction = http.poll(
-        lambda: _api(lambda: client.predictions.get(prediction_id)),
+        fetch,
         provider=LABEL,
         deadline=deadline,
         progress=progress,
@@ -183,6 +191,15 @@ def _collect(
     return _result(request, prediction)
 
 
+def _readable(prediction: Prediction) -> bool:
+    """Whether a succeeded prediction's output is what the API promises: a URL, or a list of them
+    (the SDK checks every other field, but takes any output)."""
+    if prediction.status != "succeeded":
+        return True
+    output = prediction.output
+    return all(isinstance(url, str) for url in (output if isinstance(output, list) else [output]) if url)
+
+
 def _percent(prediction: Prediction) -> int | None:
     """Done, or the last percentage of the progress bar the model prints in its logs (FLUX
     models print a tqdm bar per denoising step); None where the logs say nothing."""
@@ -194,7 +211,11 @@ def _percent(prediction: Prediction) -> int | None:
 
 def _result(request: ImageRequest, prediction: Prediction) -> ProviderResult:
     if prediction.status == "canceled":
-        raise Canceled
+        # Canceled on Replicate's side (at a deadline, or by someone there); the user's own cancel
+        # never gets here (poll raises Canceled). Not retried: nothing was made to collect.
+        raise ProviderError(
+            ErrorKind.INVALID_REQUEST, f"Replicate canceled prediction {prediction.id} before it made an image."
+        )
     if prediction.status == "failed":
         message = str(prediction.error or "The prediction failed.")
         kind = (

@@ -29,6 +29,7 @@ class Fault:
     delay: float = 0.0  # sleep before answering
     malformed: bool = False  # a 200 whose body is not what the protocol promises
     drop: bool = False  # close the connection without answering (a proxy or network failure)
+    times: int = 1  # how many matching requests get it: an outage, not a blip
 
 
 @dataclass
@@ -160,7 +161,9 @@ class Emulator:
         with self.fault_lock:
             for fault in self.faults:
                 if re.search(fault.on, f"{request.method} {request.path}"):
-                    self.faults.remove(fault)
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
                     return fault
         return None
 

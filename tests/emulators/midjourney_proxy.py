@@ -40,6 +40,7 @@ class MidjourneyProxyEmulator(Emulator):
         self.flavor = flavor
         self.duration = duration
         self.tasks: dict[str, Task] = {}
+        self.task_overrides: dict[str, Any] = {}  # fields every task answer has instead (odd shapes)
 
     def _reply(self, code: int, description: str, result: str | None = None, properties: dict | None = None):
         http = 200
@@ -141,4 +142,4 @@ class MidjourneyProxyEmulator(Emulator):
                 for kind, label in (("upsample", "U"), ("variation", "V"))
                 for n in range(1, 5)
             ]
-        return body
+        return {**body, **self.task_overrides}
