@@ -26,16 +26,21 @@ from studio.providers.http import Unfinished
 from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
-NOT_RETRIED = (
-    " The provider may still have made the image and charged for it, so Atelier did not try again: "
-    "Retry to run it anew."
-)
+NOT_RETRIED = " The provider may still have made the image and charged for it, so Atelier did not try again: "
 DOWNLOAD_AGAIN = (
     " The provider made the image and has charged for it; its link lasts about an hour, and Retry collects it "
     "rather than buying it again."
 )
 # How often a backoff wait looks whether the user canceled the job.
 CANCEL_CHECK_SECONDS = 1.0
+
+
+def _not_retried(job_id: int, request: ImageRequest) -> str:
+    """What a failure that may have been paid for says Retry does (studio.jobs.job_collects)."""
+    kept = Job.objects.filter(pk=job_id).exclude(provider_job_id="").exists()
+    if kept and providers.can_resume(request.model.provider):
+        return NOT_RETRIED + "Collect result fetches it, if it was made, without paying again."
+    return NOT_RETRIED + "Retry to run it anew."
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -169,13 +174,14 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
             job_id,
             ErrorKind.TIMEOUT,
             f"The job took longer than {settings.JOB_TIMEOUT_SECONDS} s and was stopped (timed out)."
-            + (NOT_RETRIED if attempts else ""),
+            + (_not_retried(job_id, request) if attempts else ""),
         )
         providers.cancel(request.model.provider, Job.objects.get(pk=job_id).provider_job_id)
         return "failed: timed out"
     except ProviderError as exc:
         # Unfinished says itself what became of the provider-side job and what Retry does.
-        suffix = NOT_RETRIED if exc.may_be_paid and exc.kind.retryable and not isinstance(exc, Unfinished) else ""
+        unfinished = isinstance(exc, Unfinished)
+        suffix = _not_retried(job_id, request) if exc.may_be_paid and exc.kind.retryable and not unfinished else ""
         jobs.job_fail(job_id, exc.kind, exc.message + suffix)
         return f"failed: {exc.kind}"
     except ImageRejected as exc:
@@ -191,7 +197,7 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
         # The user canceled, or recovery gave the job to another worker: nothing to record. If
         # it is still this worker's, the provider stopped its job by itself.
         if Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, worker=worker.worker_id()).exists():
-            jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, "The provider stopped this job before it finished.")
+            jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, jobs.PROVIDER_STOPPED)
         return "discarded: canceled while running"
     except jobs.ResultNotStored:
         return "failed: storage"
