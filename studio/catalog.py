@@ -173,11 +173,13 @@ class Requires:
 
 @dataclass(frozen=True)
 class Upscale:
-    """How a model upscales: by which factors, and the largest input it takes."""
+    """How a model upscales: by which factors, the largest input it takes and output it makes."""
 
     factors: tuple[int, ...]
     max_input_pixels: int
     max_output_edge: int
+    max_output_pixels: int = 0  # 0: only the edge bounds the output
+    source: str = ""
 
 
 # How each provider addresses a model on the wire: typed, one class per provider.
@@ -818,8 +820,22 @@ def _offline(model_id: str, label: str, style: str) -> Model:
 
 
 GENERATE_REMIX = _ops(Operation.GENERATE, Operation.REMIX)
-# ESRGAN ×2 (v1): inputs up to 1,048,576 pixels, outputs up to 4,194,304 (so 1344×768 → 2688×1536).
-SDXL_UPSCALE = Upscale((2,), max_input_pixels=1024 * 1024, max_output_edge=4096)
+# ESRGAN ×2 (v1 image-to-image/upscale): "This operation outputs an image with a maximum pixel count
+# of 4,194,304. This is equivalent to dimensions such as 2048x2048 and 4096x1024" (400
+# invalid_pixel_count past it). Doubling makes 4× the pixels, so inputs go up to 1,048,576 pixels
+# (every SDXL size: 1344×768 → 2688×1536 is 4,128,768). No edge limit is stated: 4096 a side is the
+# widest the reference names, kept as Atelier's bound.
+STABILITY_V1_UPSCALE = (
+    "platform.stability.ai/docs/api-reference#tag/v1generation/operation/upscaleImage "
+    "(v1 image-to-image/upscale: at most 4,194,304 output pixels)"
+)
+SDXL_UPSCALE = Upscale(
+    (2,),
+    max_input_pixels=4_194_304 // 4,
+    max_output_edge=4096,
+    max_output_pixels=4_194_304,
+    source=STABILITY_V1_UPSCALE,
+)
 
 MODELS: dict[str, Model] = {
     m.id: m
@@ -953,7 +969,7 @@ MODELS: dict[str, Model] = {
             seed_max=SEED_MAX,
             max_prompt_chars=2000,
             upscale=SDXL_UPSCALE,
-            sources=(STABILITY_V1,),
+            sources=(STABILITY_V1, STABILITY_V1_UPSCALE),
         ),
         _stable_image(
             "stable-image-ultra",

@@ -449,6 +449,9 @@ def _upscale_problem(model: Model, size: Size, factor: int | None) -> str:
     if max(size.width, size.height) > upscale.max_output_edge:
         return (f"{factor}× would make {size.width}×{size.height}; {model.label} makes at most "
                 f"{upscale.max_output_edge} pixels a side.")  # fmt: skip
+    if upscale.max_output_pixels and size.pixels > upscale.max_output_pixels:
+        return (f"{factor}× would make {size.width}×{size.height} ({size.pixels:,} pixels); {model.label} "
+                f"makes at most {upscale.max_output_pixels:,}.")  # fmt: skip
     return ""
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from studio import editing, imaging
+from studio import catalog, editing, imaging, jobs, specs
 from studio.catalog import Operation, Size
+from studio.models import Job
 from studio.providers import stability as provider
 from studio.providers.base import Canceled, ErrorKind, ProviderError
 from studio.specs import EditSettings, Extension
@@ -96,8 +97,60 @@ def test_sdxl_2x_upscale_of_an_sdxl_sized_image_goes_to_esrgan(stability_emulato
     result = provider.generate(upscale)
     sent = stability_emulator.requests[-1]
     assert sent.path == "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
-    assert sent.fields == {"width": "2048"} and np.array_equal(pixels(sent.files["image"]), source)
+    # No width: ESRGAN doubles by default, and a width would add its own minimum of 512.
+    assert sent.fields == {} and np.array_equal(pixels(sent.files["image"]), source)
     assert size(result.images[0].data) == (2048, 2048)
+
+
+SDXL_SIZES = [s.value for s in catalog.MODELS["sdxl-1.0"].sizes]
+
+
+@pytest.mark.parametrize("sdxl_size", SDXL_SIZES)
+def test_every_sdxl_size_upscales_2x_end_to_end(stability_emulator, run_jobs_inline, user, sdxl_size):
+    """The editor's upscale of an SDXL result, as a job: validated, sent, doubled, stored."""
+    width, height = map(int, sdxl_size.split("x"))
+    prepared = editing.prepare(model="sdxl-1.0", operation="upscale", source=png_bytes(width, height),
+                               settings=EditSettings(factor=2))  # fmt: skip
+    with run_jobs_inline(execute=True):
+        job = jobs.job_create_edit(owner=user, edit=prepared)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error_message
+    assert stability_emulator.requests[-1].path == "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
+    [image] = job.images.all()
+    assert (image.width, image.height) == (width * 2, height * 2)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(1024, 1024), (1025, 1024), (1024, 1025), (2048, 512), (2048, 513), (1600, 640), (1600, 656)],
+)
+def test_the_catalog_refuses_exactly_the_upscales_stability_refuses(stability_emulator, width, height):
+    """At most 4,194,304 output pixels (v1 upscale): the validator and the emulator draw one line."""
+    # A request for a small size, its stored source swapped for this one: what the wire answers
+    # is compared with what the validator says of the real size.
+    request = make_request("sdxl-1.0", "upscale", source=png_bytes(width, height),
+                           size=Size.of(128, 128), edit=EditSettings(factor=2))  # fmt: skip
+    doubled = Size.of(width * 2, height * 2)
+    problem = specs.size_problem(request.model, Operation.UPSCALE, doubled, 2)
+    try:
+        provider.generate(replace(request, size=doubled))
+        refused_on_the_wire = ""
+    except ProviderError as exc:
+        assert exc.kind == ErrorKind.INVALID_REQUEST
+        refused_on_the_wire = exc.message
+    assert bool(problem) == bool(refused_on_the_wire), (problem, refused_on_the_wire)
+    if refused_on_the_wire:
+        assert "4,194,304" in refused_on_the_wire and "1,048,576" in problem
+
+
+def test_esrgan_refuses_both_sides_and_a_side_under_512(stability_emulator):
+    session, base = provider._session()
+    url = f"{base}/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
+    files = {"image": ("image.png", png_bytes(300, 200), "image/png")}
+    both = session.post(url, data={"width": "600", "height": "400"}, files=files)
+    small = session.post(url, data={"width": "500"}, files=files)
+    default = session.post(url, files=files)
+    assert (both.status_code, small.status_code, default.status_code) == (400, 400, 200)
 
 
 @pytest.mark.parametrize(

@@ -157,9 +157,9 @@ def _v1(request: ImageRequest, session: requests.Session, base: str) -> list[Gen
         data = {**_v1_multipart(request), "mask_source": source}
         answer = _post(session, f"{base}/v1/generation/{engine}/image-to-image/masking", data=data, files=files)
     elif op == Operation.UPSCALE:
+        # ESRGAN doubles by default; a `width` would only add its own minimum (512) to what it takes.
         files = {"image": ("image.png", _source_png(request), "image/png")}
-        answer = _post(session, f"{base}/v1/generation/esrgan-v1-x2plus/image-to-image/upscale",
-                       data={"width": str(request.size.width)}, files=files)  # fmt: skip
+        answer = _post(session, f"{base}/v1/generation/esrgan-v1-x2plus/image-to-image/upscale", files=files)
     else:
         raise ProviderError(ErrorKind.INVALID_REQUEST, f"SDXL cannot {op} in Atelier.")
     artifacts = answer.get("artifacts")

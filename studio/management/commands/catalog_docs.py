@@ -135,8 +135,12 @@ def model_section(m: Model) -> list[str]:
     if m.upscale:
         up = m.upscale
         factors = " or ".join(f"{f}×" for f in up.factors)
+        output = f"{up.max_output_edge} px a side"
+        if up.max_output_pixels:
+            output += f" and {up.max_output_pixels:,} pixels"
+        cited = f" ({up.source})" if up.source else ""
         facts.append(("Upscale", f"{factors}; input at most {up.max_input_pixels:,} pixels; output at most "
-                                 f"{up.max_output_edge} px a side"))  # fmt: skip
+                                 f"{output}{cited}"))  # fmt: skip
     if m.control_kinds:
         facts.append(("Control follows", ", ".join(m.control_kinds)))
     if m.max_references:
