@@ -38,11 +38,15 @@ class Provider:
 
 @dataclass(frozen=True)
 class Size:
-    """A size a model renders at, with the aspect ratio it is offered as (SDXL's 1152×896 is "4:3")."""
+    """A size a model renders at, with the aspect ratio it is offered as (SDXL's 1152×896 is "4:3").
+
+    `aspect` is always a ratio "W:H" (it is stored, sent as `aspect_ratio` and matched against what
+    callers ask for); `name` is what a preset is called beside it ("4K"), for people only."""
 
     aspect: str
     width: int
     height: int
+    name: str = ""
 
     @classmethod
     def of(cls, width: int, height: int) -> Size:
@@ -58,7 +62,8 @@ class Size:
 
     @property
     def label(self) -> str:
-        return f"{self.aspect} · {self.width}×{self.height}"
+        named = f"{self.aspect} {self.name}" if self.name else self.aspect
+        return f"{named} · {self.width}×{self.height}"
 
     @property
     def ratio(self) -> float:
@@ -398,13 +403,10 @@ SDXL_SIZES = _sizes(
     ("9:21", 640, 1536),
 )
 GPT_IMAGE_SIZES = _sizes(("1:1", 1024, 1024), ("3:2", 1536, 1024), ("2:3", 1024, 1536))
-GPT_IMAGE_2_SIZES = GPT_IMAGE_SIZES + _sizes(
-    ("16:9", 1536, 864),
-    ("9:16", 864, 1536),
-    ("4:3", 1024, 768),
-    ("3:4", 768, 1024),
-    ("21:9", 1680, 720),
-    ("16:9 4K", 3840, 2160),
+GPT_IMAGE_2_SIZES = (
+    *GPT_IMAGE_SIZES,
+    *_sizes(("16:9", 1536, 864), ("9:16", 864, 1536), ("4:3", 1024, 768), ("3:4", 768, 1024), ("21:9", 1680, 720)),
+    Size("16:9", 3840, 2160, name="4K"),  # second to the everyday 16:9, so asking by ratio gets that one
 )
 # gpt-image-2 and 2.5: "Width and height must both be divisible by 16 and the requested aspect
 # ratio must be between 1:3 and 3:1 ... the maximum supported resolution is 3840x2160" (the SDK's

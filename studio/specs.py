@@ -549,11 +549,7 @@ def _decode(job: Any) -> ImageRequest:
         model=model,
         prompt=job.prompt,
         negative_prompt=job.negative_prompt,
-        size=Size(
-            params.get("aspect_ratio") or Size.of(params["width"], params["height"]).aspect,
-            params["width"],
-            params["height"],
-        ),
+        size=_stored_size(model, params),
         quality=params["quality"],
         n=params["n"],
         seed=params["seed"],
@@ -564,3 +560,17 @@ def _decode(job: Any) -> ImageRequest:
         if followup
         else None,
     )
+
+
+def _stored_size(model: Model, params: Mapping[str, Any]) -> Size:
+    """The size a row holds: the model's preset where it is one, else the stored W×H with its ratio.
+    Rows written before sizes had names may hold a name in aspect_ratio ("16:9 4K"); the ratio is
+    then the preset's, or the size's own reduced ratio."""
+    width, height, aspect = params["width"], params["height"], params.get("aspect_ratio") or ""
+    if not isinstance(width, int) or not isinstance(height, int):
+        raise TypeError(f"width and height must be whole numbers, not {width!r}×{height!r}")
+    ratio = aspect if parse_aspect(aspect) else ""
+    presets = [s for s in model.sizes if (s.width, s.height) == (width, height)]
+    if preset := next((s for s in presets if s.aspect == ratio or not ratio), None):
+        return preset
+    return Size(ratio, width, height) if ratio else Size.of(width, height)

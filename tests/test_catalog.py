@@ -1,16 +1,21 @@
 """The catalog's typed data: complete, consistent with itself and with the documented APIs."""
 
+import importlib
 import re
 import typing
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from openai.types import image_edit_params, image_generate_params, image_model
 
-from studio import catalog
+from studio import catalog, specs
 from studio import pricing as pricing_module
 from studio.catalog import Operation, OptionKind
+from tests.factories import make_job
 from tests.test_request_rules import option_allowed
+
+size_label_migration = importlib.import_module("studio.migrations.0012_size_aspect_not_label")
 
 MODELS = list(catalog.MODELS.values())
 OPENAI = [m for m in MODELS if m.provider == "openai"]
@@ -222,6 +227,41 @@ def test_sizes_carry_their_aspect_ratio():
     sdxl = catalog.MODELS["sdxl-1.0"]
     assert sdxl.size("1344x768").aspect == "16:9" and sdxl.size("3x3") is None
     assert sdxl.size_for_aspect("4:3").value == "1152x896"
+
+
+@each_model
+def test_every_presets_aspect_is_a_ratio_close_to_its_shape(model):
+    for size in model.sizes:
+        parsed = specs.parse_aspect(size.aspect)
+        assert parsed is not None, f"{size.aspect!r} is not a ratio"
+        assert abs(size.ratio / (parsed[0] / parsed[1]) - 1) < 0.06, size  # SDXL's 1152×896 is "4:3"
+
+
+def test_the_4k_preset_is_16_9_named_4k():
+    four_k = catalog.MODELS["gpt-image-2"].size("3840x2160")
+    assert (four_k.aspect, four_k.name, four_k.label) == ("16:9", "4K", "16:9 4K · 3840×2160")
+    request = specs.build(model="gpt-image-2", prompt="a harbour", size="3840x2160", available=False)
+    assert request.size == four_k and specs.to_params(request)["aspect_ratio"] == "16:9"
+    # Asked by its ratio, 16:9 is the everyday preset; the name is no ratio to ask for.
+    assert specs.build(model="gpt-image-2", prompt="x", aspect_ratio="16:9", available=False).size.value == "1536x864"
+    with pytest.raises(specs.Invalid) as refused:
+        specs.build(model="gpt-image-2", prompt="x", aspect_ratio="16:9 4K", available=False)
+    assert "4K" not in refused.value.errors["size"][0].split("Choose one of:")[1]
+
+
+@pytest.mark.django_db
+def test_rows_that_stored_the_4k_name_as_their_ratio_still_read_and_are_migrated():
+    legacy = {"version": 2, "width": 3840, "height": 2160, "aspect_ratio": "16:9 4K", "quality": "high", "n": 1,
+              "seed": 3, "options": {}}  # fmt: skip
+    job = make_job(model_id="gpt-image-2", params=legacy)
+    request = specs.from_job(job)
+    assert request.size == catalog.MODELS["gpt-image-2"].size("3840x2160") and request.size.aspect == "16:9"
+    other = make_job(model_id="gpt-image-2", params={**legacy, "width": 1536, "height": 864, "aspect_ratio": "16:9"})
+    size_label_migration.forwards(django_apps, None)
+    job.refresh_from_db()
+    other.refresh_from_db()
+    assert job.params == {**legacy, "aspect_ratio": "16:9"} and other.params["aspect_ratio"] == "16:9"
+    assert specs.from_job(job) == request
 
 
 def test_price_prefers_the_size_specific_entry():

@@ -99,7 +99,7 @@ def seed_text(model: Model) -> str:
 
 
 def presets_text(model: Model) -> str:
-    return ", ".join(f"{s.aspect} {s.width}×{s.height}" for s in model.sizes)
+    return ", ".join(f"{s.aspect} {s.width}×{s.height}" + (f" ({s.name})" if s.name else "") for s in model.sizes)
 
 
 def summary_table() -> str:
