@@ -159,6 +159,8 @@ class Option:
     only_with: When | None = None
     # Operations that take it; None: every operation of the model.
     operations: frozenset[Operation] | None = None
+    # A choice that means "send nothing" (Stability's style_preset "none": the API has no such value).
+    unset: str | None = None
 
     @property
     def optional(self) -> bool:
@@ -184,6 +186,16 @@ class Upscale:
     max_input_pixels: int
     max_output_edge: int
     max_output_pixels: int = 0  # 0: only the edge bounds the output
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class OperationLimits:
+    """Where one operation of a model takes less than the model does: its endpoint's own limits
+    (SDXL's ESRGAN upscale returns one image and takes no negative prompt)."""
+
+    max_n: int | None = None  # None: the model's max_n
+    negative_prompt: bool | None = None  # None: as the model
     source: str = ""
 
 
@@ -309,6 +321,9 @@ class Model:
     max_extend: int = 4096
     extends_original: bool = False
     grid_actions: bool = False  # Midjourney: U1-U4 / V1-V4 on its own grids, as follow-up jobs
+    # Operations whose endpoint takes less than the model's max_n, negative prompt (options say
+    # their own operations).
+    limits: dict[Operation, OperationLimits] = field(default_factory=dict)
     retired: bool = False  # gone from the vendor's API; reachable on compatible servers only
     sources: tuple[str, ...] = ()  # where the limits above are documented
 
@@ -327,6 +342,15 @@ class Model:
 
     def options_for(self, operation: Operation) -> tuple[Option, ...]:
         return tuple(o for o in self.options if o.operations is None or operation in o.operations)
+
+    def max_n_for(self, operation: Operation) -> int:
+        """The most images one request of this operation makes."""
+        limit = self.limits.get(operation)
+        return limit.max_n if limit and limit.max_n is not None else self.max_n
+
+    def takes_negative_prompt(self, operation: Operation) -> bool:
+        limit = self.limits.get(operation)
+        return limit.negative_prompt if limit and limit.negative_prompt is not None else self.negative_prompt
 
     def nearest_size(self, ratio: float) -> Size:
         """The preset whose aspect ratio is closest to `ratio` (width / height)."""
@@ -481,6 +505,14 @@ STABILITY_STYLE_PRESETS = (
     "enhance", "fantasy-art", "isometric", "line-art", "low-poly", "modeling-compound",
     "neon-punk", "origami", "photographic", "pixel-art", "tile-texture",
 )  # fmt: skip
+# What each Stability endpoint takes, from its request body in the API reference (v1:
+# GenerationRequestOptionalParams on text-to-image, image-to-image and masking; RealESRGAN upscale takes
+# only image, width, height. v2beta: style_preset on generate/core, inpaint, outpaint,
+# search-and-replace, control sketch/structure/style and the creative upscale, not on erase or the
+# fast and conservative upscales; negative_prompt everywhere but outpaint, erase and the fast upscale,
+# which takes only image and output_format).
+STABILITY_V2_BODIES = "platform.stability.ai/docs/api-reference (v2beta request bodies, endpoint by endpoint)"
+SDXL_DIFFUSION = frozenset({Operation.GENERATE, Operation.REMIX, Operation.EDIT})  # not the ESRGAN upscale
 STABLE_IMAGE_FORMAT = _choice("output_format", "Output format", "png", ("png", "jpeg", "webp"))
 # /generate/sd3 takes png or jpeg only.
 SD3_FORMAT = _choice("output_format", "Output format", "png", ("png", "jpeg"))
@@ -818,10 +850,22 @@ def _offline(model_id: str, label: str, style: str) -> Model:
         note=f"{label} — not an AI model. A procedural renderer built into Atelier.",
         size_rule=OFFLINE_RULE,
         upscale=Upscale((2, 4), max_input_pixels=4_194_304, max_output_edge=4096),
+        # Upscaling is not random: more than one would be copies of the same image.
+        limits={Operation.UPSCALE: OperationLimits(max_n=1)},
     )
 
 
 GENERATE_REMIX = _ops(Operation.GENERATE, Operation.REMIX)
+STABLE_IMAGE_CORE_OPERATIONS = _ops(
+    Operation.GENERATE,
+    Operation.EDIT,
+    Operation.OUTPAINT,
+    Operation.ERASE,
+    Operation.SEARCH_REPLACE,
+    Operation.CONTROL,
+    Operation.STYLE,
+    Operation.UPSCALE,
+)
 # ESRGAN ×2 (v1 image-to-image/upscale): "This operation outputs an image with a maximum pixel count
 # of 4,194,304. This is equivalent to dimensions such as 2048x2048 and 4096x1024" (400
 # invalid_pixel_count past it). Doubling makes 4× the pixels, so inputs go up to 1,048,576 pixels
@@ -954,11 +998,20 @@ MODELS: dict[str, Model] = {
             wire=StabilityWire(engine="stable-diffusion-xl-1024-v1-0"),
             max_n=10,
             options=(
-                _float("cfg_scale", "CFG scale", 7.0, 0, 35),
-                _int("steps", "Steps", 30, 10, 50),
-                _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS),
-                _choice("style_preset", "Style preset", "none", STABILITY_STYLE_PRESETS),
+                _float("cfg_scale", "CFG scale", 7.0, 0, 35, operations=SDXL_DIFFUSION),
+                _int("steps", "Steps", 30, 10, 50, operations=SDXL_DIFFUSION),
+                _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS, operations=SDXL_DIFFUSION),
+                _choice(
+                    "style_preset",
+                    "Style preset",
+                    "none",
+                    STABILITY_STYLE_PRESETS,
+                    operations=SDXL_DIFFUSION,
+                    unset="none",
+                ),
             ),
+            # ESRGAN answers one image for one input and takes no prompt at all.
+            limits={Operation.UPSCALE: OperationLimits(max_n=1, negative_prompt=False, source=STABILITY_V1_UPSCALE)},
             pricing=_stability_pricing(
                 STABILITY_NOTE + " SDXL 1.0 (v1) is priced by steps: 0.9 credits is its figure at the default "
                 "30 steps, so other step counts are approximate.",
@@ -988,18 +1041,23 @@ MODELS: dict[str, Model] = {
             _stability_pricing(
                 generate="3", edit="5", outpaint="4", erase="5", replace="5", control="5", style="5", upscale="2"
             ),
-            _ops(
-                Operation.GENERATE,
-                Operation.EDIT,
-                Operation.OUTPAINT,
-                Operation.ERASE,
-                Operation.SEARCH_REPLACE,
-                Operation.CONTROL,
-                Operation.STYLE,
-                Operation.UPSCALE,
+            STABLE_IMAGE_CORE_OPERATIONS,
+            (
+                STABLE_IMAGE_FORMAT,
+                _choice(
+                    "style_preset",
+                    "Style preset",
+                    "none",
+                    STABILITY_STYLE_PRESETS,
+                    unset="none",
+                    operations=STABLE_IMAGE_CORE_OPERATIONS - {Operation.ERASE, Operation.UPSCALE},
+                ),
             ),
-            (STABLE_IMAGE_FORMAT, _choice("style_preset", "Style preset", "none", STABILITY_STYLE_PRESETS)),
             StabilityWire(endpoint="core", upscaler="fast"),
+            limits={
+                op: OperationLimits(negative_prompt=False, source=STABILITY_V2_BODIES)
+                for op in (Operation.OUTPAINT, Operation.ERASE, Operation.UPSCALE)
+            },
             upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
             control_kinds=("structure", "sketch"),
             # /edit/outpaint: left, right, up and down take 0 … 2000 pixels each.

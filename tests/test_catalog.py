@@ -59,6 +59,13 @@ def test_every_model_is_complete_and_consistent(model):
         assert quality in model.qualities
         assert not size or model.size(size), key
     assert set(model.pricing.credits) <= model.operations
+    assert set(model.limits) <= model.operations
+    for operation, limit in model.limits.items():
+        assert 1 <= model.max_n_for(operation) <= model.max_n
+        assert limit.negative_prompt is not True or model.negative_prompt, "a limit only takes away"
+        assert limit.source or model.provider == "offline", f"{operation}'s limit needs a source"
+    for option in model.options:
+        assert option.unset is None or option.unset in option.choices
 
 
 @each_model

@@ -399,3 +399,113 @@ def test_a_creative_upscale_past_its_deadline_fails_and_is_not_bought_again(
     buys = [r for r in stability_emulator.requests if r.path == "/v2beta/stable-image/upscale/creative"]
     assert len(buys) == 1 and runner_waits == [] and job.attempts == 1
     assert "did not finish in time" in job.error_message and "did not try again" in job.error_message
+
+
+# --- every setting a job records reaches the wire ---------------------------------------------------
+
+STABILITY_PAIRS = [
+    (m.id, op) for m in catalog.MODELS.values() if m.provider == "stability" for op in sorted(m.operations)
+]
+
+
+def _not_default(option):
+    """A value of the option that is not its default (nor its "send nothing" value)."""
+    if option.kind == catalog.OptionKind.CHOICE:
+        return next(c for c in reversed(option.choices) if c not in (option.default, option.unset))
+    if option.kind == catalog.OptionKind.BOOL:
+        return not option.default
+    return option.max if option.kind == catalog.OptionKind.FLOAT else int(option.max)
+
+
+def _stability_request(model_id, operation, *, options, negative):
+    """A validated request of the operation, its inputs stored as the editor stores them."""
+    common = {"options": options, "negative_prompt": negative, "prompt": "a lighthouse at dusk", "seed": 77}
+    if operation == Operation.GENERATE:
+        return make_request(model_id, operation, **common)
+    if operation == Operation.UPSCALE:
+        factor = catalog.MODELS[model_id].upscale.factors[0]
+        prepared = editing.prepare(model=model_id, operation=operation, source=png_bytes(96, 64),
+                                   settings=EditSettings(factor=factor), **common)  # fmt: skip
+    else:
+        settings = {
+            Operation.REMIX: EditSettings(strength=0.4),
+            Operation.OUTPAINT: EditSettings(extend=Extension(right=64)),
+            Operation.SEARCH_REPLACE: EditSettings(search_prompt="the boat"),
+            Operation.CONTROL: EditSettings(control_kind="structure", control_strength=0.3),
+            Operation.STYLE: EditSettings(fidelity=0.8),
+        }.get(operation, specs.NO_EDIT)
+        source = png_bytes(1024, 1024) if model_id == "sdxl-1.0" else png_bytes(128, 128)
+        mask = PILImage.new("L", (1024, 1024) if model_id == "sdxl-1.0" else (128, 128), 0)
+        mask.paste(255, (16, 16, 64, 64))
+        masked = operation in specs.MASKED
+        prepared = editing.prepare(model=model_id, operation=operation, source=source, settings=settings,
+                                   mask=imaging.png_bytes(mask) if masked else None, **common)  # fmt: skip
+    return make_request(
+        model_id, operation, source=imaging.png_bytes(prepared.canvas), size=prepared.request.size,
+        mask=imaging.png_bytes(prepared.mask) if prepared.mask is not None else None, edit=prepared.request.edit,
+        **common,
+    )  # fmt: skip
+
+
+def _sent(emulator):
+    """The paid call's path and fields (its JSON body, or its multipart fields)."""
+    call = next(r for r in reversed(emulator.requests) if r.method == "POST")
+    return call.path, (call.json if call.json is not None else call.fields)
+
+
+def _negatives(sent):
+    """The negative prompts a call carries: v2beta's field, or v1's prompts of negative weight."""
+    if "negative_prompt" in sent:
+        return [sent["negative_prompt"]]
+    if "text_prompts" in sent:  # v1 JSON
+        return [p["text"] for p in sent["text_prompts"] if p["weight"] < 0]
+    weights = {k: v for k, v in sent.items() if k.startswith("text_prompts[") and k.endswith("[weight]")}
+    return [sent[k.replace("[weight]", "[text]")] for k, v in weights.items() if float(v) < 0]
+
+
+@pytest.mark.parametrize(("model_id", "operation"), STABILITY_PAIRS, ids=[f"{m}-{op}" for m, op in STABILITY_PAIRS])
+def test_every_option_and_negative_prompt_a_job_records_reaches_the_wire(stability_emulator, fast_polling,
+                                                                          model_id, operation):  # fmt: skip
+    model = catalog.MODELS[model_id]
+    options = {o.name: _not_default(o) for o in model.options_for(operation)}
+    negative = "blurry, text" if model.takes_negative_prompt(operation) else ""
+    request = _stability_request(model_id, operation, options=options, negative=negative)
+    assert dict(request.options) == options and request.negative_prompt == negative  # recorded as asked
+    provider.generate(request)
+    path, sent = _sent(stability_emulator)
+    for option in model.options_for(operation):
+        assert option.name in sent, f"{option.name} is recorded but {path} was not sent it"
+        assert specs.coerce_option(option, sent[option.name]) == options[option.name], option.name
+    assert _negatives(sent) == ([negative] if negative else []), path
+
+
+@pytest.mark.parametrize(("model_id", "operation"), STABILITY_PAIRS, ids=[f"{m}-{op}" for m, op in STABILITY_PAIRS])
+def test_what_an_endpoint_does_not_take_is_refused_before_the_call(stability_emulator, model_id, operation):
+    """A setting the endpoint has no field for is refused by name, not recorded and dropped."""
+    model = catalog.MODELS[model_id]
+    taken = {o.name for o in model.options_for(operation)}
+    for option in model.options:
+        if option.name not in taken:
+            with pytest.raises(specs.Invalid, match=f"no option “{option.name}” for {operation.value}"):
+                _stability_request(model_id, operation, options={option.name: _not_default(option)}, negative="")
+    if model.negative_prompt and not model.takes_negative_prompt(operation):
+        with pytest.raises(specs.Invalid) as refused:
+            _stability_request(model_id, operation, options={}, negative="blurry")
+        assert f"no negative prompt for {operation.value}" in refused.value.errors["negative_prompt"][0]
+    assert stability_emulator.requests == []
+
+
+def test_sdxls_upscale_makes_one_image_and_takes_none_of_the_diffusion_settings():
+    model = catalog.MODELS["sdxl-1.0"]
+    assert model.max_n_for(Operation.UPSCALE) == 1 and model.max_n_for(Operation.GENERATE) == 10
+    assert model.options_for(Operation.UPSCALE) == ()
+    with pytest.raises(specs.Invalid) as refused:
+        make_request("sdxl-1.0", "upscale", source=png_bytes(64, 64), size=Size.of(128, 128),
+                     edit=EditSettings(factor=2), n=5)  # fmt: skip
+    assert "between 1 and 1 for Stable Diffusion XL 1.0's upscale" in refused.value.errors["n"][0]
+
+
+def test_style_preset_none_means_the_field_is_left_out(stability_emulator):
+    for model_id, operation in (("sdxl-1.0", Operation.REMIX), ("stable-image-core", Operation.EDIT)):
+        provider.generate(_stability_request(model_id, operation, options={"style_preset": "none"}, negative=""))
+        assert "style_preset" not in _sent(stability_emulator)[1]

@@ -21,6 +21,10 @@ SAMPLERS = {"DDIM", "DDPM", "K_DPMPP_2M", "K_DPMPP_2S_ANCESTRAL", "K_DPM_2", "K_
             "K_EULER_ANCESTRAL", "K_HEUN", "K_LMS"}  # fmt: skip
 ASPECTS = {"16:9": (1344, 768), "1:1": (1024, 1024), "21:9": (1536, 640), "2:3": (832, 1248), "3:2": (1216, 832),
            "4:5": (896, 1088), "5:4": (1088, 896), "9:16": (768, 1344), "9:21": (640, 1536)}  # fmt: skip
+# The StylePreset enum, v1 and v2beta alike: there is no "none" (leave the field out instead).
+STYLE_PRESETS = {"enhance", "anime", "photographic", "digital-art", "comic-book", "fantasy-art", "line-art",
+                 "analog-film", "neon-punk", "isometric", "low-poly", "origami", "modeling-compound", "cinematic",
+                 "3d-model", "pixel-art", "tile-texture"}  # fmt: skip
 MASK_SOURCES = {"MASK_IMAGE_WHITE", "MASK_IMAGE_BLACK", "INIT_IMAGE_ALPHA"}
 ENGINE = "stable-diffusion-xl-1024-v1-0"
 # v1 image-to-image/upscale: "outputs an image with a maximum pixel count of 4,194,304" (400
@@ -58,6 +62,14 @@ class StabilityEmulator(Emulator):
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return v1_error(401, "unauthorized", "Missing or invalid API key")
         path = request.path
+        preset = (request.json or {}).get("style_preset") if request.json else request.fields.get("style_preset")
+        if preset is not None and preset not in STYLE_PRESETS:
+            message = f"style_preset: must be one of {sorted(STYLE_PRESETS)}"
+            return (
+                v1_error(400, "bad_request", message)
+                if path.startswith("/v1/")
+                else v2_error(400, "bad_request", message)
+            )
         if path == "/v1/user/balance":
             return 200, {"credits": 42.5}, {}
         if path == f"/v1/generation/{ENGINE}/text-to-image":

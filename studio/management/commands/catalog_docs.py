@@ -94,6 +94,23 @@ def formats_text(model: Model) -> str:
     return ", ".join(f"**{c}**" if c == option.default else c for c in option.choices)
 
 
+def count_text(model: Model) -> str:
+    """1–N images a request, and the operations whose endpoint makes fewer."""
+    text = f"1–{model.max_n}" if model.max_n > 1 else "1"
+    fewer = [f"{op.value}: {model.max_n_for(op)}" for op in OPERATIONS
+             if op in model.operations and model.max_n_for(op) < model.max_n]  # fmt: skip
+    return f"{text} ({'; '.join(fewer)})" if fewer else text
+
+
+def negative_text(model: Model) -> str:
+    """Whether the model takes a negative prompt, and the operations whose endpoint does not."""
+    without = [op.value for op in OPERATIONS if op in model.operations and not model.takes_negative_prompt(op)]
+    if not model.negative_prompt or not without:
+        return YES_NO[model.negative_prompt]
+    cited = sorted({limit.source for limit in model.limits.values() if limit.source})
+    return f"yes, except for {', '.join(without)}" + (f" ({'; '.join(cited)})" if cited else "")
+
+
 def seed_text(model: Model) -> str:
     return f"0–{model.seed_max:,}" if model.seed_max is not None else "not taken"
 
@@ -128,9 +145,9 @@ def model_section(m: Model) -> list[str]:
         ("Free sizes", free_sizes_text(m)),
         ("Output formats", formats_text(m) + (" (default in bold)" if m.option("output_format") else "")),
         ("Qualities", ", ".join(f"**{q}**" if q == m.default_quality else q for q in m.qualities)),
-        ("Images per request", f"1–{m.max_n}" if m.max_n > 1 else "1"),
+        ("Images per request", count_text(m)),
         ("Seed", seed_text(m)),
-        ("Prompt", f"up to {m.max_prompt_chars:,} characters; negative prompt: {YES_NO[m.negative_prompt]}"),
+        ("Prompt", f"up to {m.max_prompt_chars:,} characters; negative prompt: {negative_text(m)}"),
     ]
     if m.upscale:
         up = m.upscale
