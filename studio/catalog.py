@@ -8,7 +8,7 @@ real API enforces cites where it is documented.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -432,11 +432,23 @@ GPT_IMAGE_2_SIZES = (
     *_sizes(("16:9", 1536, 864), ("9:16", 864, 1536), ("4:3", 1024, 768), ("3:4", 768, 1024), ("21:9", 1680, 720)),
     Size("16:9", 3840, 2160, name="4K"),  # second to the everyday 16:9, so asking by ratio gets that one
 )
-# gpt-image-2 and 2.5: "Width and height must both be divisible by 16 and the requested aspect
-# ratio must be between 1:3 and 3:1 ... the maximum supported resolution is 3840x2160" (the SDK's
-# `size` doc); its pixel minimum is 655,360. The 2.5 pair is documented with the same size rules.
+# gpt-image-2's free sizes, from OpenAI's image generation guide ("Size and quality options"):
+# "Maximum edge length must be less than or equal to 3840px - Both edges must be multiples of 16px -
+# Long edge to short edge ratio must not exceed 3:1 - Total pixels must be at least 655,360 and no
+# more than 8,294,400". The SDK's `size` doc says the same of gpt-image-2 and of the 2.5 pair (16,
+# 1:3…3:1, at most 3840x2160) but of their pixel bounds only "the model's current pixel and edge
+# limits": the guide's 655,360 minimum for the 2.5 pair is Atelier's assumption, not documented.
+OPENAI_IMAGE_GUIDE = (
+    "developers.openai.com/api/docs/guides/image-generation (Size and quality options: gpt-image-2 "
+    "size constraints, 655,360–8,294,400 pixels; copy of 2026-07-27)"
+)
 GPT_IMAGE_2_RULE = SizeRule(
-    step=16, max_edge=3840, min_pixels=655_360, max_pixels=3840 * 2160, max_ratio=3.0, source=OPENAI_SDK
+    step=16, max_edge=3840, min_pixels=655_360, max_pixels=3840 * 2160, max_ratio=3.0, source=OPENAI_IMAGE_GUIDE
+)
+GPT_IMAGE_2_5_RULE = replace(
+    GPT_IMAGE_2_RULE,
+    source="openai SDK image_generate_params `size` (the 2.5 pair: multiples of 16, 1:3…3:1, at most 3840x2160; "
+    "its pixel bounds are not stated, gpt-image-2's 655,360–8,294,400 are assumed)",
 )
 # Stable Image and Flux take an aspect ratio and render about one megapixel.
 MEGAPIXEL_SIZES = _sizes(
@@ -466,10 +478,19 @@ MIDJOURNEY_SIZES = _sizes(
 STABILITY_EDIT_RULE = SizeRule(
     step=1, max_edge=9_437_184 // 64, min_edge=64, max_pixels=9_437_184, max_ratio=2.5, source=STABILITY_V2
 )
-# Flux tools on Replicate take inputs up to about 2 megapixels, on a grid of 8 (FLUX.2: 16).
+# Inputs of the FLUX.1 tools (Fill, Canny, Depth, Redux) and Kontext: Atelier's own bound, not a
+# documented one — their schemas on Replicate state no input size limit. Inputs are fitted to at most
+# 2048×2048 (4 MP, FLUX.2's documented maximum, as a conservative stand-in), 256 px a side at least,
+# on a grid of 8, from 1:4 to 4:1, so an upload of any size or shape is sent at a size these models
+# render well; no source is cited because there is none to cite.
 FLUX_EDIT_RULE = SizeRule(step=8, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0)
-# FLUX.2: at most 2048×2048 ("4 MP"), sizes on a grid of 32 (the stricter of the documented 16 and 32).
-FLUX_2_RULE = SizeRule(step=32, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0)
+# FLUX.2's schema on Replicate: width and height "Min: 256 Max: 2048 ... Must be a multiple of 16" and
+# "The maximum image size is 2048x2048" ([pro]); FLUX.2 [flex]'s asks multiples of 32, used here for
+# both models as the stricter grid. The 1:4…4:1 ratio bound is Atelier's own.
+FLUX_2_SCHEMA = "replicate.com/black-forest-labs/flux-2-pro/api/schema (width, height 256–2048; at most 2048x2048)"
+FLUX_2_RULE = SizeRule(
+    step=32, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0, source=FLUX_2_SCHEMA
+)
 OFFLINE_RULE = SizeRule(step=8, max_edge=4096, min_edge=64)
 
 TRANSPARENT_NEEDS_ALPHA = Requires(
@@ -604,7 +625,7 @@ def _gpt_image(model_id: str, label: str, *, free: bool, pricing: Pricing, **kw:
         pricing=pricing,
         max_prompt_chars=32000,
         max_references=15,  # image[] beside the one being edited
-        sources=(OPENAI_SDK,),
+        sources=(OPENAI_SDK, fields["size_rule"].source) if fields["size_rule"] else (OPENAI_SDK,),
         **fields,
     )
 
@@ -631,6 +652,7 @@ def _gpt_image_2_5(model_id: str, label: str) -> Model:
         ),
         qualities=(*GPT_IMAGE_QUALITIES, "xhigh", "max"),
         options=GPT_IMAGE_2_5_OPTIONS,
+        size_rule=GPT_IMAGE_2_5_RULE,
     )
 
 
@@ -788,7 +810,7 @@ def _flux_2(model_id: str, label: str, usd: str, options: tuple[Option, ...], ma
         size_rule=FLUX_2_RULE,
         max_references=max_inputs - 1,  # the image edited is the first input
         note="Instruct: open an image in the editor and say what to change; add references to draw from.",
-        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema",),
+        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema", FLUX_2_SCHEMA),
     )
 
 

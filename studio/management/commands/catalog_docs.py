@@ -57,7 +57,13 @@ def free_sizes_text(model: Model) -> str:
     if model.size_rule is None:
         return "—"
     scope = "generations and edits" if model.free_generate else "inputs of edits (generations use the presets)"
-    return f"{size_rule_text(model.size_rule)}; for {scope}"
+    if model.size_rule.source:
+        basis = f" ({model.size_rule.source})"
+    elif model.provider != "offline":
+        basis = " (Atelier's own bound: the provider documents no input size limit)"
+    else:
+        basis = ""
+    return f"{size_rule_text(model.size_rule)}; for {scope}{basis}"
 
 
 def allowed_text(option: Option) -> str:
