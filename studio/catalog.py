@@ -609,9 +609,11 @@ def _gpt_image(model_id: str, label: str, *, free: bool, pricing: Pricing, **kw:
         "sizes": GPT_IMAGE_2_SIZES if free else GPT_IMAGE_SIZES,
         "qualities": GPT_IMAGE_QUALITIES,
         "options": GPT_IMAGE_OPTIONS,
+        "rules": (TRANSPARENT_NEEDS_ALPHA,),
         # Edits of the fixed-size models are fitted to the nearest of their three sizes.
         "size_rule": GPT_IMAGE_2_RULE if free else None,
         "free_generate": free,
+        "max_references": 15,  # image[] beside the one being edited
         **kw,
     }
     return Model(
@@ -621,13 +623,70 @@ def _gpt_image(model_id: str, label: str, *, free: bool, pricing: Pricing, **kw:
         default_quality="auto",
         wire=OpenAIWire(),
         max_n=10,
-        rules=(TRANSPARENT_NEEDS_ALPHA,),
         pricing=pricing,
         max_prompt_chars=32000,
-        max_references=15,  # image[] beside the one being edited
         sources=(OPENAI_SDK, fields["size_rule"].source) if fields["size_rule"] else (OPENAI_SDK,),
         **fields,
     )
+
+
+# Models the SDK names (image_model.py; images.generate's and images.edit's `model`) but documents
+# no setting of: only what it says of "the GPT image models" in general is offered — the three
+# standard sizes, quality auto/low/medium/high, background auto/opaque ("Transparent backgrounds
+# are available for supported GPT Image models", which these are not named among), png/webp/jpeg
+# with compression for jpeg/webp, moderation on generations. Nothing model-specific: no free sizes,
+# xhigh/max, complexity, input_fidelity, GIF/SVG.
+GPT_IMAGE_GENERAL_OPTIONS = (
+    _choice("background", "Background", "auto", ("auto", "opaque")),
+    *GPT_IMAGE_OPTIONS[1:],
+)
+GPT_IMAGE_GENERAL_NOTE = (
+    "Named by the SDK without settings of its own: offered only with what the SDK says of all GPT image "
+    "models (the three standard sizes, auto/low/medium/high, opaque or automatic background, png/webp/jpeg)."
+)
+# No price is published for them: budgets count every quality at the highest published GPT Image
+# per-image figure for the size (gpt-image-2 high at 1024×1024, gpt-image-1.5 high at 1536×1024 and
+# 1024×1536), the project's rule for a setting without its own figure; with no token rates, the cost
+# recorded is that estimate too, until a price is known (manage.py reprice_jobs).
+UNPUBLISHED_GPT_PRICE = ("0.211", "0.2")
+
+
+def _gpt_image_unpublished(model_id: str, label: str, **kw: Any) -> Model:
+    square, oblong = UNPUBLISHED_GPT_PRICE
+    figures = {f"{q}{size}": usd for q in GPT_IMAGE_QUALITIES for size, usd in (("", square), ("__1536x1024", oblong),
+                                                                              ("__1024x1536", oblong))}  # fmt: skip
+    pricing = Pricing(
+        PRICES_READ,
+        OPENAI_PRICING,
+        _usd(**figures),
+        note="No published price: every quality is estimated at the highest published GPT Image figure for "
+        "its size (gpt-image-2 high, $0.211 at 1024×1024; gpt-image-1.5 high, $0.20 at 1536×1024 and "
+        "1024×1536), which errs high; the cost recorded is this estimate, not OpenAI's bill.",
+    )
+    fields: dict[str, Any] = {"options": GPT_IMAGE_GENERAL_OPTIONS, "rules": (), "note": GPT_IMAGE_GENERAL_NOTE}
+    return _gpt_image(model_id, label, free=False, pricing=pricing, **(fields | kw))
+
+
+# Dated snapshots the SDK lists for images.generate and images.edit: the same model pinned, with
+# its settings ("including their 2026-09-08 snapshots"; gpt-image-2-2026-04-21 beside gpt-image-2
+# in `size`). OpenAI's pricing page names the models, not the snapshots: a snapshot is priced as
+# its model, an assumption.
+SNAPSHOTS = {
+    "gpt-image-2": ("2026-04-21",),
+    "gpt-image-2.5-sunburst": ("2026-09-08",),
+    "gpt-image-2.5-flare": ("2026-09-08",),
+}
+
+
+def _with_snapshots(models: list[Model]) -> list[Model]:
+    """Each model followed by its dated snapshots."""
+    listed = []
+    for model in models:
+        listed.append(model)
+        for date in SNAPSHOTS.get(model.id, ()):
+            note = f"{model.label} pinned to its {date} snapshot: the same settings, priced as {model.id}."
+            listed.append(replace(model, id=f"{model.id}-{date}", label=f"{model.label} ({date})", note=note))
+    return listed
 
 
 def _gpt_image_2_5(model_id: str, label: str) -> Model:
@@ -907,308 +966,322 @@ SDXL_UPSCALE = Upscale(
 
 MODELS: dict[str, Model] = {
     m.id: m
-    for m in [
-        _offline("offline", "Offline sketch", "sketch"),
-        _offline("offline-watercolor", "Offline watercolour", "watercolor"),
-        _offline("offline-mosaic", "Offline mosaic", "mosaic"),
-        _gpt_image_2_5("gpt-image-2.5-flare", "GPT Image 2.5 flare"),
-        _gpt_image_2_5("gpt-image-2.5-sunburst", "GPT Image 2.5 sunburst"),
-        _gpt_image(
-            "gpt-image-2",
-            "GPT Image 2",
-            free=True,
-            pricing=_gpt_pricing(
-                GPT_IMAGE_2_TOKENS,
-                low=("0.006", "0.005"),
-                medium=("0.053", "0.041"),
-                high=("0.211", "0.165"),
-            ),
-        ),
-        _gpt_image(
-            "gpt-image-1.5",
-            "GPT Image 1.5",
-            free=False,
-            pricing=_gpt_pricing(
-                _tokens("5", "8", "32", text_output="10"),
-                low=("0.009", "0.013"),
-                medium=("0.034", "0.05"),
-                high=("0.133", "0.2"),
-            ),
-            options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low", "high")),
-        ),
-        _gpt_image(
-            "gpt-image-1-mini",
-            "GPT Image 1 mini",
-            free=False,
-            pricing=_gpt_pricing(
-                _tokens("2", "2.5", "8"),
-                low=("0.005", "0.006"),
-                medium=("0.011", "0.015"),
-                high=("0.036", "0.052"),
-            ),
-            options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low")),
-        ),
-        _gpt_image(
-            "gpt-image-1",
-            "GPT Image 1 (OpenAI-compatible servers)",
-            free=False,
-            pricing=_gpt_pricing(
-                _tokens("5", "10", "40"),
-                low=("0.011", "0.016"),
-                medium=("0.042", "0.063"),
-                high=("0.167", "0.25"),
-            ),
-            retired=True,
-            note=RETIRED_NOTE.format(date="2026-10-23"),
-        ),
-        Model(
-            "dall-e-3",
-            "DALL·E 3 (OpenAI-compatible servers)",
-            "openai",
-            _ops(Operation.GENERATE),
-            _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
-            ("standard", "hd"),
-            "standard",
-            wire=OpenAIWire(response_format="b64_json", partial_images=False),
-            options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
-            pricing=Pricing(
-                PRICES_READ,
-                OPENAI_PRICING,
-                _usd(
-                    standard="0.040",
-                    hd="0.080",
-                    standard__1792x1024="0.080",
-                    standard__1024x1792="0.080",
-                    hd__1792x1024="0.120",
-                    hd__1024x1792="0.120",
-                ),
-                note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
-            ),
-            note=RETIRED_NOTE.format(date="2026-05-12"),
-            retired=True,
-            sources=(OPENAI_SDK,),
-        ),
-        Model(
-            "dall-e-2",
-            "DALL·E 2 (OpenAI-compatible servers)",
-            "openai",
-            _ops(Operation.GENERATE, Operation.EDIT, Operation.VARIATION),
-            _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
-            STANDARD,
-            "standard",
-            wire=OpenAIWire(response_format="b64_json", partial_images=False),
-            max_n=10,
-            pricing=Pricing(
-                PRICES_READ,
-                OPENAI_PRICING,
-                _usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
-                note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
-            ),
-            max_prompt_chars=1000,
-            note=RETIRED_NOTE.format(date="2026-05-12"),
-            retired=True,
-            sources=(OPENAI_SDK,),
-        ),
-        Model(
-            "sdxl-1.0",
-            "Stable Diffusion XL 1.0",
-            "stability",
-            _ops(Operation.GENERATE, Operation.REMIX, Operation.EDIT, Operation.UPSCALE),
-            SDXL_SIZES,
-            STANDARD,
-            "standard",
-            wire=StabilityWire(engine="stable-diffusion-xl-1024-v1-0"),
-            max_n=10,
-            options=(
-                _float("cfg_scale", "CFG scale", 7.0, 0, 35, operations=SDXL_DIFFUSION),
-                _int("steps", "Steps", 30, 10, 50, operations=SDXL_DIFFUSION),
-                _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS, operations=SDXL_DIFFUSION),
-                _choice(
-                    "style_preset",
-                    "Style preset",
-                    "none",
-                    STABILITY_STYLE_PRESETS,
-                    operations=SDXL_DIFFUSION,
-                    unset="none",
+    for m in _with_snapshots(
+        [
+            _offline("offline", "Offline sketch", "sketch"),
+            _offline("offline-watercolor", "Offline watercolour", "watercolor"),
+            _offline("offline-mosaic", "Offline mosaic", "mosaic"),
+            _gpt_image_unpublished("gpt-image-2.6-flare", "GPT Image 2.6 flare", max_references=0),
+            _gpt_image_unpublished("gpt-image-2.6-sunburst", "GPT Image 2.6 sunburst", max_references=0),
+            _gpt_image_2_5("gpt-image-2.5-flare", "GPT Image 2.5 flare"),
+            _gpt_image_2_5("gpt-image-2.5-sunburst", "GPT Image 2.5 sunburst"),
+            _gpt_image(
+                "gpt-image-2",
+                "GPT Image 2",
+                free=True,
+                pricing=_gpt_pricing(
+                    GPT_IMAGE_2_TOKENS,
+                    low=("0.006", "0.005"),
+                    medium=("0.053", "0.041"),
+                    high=("0.211", "0.165"),
                 ),
             ),
-            # ESRGAN answers one image for one input and takes no prompt at all.
-            limits={Operation.UPSCALE: OperationLimits(max_n=1, negative_prompt=False, source=STABILITY_V1_UPSCALE)},
-            pricing=_stability_pricing(
-                STABILITY_NOTE + " SDXL 1.0 (v1) is priced by steps: 0.9 credits is its figure at the default "
-                "30 steps, so other step counts are approximate.",
-                generate="0.9",
-                remix="0.9",
-                edit="0.9",
-                upscale="0.2",
-            ),
-            negative_prompt=True,
-            seed_max=SEED_MAX,
-            max_prompt_chars=2000,
-            upscale=SDXL_UPSCALE,
-            sources=(STABILITY_V1, STABILITY_V1_UPSCALE),
-        ),
-        _stable_image(
-            "stable-image-ultra",
-            "Stable Image Ultra",
-            _stability_pricing(generate="8", remix="8", upscale="60"),  # creative upscale
-            _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
-            (STABLE_IMAGE_FORMAT,),
-            StabilityWire(endpoint="ultra", upscaler="creative"),
-            upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
-        ),
-        _stable_image(
-            "stable-image-core",
-            "Stable Image Core",
-            _stability_pricing(
-                generate="3", edit="5", outpaint="4", erase="5", replace="5", control="5", style="5", upscale="2"
-            ),
-            STABLE_IMAGE_CORE_OPERATIONS,
-            (
-                STABLE_IMAGE_FORMAT,
-                _choice(
-                    "style_preset",
-                    "Style preset",
-                    "none",
-                    STABILITY_STYLE_PRESETS,
-                    unset="none",
-                    operations=STABLE_IMAGE_CORE_OPERATIONS - {Operation.ERASE, Operation.UPSCALE},
+            _gpt_image(
+                "gpt-image-1.5",
+                "GPT Image 1.5",
+                free=False,
+                pricing=_gpt_pricing(
+                    _tokens("5", "8", "32", text_output="10"),
+                    low=("0.009", "0.013"),
+                    medium=("0.034", "0.05"),
+                    high=("0.133", "0.2"),
                 ),
+                options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low", "high")),
             ),
-            StabilityWire(endpoint="core", upscaler="fast"),
-            limits={
-                op: OperationLimits(negative_prompt=False, source=STABILITY_V2_BODIES)
-                for op in (Operation.OUTPAINT, Operation.ERASE, Operation.UPSCALE)
-            },
-            upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
-            control_kinds=("structure", "sketch"),
-            # /edit/outpaint: left, right, up and down take 0 … 2000 pixels each.
-            max_extend=2000,
-            extends_original=True,
-        ),
-        _stable_image(
-            "sd3.5-large",
-            "Stable Diffusion 3.5 Large",
-            _stability_pricing(generate="6.5", remix="6.5", upscale="40"),  # conservative upscale
-            _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
-            (SD3_FORMAT,),
-            StabilityWire(endpoint="sd3", sd3_model="sd3.5-large", upscaler="conservative"),
-            upscale=Upscale((4,), max_input_pixels=9_437_184, max_output_edge=8192),
-        ),
-        _stable_image(
-            "sd3.5-large-turbo",
-            "Stable Diffusion 3.5 Large Turbo",
-            _stability_pricing(generate="4", remix="4"),
-            GENERATE_REMIX,
-            (SD3_FORMAT,),
-            StabilityWire(endpoint="sd3", sd3_model="sd3.5-large-turbo"),
-        ),
-        _stable_image(
-            "sd3.5-medium",
-            "Stable Diffusion 3.5 Medium",
-            _stability_pricing(generate="3.5", remix="3.5"),
-            GENERATE_REMIX,
-            (SD3_FORMAT,),
-            StabilityWire(endpoint="sd3", sd3_model="sd3.5-medium"),
-        ),
-        _flux(
-            "flux-schnell",
-            "FLUX.1 [schnell]",
-            "0.003",
-            _ops(Operation.GENERATE),
-            (
-                _int("num_inference_steps", "Steps", 4, 1, 4),
-                FLUX_FORMAT,
-                FLUX_QUALITY,
-                _bool("go_fast", "Go fast", True),
-                _choice("megapixels", "Megapixels", "1", ("1", "0.25")),
+            _gpt_image(
+                "gpt-image-1-mini",
+                "GPT Image 1 mini",
+                free=False,
+                pricing=_gpt_pricing(
+                    _tokens("2", "2.5", "8"),
+                    low=("0.005", "0.006"),
+                    medium=("0.011", "0.015"),
+                    high=("0.036", "0.052"),
+                ),
+                options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low")),
             ),
-            max_n=4,
-        ),
-        _flux(
-            "flux-dev",
-            "FLUX.1 [dev]",
-            "0.025",
-            GENERATE_REMIX,
-            (
-                _int("num_inference_steps", "Steps", 28, 1, 50),
-                _float("guidance", "Guidance", 3.0, 0, 10),
-                FLUX_FORMAT,
-                FLUX_QUALITY,
+            _gpt_image_unpublished(
+                "chatgpt-image-latest",
+                "ChatGPT Image (latest)",
+                # "chatgpt-image-latest follows the same input constraints as GPT image models" (image_edit_params).
+                note="The image model ChatGPT uses now: it can change without notice. " + GPT_IMAGE_GENERAL_NOTE,
             ),
-            max_n=4,
-            image_input="image",
-            strength_input="prompt_strength",
-        ),
-        _flux("flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS, sizes=FLUX_PRO_SIZES),
-        _flux(
-            "flux-1.1-pro",
-            "FLUX1.1 [pro]",
-            "0.04",
-            _ops(Operation.GENERATE),
-            (
-                FLUX_FORMAT,
-                FLUX_QUALITY,
-                _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest"),
-                _bool("prompt_upsampling", "Prompt upsampling", False),
+            _gpt_image(
+                "gpt-image-1",
+                "GPT Image 1 (OpenAI-compatible servers)",
+                free=False,
+                pricing=_gpt_pricing(
+                    _tokens("5", "10", "40"),
+                    low=("0.011", "0.016"),
+                    medium=("0.042", "0.063"),
+                    high=("0.167", "0.25"),
+                ),
+                retired=True,
+                note=RETIRED_NOTE.format(date="2026-10-23"),
             ),
-            sizes=FLUX_PRO_SIZES,
-        ),
-        _flux(
-            "flux-1.1-pro-ultra",
-            "FLUX1.1 [pro] ultra",
-            "0.06",
-            GENERATE_REMIX,
-            (FLUX_JPG_PNG, SAFETY_TOLERANCE, _bool("raw", "Raw", False)),
-            image_input="image_prompt",
-            # image_prompt_strength is how much the image prompt counts: the opposite of Atelier's
-            # strength (how far from the source).
-            strength_input="image_prompt_strength",
-            invert_strength=True,
-        ),
-        Model(
-            "flux-fill-pro",
-            "FLUX.1 Fill [pro]",
-            "replicate",
-            _ops(Operation.EDIT, Operation.OUTPAINT),
-            FLUX_SIZES,
-            STANDARD,
-            "standard",
-            wire=ReplicateWire("black-forest-labs/flux-fill-pro", aspect_input=""),
-            options=(
-                _int("steps", "Steps", 50, 15, 50),
-                _float("guidance", "Guidance", 60.0, 1.5, 100),
-                SAFETY_TOLERANCE,
-                FLUX_JPG_PNG,
+            Model(
+                "dall-e-3",
+                "DALL·E 3 (OpenAI-compatible servers)",
+                "openai",
+                _ops(Operation.GENERATE),
+                _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
+                ("standard", "hd"),
+                "standard",
+                wire=OpenAIWire(response_format="b64_json", partial_images=False),
+                options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
+                pricing=Pricing(
+                    PRICES_READ,
+                    OPENAI_PRICING,
+                    _usd(
+                        standard="0.040",
+                        hd="0.080",
+                        standard__1792x1024="0.080",
+                        standard__1024x1792="0.080",
+                        hd__1792x1024="0.120",
+                        hd__1024x1792="0.120",
+                    ),
+                    note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
+                ),
+                note=RETIRED_NOTE.format(date="2026-05-12"),
+                retired=True,
+                sources=(OPENAI_SDK,),
             ),
-            pricing=_replicate_pricing("flux-fill-pro", "0.05"),
-            seed_max=SEED_MAX,
-            note="Inpainting and outpainting only: open an image in the editor to use it.",
-            size_rule=FLUX_EDIT_RULE,
-            sources=("replicate.com/black-forest-labs/flux-fill-pro/api/schema",),
-        ),
-        _flux_tool("flux-canny-pro", "FLUX.1 Canny [pro]", "0.05", Operation.CONTROL, "edges", "control_image"),
-        _flux_tool("flux-depth-pro", "FLUX.1 Depth [pro]", "0.05", Operation.CONTROL, "depth", "control_image"),
-        _flux_tool("flux-redux-dev", "FLUX.1 Redux [dev]", "0.025", Operation.VARIATION, "", "redux_image"),
-        _kontext("flux-kontext-pro", "FLUX.1 Kontext [pro]", "0.04"),
-        _kontext("flux-kontext-max", "FLUX.1 Kontext [max]", "0.08"),
-        _flux_2(
-            "flux-2-pro",
-            "FLUX.2 [pro]",
-            "0.03",
-            (FLUX_FORMAT, FLUX_QUALITY, _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest")),
-            max_inputs=8,
-        ),
-        _flux_2(
-            "flux-2-dev",
-            "FLUX.2 [dev]",
-            "0.012",
-            (FLUX_FORMAT, FLUX_QUALITY, _bool("go_fast", "Go fast", True)),
-            max_inputs=4,
-        ),
-        _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4"), "7"),
-        _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2"), "6.1"),
-    ]
+            Model(
+                "dall-e-2",
+                "DALL·E 2 (OpenAI-compatible servers)",
+                "openai",
+                _ops(Operation.GENERATE, Operation.EDIT, Operation.VARIATION),
+                _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
+                STANDARD,
+                "standard",
+                wire=OpenAIWire(response_format="b64_json", partial_images=False),
+                max_n=10,
+                pricing=Pricing(
+                    PRICES_READ,
+                    OPENAI_PRICING,
+                    _usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
+                    note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
+                ),
+                max_prompt_chars=1000,
+                note=RETIRED_NOTE.format(date="2026-05-12"),
+                retired=True,
+                sources=(OPENAI_SDK,),
+            ),
+            Model(
+                "sdxl-1.0",
+                "Stable Diffusion XL 1.0",
+                "stability",
+                _ops(Operation.GENERATE, Operation.REMIX, Operation.EDIT, Operation.UPSCALE),
+                SDXL_SIZES,
+                STANDARD,
+                "standard",
+                wire=StabilityWire(engine="stable-diffusion-xl-1024-v1-0"),
+                max_n=10,
+                options=(
+                    _float("cfg_scale", "CFG scale", 7.0, 0, 35, operations=SDXL_DIFFUSION),
+                    _int("steps", "Steps", 30, 10, 50, operations=SDXL_DIFFUSION),
+                    _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS, operations=SDXL_DIFFUSION),
+                    _choice(
+                        "style_preset",
+                        "Style preset",
+                        "none",
+                        STABILITY_STYLE_PRESETS,
+                        operations=SDXL_DIFFUSION,
+                        unset="none",
+                    ),
+                ),
+                # ESRGAN answers one image for one input and takes no prompt at all.
+                limits={
+                    Operation.UPSCALE: OperationLimits(max_n=1, negative_prompt=False, source=STABILITY_V1_UPSCALE)
+                },
+                pricing=_stability_pricing(
+                    STABILITY_NOTE + " SDXL 1.0 (v1) is priced by steps: 0.9 credits is its figure at the default "
+                    "30 steps, so other step counts are approximate.",
+                    generate="0.9",
+                    remix="0.9",
+                    edit="0.9",
+                    upscale="0.2",
+                ),
+                negative_prompt=True,
+                seed_max=SEED_MAX,
+                max_prompt_chars=2000,
+                upscale=SDXL_UPSCALE,
+                sources=(STABILITY_V1, STABILITY_V1_UPSCALE),
+            ),
+            _stable_image(
+                "stable-image-ultra",
+                "Stable Image Ultra",
+                _stability_pricing(generate="8", remix="8", upscale="60"),  # creative upscale
+                _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
+                (STABLE_IMAGE_FORMAT,),
+                StabilityWire(endpoint="ultra", upscaler="creative"),
+                upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
+            ),
+            _stable_image(
+                "stable-image-core",
+                "Stable Image Core",
+                _stability_pricing(
+                    generate="3", edit="5", outpaint="4", erase="5", replace="5", control="5", style="5", upscale="2"
+                ),
+                STABLE_IMAGE_CORE_OPERATIONS,
+                (
+                    STABLE_IMAGE_FORMAT,
+                    _choice(
+                        "style_preset",
+                        "Style preset",
+                        "none",
+                        STABILITY_STYLE_PRESETS,
+                        unset="none",
+                        operations=STABLE_IMAGE_CORE_OPERATIONS - {Operation.ERASE, Operation.UPSCALE},
+                    ),
+                ),
+                StabilityWire(endpoint="core", upscaler="fast"),
+                limits={
+                    op: OperationLimits(negative_prompt=False, source=STABILITY_V2_BODIES)
+                    for op in (Operation.OUTPAINT, Operation.ERASE, Operation.UPSCALE)
+                },
+                upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
+                control_kinds=("structure", "sketch"),
+                # /edit/outpaint: left, right, up and down take 0 … 2000 pixels each.
+                max_extend=2000,
+                extends_original=True,
+            ),
+            _stable_image(
+                "sd3.5-large",
+                "Stable Diffusion 3.5 Large",
+                _stability_pricing(generate="6.5", remix="6.5", upscale="40"),  # conservative upscale
+                _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
+                (SD3_FORMAT,),
+                StabilityWire(endpoint="sd3", sd3_model="sd3.5-large", upscaler="conservative"),
+                upscale=Upscale((4,), max_input_pixels=9_437_184, max_output_edge=8192),
+            ),
+            _stable_image(
+                "sd3.5-large-turbo",
+                "Stable Diffusion 3.5 Large Turbo",
+                _stability_pricing(generate="4", remix="4"),
+                GENERATE_REMIX,
+                (SD3_FORMAT,),
+                StabilityWire(endpoint="sd3", sd3_model="sd3.5-large-turbo"),
+            ),
+            _stable_image(
+                "sd3.5-medium",
+                "Stable Diffusion 3.5 Medium",
+                _stability_pricing(generate="3.5", remix="3.5"),
+                GENERATE_REMIX,
+                (SD3_FORMAT,),
+                StabilityWire(endpoint="sd3", sd3_model="sd3.5-medium"),
+            ),
+            _flux(
+                "flux-schnell",
+                "FLUX.1 [schnell]",
+                "0.003",
+                _ops(Operation.GENERATE),
+                (
+                    _int("num_inference_steps", "Steps", 4, 1, 4),
+                    FLUX_FORMAT,
+                    FLUX_QUALITY,
+                    _bool("go_fast", "Go fast", True),
+                    _choice("megapixels", "Megapixels", "1", ("1", "0.25")),
+                ),
+                max_n=4,
+            ),
+            _flux(
+                "flux-dev",
+                "FLUX.1 [dev]",
+                "0.025",
+                GENERATE_REMIX,
+                (
+                    _int("num_inference_steps", "Steps", 28, 1, 50),
+                    _float("guidance", "Guidance", 3.0, 0, 10),
+                    FLUX_FORMAT,
+                    FLUX_QUALITY,
+                ),
+                max_n=4,
+                image_input="image",
+                strength_input="prompt_strength",
+            ),
+            _flux(
+                "flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS, sizes=FLUX_PRO_SIZES
+            ),
+            _flux(
+                "flux-1.1-pro",
+                "FLUX1.1 [pro]",
+                "0.04",
+                _ops(Operation.GENERATE),
+                (
+                    FLUX_FORMAT,
+                    FLUX_QUALITY,
+                    _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest"),
+                    _bool("prompt_upsampling", "Prompt upsampling", False),
+                ),
+                sizes=FLUX_PRO_SIZES,
+            ),
+            _flux(
+                "flux-1.1-pro-ultra",
+                "FLUX1.1 [pro] ultra",
+                "0.06",
+                GENERATE_REMIX,
+                (FLUX_JPG_PNG, SAFETY_TOLERANCE, _bool("raw", "Raw", False)),
+                image_input="image_prompt",
+                # image_prompt_strength is how much the image prompt counts: the opposite of Atelier's
+                # strength (how far from the source).
+                strength_input="image_prompt_strength",
+                invert_strength=True,
+            ),
+            Model(
+                "flux-fill-pro",
+                "FLUX.1 Fill [pro]",
+                "replicate",
+                _ops(Operation.EDIT, Operation.OUTPAINT),
+                FLUX_SIZES,
+                STANDARD,
+                "standard",
+                wire=ReplicateWire("black-forest-labs/flux-fill-pro", aspect_input=""),
+                options=(
+                    _int("steps", "Steps", 50, 15, 50),
+                    _float("guidance", "Guidance", 60.0, 1.5, 100),
+                    SAFETY_TOLERANCE,
+                    FLUX_JPG_PNG,
+                ),
+                pricing=_replicate_pricing("flux-fill-pro", "0.05"),
+                seed_max=SEED_MAX,
+                note="Inpainting and outpainting only: open an image in the editor to use it.",
+                size_rule=FLUX_EDIT_RULE,
+                sources=("replicate.com/black-forest-labs/flux-fill-pro/api/schema",),
+            ),
+            _flux_tool("flux-canny-pro", "FLUX.1 Canny [pro]", "0.05", Operation.CONTROL, "edges", "control_image"),
+            _flux_tool("flux-depth-pro", "FLUX.1 Depth [pro]", "0.05", Operation.CONTROL, "depth", "control_image"),
+            _flux_tool("flux-redux-dev", "FLUX.1 Redux [dev]", "0.025", Operation.VARIATION, "", "redux_image"),
+            _kontext("flux-kontext-pro", "FLUX.1 Kontext [pro]", "0.04"),
+            _kontext("flux-kontext-max", "FLUX.1 Kontext [max]", "0.08"),
+            _flux_2(
+                "flux-2-pro",
+                "FLUX.2 [pro]",
+                "0.03",
+                (FLUX_FORMAT, FLUX_QUALITY, _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest")),
+                max_inputs=8,
+            ),
+            _flux_2(
+                "flux-2-dev",
+                "FLUX.2 [dev]",
+                "0.012",
+                (FLUX_FORMAT, FLUX_QUALITY, _bool("go_fast", "Go fast", True)),
+                max_inputs=4,
+            ),
+            _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4"), "7"),
+            _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2"), "6.1"),
+        ]
+    )
 }
 
 

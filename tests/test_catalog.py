@@ -5,6 +5,7 @@ import re
 import typing
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
@@ -135,6 +136,8 @@ def _literals(annotation) -> set:
 
 SDK_GENERATE = typing.get_type_hints(image_generate_params.ImageGenerateParamsBase)
 SDK_EDIT = typing.get_type_hints(image_edit_params.ImageEditParamsBase)
+SDK_GENERATE_DOC = Path(image_generate_params.__file__).read_text()
+SDK_EDIT_DOC = Path(image_edit_params.__file__).read_text()
 
 
 @pytest.mark.parametrize("model", OPENAI, ids=lambda m: m.id)
@@ -155,7 +158,8 @@ def test_gpt_image_2_rule_is_the_documented_one():
     rule = catalog.GPT_IMAGE_2_RULE
     assert (rule.step, rule.max_ratio, rule.max_pixels, rule.min_pixels) == (16, 3.0, 3840 * 2160, 655_360)
     free = {m.id for m in OPENAI if m.free_generate}
-    assert free == {"gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"}
+    pinned = {"gpt-image-2-2026-04-21", "gpt-image-2.5-sunburst-2026-09-08", "gpt-image-2.5-flare-2026-09-08"}
+    assert free == {"gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"} | pinned
     assert all(replace(catalog.MODELS[m].size_rule, source="") == replace(rule, source="") for m in free)
     # The pixel bounds are documented for gpt-image-2 (OpenAI's guide, not the SDK); for the 2.5 pair
     # they are an assumption, and say so.
@@ -181,8 +185,45 @@ def test_retired_openai_models_are_for_compatible_servers_and_say_so():
 def test_transparent_background_needs_png_or_webp_on_every_gpt_image_model():
     for model in OPENAI:
         if model.option("background"):
-            assert catalog.TRANSPARENT_NEEDS_ALPHA in model.rules
+            transparent = "transparent" in model.option("background").choices
+            assert (catalog.TRANSPARENT_NEEDS_ALPHA in model.rules) == transparent
             assert model.option("output_compression").only_with.values == ("jpeg", "webp")
+
+
+UNDOCUMENTED = ["gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "chatgpt-image-latest"]
+
+
+@pytest.mark.parametrize("model_id", UNDOCUMENTED)
+def test_models_the_sdk_only_names_get_only_what_it_says_of_every_gpt_image_model(model_id):
+    model = catalog.MODELS[model_id]
+    assert model_id in _literals(image_model.ImageModel)
+    # Named for images.generate and images.edit alike.
+    assert f"`{model_id}`" in SDK_GENERATE_DOC and f"`{model_id}`" in SDK_EDIT_DOC
+    assert {s.value for s in model.sizes} == {"1024x1024", "1536x1024", "1024x1536"} and model.size_rule is None
+    assert model.qualities == ("auto", "low", "medium", "high")
+    assert {o.name: o.choices for o in model.options} == {
+        "background": ("auto", "opaque"), "output_format": ("png", "webp", "jpeg"), "output_compression": (),
+        "moderation": ("auto", "low"),
+    }  # fmt: skip
+    assert model.max_references == (15 if model_id == "chatgpt-image-latest" else 0)
+    assert "SDK" in model.note
+
+
+def test_unpublished_gpt_prices_are_the_highest_published_figure_for_the_size():
+    published = [m for m in OPENAI if m.pricing.tokens and not m.retired and "xhigh" not in m.qualities]
+    for size in ("1024x1024", "1536x1024", "1024x1536"):
+        highest = max(m.pricing.image_price("high", size) for m in published)
+        for model_id in UNDOCUMENTED:
+            pricing = catalog.MODELS[model_id].pricing
+            assert {pricing.image_price(q, size) for q in catalog.GPT_IMAGE_QUALITIES} == {highest}, size
+
+
+def test_snapshots_are_their_models_pinned():
+    for alias, dates in catalog.SNAPSHOTS.items():
+        for date in dates:
+            pinned = catalog.MODELS[f"{alias}-{date}"]
+            assert pinned.id in _literals(image_model.ImageModel)
+            assert replace(pinned, id=alias, label="", note="") == replace(catalog.MODELS[alias], label="", note="")
 
 
 def test_catalog_names_the_seed_models_and_their_successors():

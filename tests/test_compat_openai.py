@@ -213,3 +213,17 @@ def test_an_automatic_retry_is_refused_so_the_image_is_not_bought_twice(sdk, use
     assert not Job.objects.exists()
     sdk.images.generate(model="offline", prompt="a lighthouse")  # the first attempt itself is fine
     assert Job.objects.count() == 1
+
+
+def test_gpt_image_2_6_goes_to_openai_with_only_the_settings_the_sdk_documents_for_it(sdk, openai_emulator, user):
+    result = sdk.images.generate(model="gpt-image-2.6-flare", prompt="a kite", size="1536x1024", quality="low",
+                                 background="opaque", output_format="webp", output_compression=60)  # fmt: skip
+    sent = openai_emulator.requests[-1].json
+    assert sent["model"] == "gpt-image-2.6-flare" and (sent["size"], sent["quality"]) == ("1536x1024", "low")
+    assert (sent["background"], sent["output_format"], sent["output_compression"]) == ("opaque", "webp", 60)
+    assert decoded(result.data[0].b64_json).size == (1536, 1024)
+    # What the SDK documents only for other models is refused here, not sent.
+    for refused in ({"quality": "xhigh"}, {"size": "1536x864"}, {"background": "transparent"}):
+        with pytest.raises(openai.BadRequestError):
+            sdk.images.generate(model="gpt-image-2.6-flare", prompt="a kite", **refused)
+    assert len(openai_emulator.requests) == 1
