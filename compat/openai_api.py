@@ -210,6 +210,12 @@ def _request_fields(model: Model, values: Mapping[str, Any], operation: Operatio
     return fields
 
 
+def _edit_size(values: Mapping[str, Any]) -> str | None:
+    """The result size asked for; None for `auto` or none (the source's shape, fitted)."""
+    size = values.get("size")
+    return None if size in (None, "", "auto") else str(size)
+
+
 def _upload(request: HttpRequest, name: str) -> bytes:
     upload = request.FILES.get(name)
     return upload.read() if upload else b""
@@ -270,8 +276,9 @@ def generations(request: HttpRequest) -> JsonResponse:
 @require_POST
 def edits(request: HttpRequest) -> JsonResponse:
     """With a mask, an inpaint (Atelier's `edit`); without, the whole image changed as the prompt
-    says (`instruct`). Further `image[]` files are references. The result keeps the source's
-    shape, fitted to the model: `size` is not used."""
+    says (`instruct`). Further `image[]` files are references. `size`, as in OpenAI's API, is the
+    result's size, checked against the model like any size; the source is fitted to it without
+    stretching (studio.editing). `auto` or none keeps the source's shape, fitted to the model."""
     values = _form_body(request, PROMPTED_FIELDS)
     response_format = _response_format(values)
     model = _model(values.get("model"))
@@ -283,6 +290,7 @@ def edits(request: HttpRequest) -> JsonResponse:
         source=source,
         mask=atelier_mask(mask.read(), source) if mask is not None else None,
         references=references,
+        size=_edit_size(values),
         **_request_fields(model, values, Operation.EDIT),
     )
     return _answer(request, jobs.job_create_edit(owner=request.user, edit=edit), response_format)
@@ -298,7 +306,7 @@ def variations(request: HttpRequest) -> JsonResponse:
     if not source:
         raise ApiError(400, "Send the image to vary as the file `image`.", param="image")
     edit = editing.prepare(
-        model=model.id, operation=Operation.VARIATION, source=source,
+        model=model.id, operation=Operation.VARIATION, source=source, size=_edit_size(values),
         **_request_fields(model, values, Operation.VARIATION),
     )  # fmt: skip
     return _answer(request, jobs.job_create_edit(owner=request.user, edit=edit), response_format)

@@ -8,7 +8,7 @@ real API enforces cites where it is documented.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -38,11 +38,15 @@ class Provider:
 
 @dataclass(frozen=True)
 class Size:
-    """A size a model renders at, with the aspect ratio it is offered as (SDXL's 1152×896 is "4:3")."""
+    """A size a model renders at, with the aspect ratio it is offered as (SDXL's 1152×896 is "4:3").
+
+    `aspect` is always a ratio "W:H" (it is stored, sent as `aspect_ratio` and matched against what
+    callers ask for); `name` is what a preset is called beside it ("4K"), for people only."""
 
     aspect: str
     width: int
     height: int
+    name: str = ""
 
     @classmethod
     def of(cls, width: int, height: int) -> Size:
@@ -58,7 +62,8 @@ class Size:
 
     @property
     def label(self) -> str:
-        return f"{self.aspect} · {self.width}×{self.height}"
+        named = f"{self.aspect} {self.name}" if self.name else self.aspect
+        return f"{named} · {self.width}×{self.height}"
 
     @property
     def ratio(self) -> float:
@@ -154,6 +159,8 @@ class Option:
     only_with: When | None = None
     # Operations that take it; None: every operation of the model.
     operations: frozenset[Operation] | None = None
+    # A choice that means "send nothing" (Stability's style_preset "none": the API has no such value).
+    unset: str | None = None
 
     @property
     def optional(self) -> bool:
@@ -173,11 +180,23 @@ class Requires:
 
 @dataclass(frozen=True)
 class Upscale:
-    """How a model upscales: by which factors, and the largest input it takes."""
+    """How a model upscales: by which factors, the largest input it takes and output it makes."""
 
     factors: tuple[int, ...]
     max_input_pixels: int
     max_output_edge: int
+    max_output_pixels: int = 0  # 0: only the edge bounds the output
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class OperationLimits:
+    """Where one operation of a model takes less than the model does: its endpoint's own limits
+    (SDXL's ESRGAN upscale returns one image and takes no negative prompt)."""
+
+    max_n: int | None = None  # None: the model's max_n
+    negative_prompt: bool | None = None  # None: as the model
+    source: str = ""
 
 
 # How each provider addresses a model on the wire: typed, one class per provider.
@@ -302,6 +321,9 @@ class Model:
     max_extend: int = 4096
     extends_original: bool = False
     grid_actions: bool = False  # Midjourney: U1-U4 / V1-V4 on its own grids, as follow-up jobs
+    # Operations whose endpoint takes less than the model's max_n, negative prompt (options say
+    # their own operations).
+    limits: dict[Operation, OperationLimits] = field(default_factory=dict)
     retired: bool = False  # gone from the vendor's API; reachable on compatible servers only
     sources: tuple[str, ...] = ()  # where the limits above are documented
 
@@ -320,6 +342,15 @@ class Model:
 
     def options_for(self, operation: Operation) -> tuple[Option, ...]:
         return tuple(o for o in self.options if o.operations is None or operation in o.operations)
+
+    def max_n_for(self, operation: Operation) -> int:
+        """The most images one request of this operation makes."""
+        limit = self.limits.get(operation)
+        return limit.max_n if limit and limit.max_n is not None else self.max_n
+
+    def takes_negative_prompt(self, operation: Operation) -> bool:
+        limit = self.limits.get(operation)
+        return limit.negative_prompt if limit and limit.negative_prompt is not None else self.negative_prompt
 
     def nearest_size(self, ratio: float) -> Size:
         """The preset whose aspect ratio is closest to `ratio` (width / height)."""
@@ -396,19 +427,28 @@ SDXL_SIZES = _sizes(
     ("9:21", 640, 1536),
 )
 GPT_IMAGE_SIZES = _sizes(("1:1", 1024, 1024), ("3:2", 1536, 1024), ("2:3", 1024, 1536))
-GPT_IMAGE_2_SIZES = GPT_IMAGE_SIZES + _sizes(
-    ("16:9", 1536, 864),
-    ("9:16", 864, 1536),
-    ("4:3", 1024, 768),
-    ("3:4", 768, 1024),
-    ("21:9", 1680, 720),
-    ("16:9 4K", 3840, 2160),
+GPT_IMAGE_2_SIZES = (
+    *GPT_IMAGE_SIZES,
+    *_sizes(("16:9", 1536, 864), ("9:16", 864, 1536), ("4:3", 1024, 768), ("3:4", 768, 1024), ("21:9", 1680, 720)),
+    Size("16:9", 3840, 2160, name="4K"),  # second to the everyday 16:9, so asking by ratio gets that one
 )
-# gpt-image-2 and 2.5: "Width and height must both be divisible by 16 and the requested aspect
-# ratio must be between 1:3 and 3:1 ... the maximum supported resolution is 3840x2160" (the SDK's
-# `size` doc); its pixel minimum is 655,360. The 2.5 pair is documented with the same size rules.
+# gpt-image-2's free sizes, from OpenAI's image generation guide ("Size and quality options"):
+# "Maximum edge length must be less than or equal to 3840px - Both edges must be multiples of 16px -
+# Long edge to short edge ratio must not exceed 3:1 - Total pixels must be at least 655,360 and no
+# more than 8,294,400". The SDK's `size` doc says the same of gpt-image-2 and of the 2.5 pair (16,
+# 1:3…3:1, at most 3840x2160) but of their pixel bounds only "the model's current pixel and edge
+# limits": the guide's 655,360 minimum for the 2.5 pair is Atelier's assumption, not documented.
+OPENAI_IMAGE_GUIDE = (
+    "developers.openai.com/api/docs/guides/image-generation (Size and quality options: gpt-image-2 "
+    "size constraints, 655,360–8,294,400 pixels; copy of 2026-07-27)"
+)
 GPT_IMAGE_2_RULE = SizeRule(
-    step=16, max_edge=3840, min_pixels=655_360, max_pixels=3840 * 2160, max_ratio=3.0, source=OPENAI_SDK
+    step=16, max_edge=3840, min_pixels=655_360, max_pixels=3840 * 2160, max_ratio=3.0, source=OPENAI_IMAGE_GUIDE
+)
+GPT_IMAGE_2_5_RULE = replace(
+    GPT_IMAGE_2_RULE,
+    source="openai SDK image_generate_params `size` (the 2.5 pair: multiples of 16, 1:3…3:1, at most 3840x2160; "
+    "its pixel bounds are not stated, gpt-image-2's 655,360–8,294,400 are assumed)",
 )
 # Stable Image and Flux take an aspect ratio and render about one megapixel.
 MEGAPIXEL_SIZES = _sizes(
@@ -438,10 +478,19 @@ MIDJOURNEY_SIZES = _sizes(
 STABILITY_EDIT_RULE = SizeRule(
     step=1, max_edge=9_437_184 // 64, min_edge=64, max_pixels=9_437_184, max_ratio=2.5, source=STABILITY_V2
 )
-# Flux tools on Replicate take inputs up to about 2 megapixels, on a grid of 8 (FLUX.2: 16).
+# Inputs of the FLUX.1 tools (Fill, Canny, Depth, Redux) and Kontext: Atelier's own bound, not a
+# documented one — their schemas on Replicate state no input size limit. Inputs are fitted to at most
+# 2048×2048 (4 MP, FLUX.2's documented maximum, as a conservative stand-in), 256 px a side at least,
+# on a grid of 8, from 1:4 to 4:1, so an upload of any size or shape is sent at a size these models
+# render well; no source is cited because there is none to cite.
 FLUX_EDIT_RULE = SizeRule(step=8, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0)
-# FLUX.2: at most 2048×2048 ("4 MP"), sizes on a grid of 32 (the stricter of the documented 16 and 32).
-FLUX_2_RULE = SizeRule(step=32, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0)
+# FLUX.2's schema on Replicate: width and height "Min: 256 Max: 2048 ... Must be a multiple of 16" and
+# "The maximum image size is 2048x2048" ([pro]); FLUX.2 [flex]'s asks multiples of 32, used here for
+# both models as the stricter grid. The 1:4…4:1 ratio bound is Atelier's own.
+FLUX_2_SCHEMA = "replicate.com/black-forest-labs/flux-2-pro/api/schema (width, height 256–2048; at most 2048x2048)"
+FLUX_2_RULE = SizeRule(
+    step=32, max_edge=2048, min_edge=256, max_pixels=2048 * 2048, max_ratio=4.0, source=FLUX_2_SCHEMA
+)
 OFFLINE_RULE = SizeRule(step=8, max_edge=4096, min_edge=64)
 
 TRANSPARENT_NEEDS_ALPHA = Requires(
@@ -477,6 +526,14 @@ STABILITY_STYLE_PRESETS = (
     "enhance", "fantasy-art", "isometric", "line-art", "low-poly", "modeling-compound",
     "neon-punk", "origami", "photographic", "pixel-art", "tile-texture",
 )  # fmt: skip
+# What each Stability endpoint takes, from its request body in the API reference (v1:
+# GenerationRequestOptionalParams on text-to-image, image-to-image and masking; RealESRGAN upscale takes
+# only image, width, height. v2beta: style_preset on generate/core, inpaint, outpaint,
+# search-and-replace, control sketch/structure/style and the creative upscale, not on erase or the
+# fast and conservative upscales; negative_prompt everywhere but outpaint, erase and the fast upscale,
+# which takes only image and output_format).
+STABILITY_V2_BODIES = "platform.stability.ai/docs/api-reference (v2beta request bodies, endpoint by endpoint)"
+SDXL_DIFFUSION = frozenset({Operation.GENERATE, Operation.REMIX, Operation.EDIT})  # not the ESRGAN upscale
 STABLE_IMAGE_FORMAT = _choice("output_format", "Output format", "png", ("png", "jpeg", "webp"))
 # /generate/sd3 takes png or jpeg only.
 SD3_FORMAT = _choice("output_format", "Output format", "png", ("png", "jpeg"))
@@ -552,9 +609,11 @@ def _gpt_image(model_id: str, label: str, *, free: bool, pricing: Pricing, **kw:
         "sizes": GPT_IMAGE_2_SIZES if free else GPT_IMAGE_SIZES,
         "qualities": GPT_IMAGE_QUALITIES,
         "options": GPT_IMAGE_OPTIONS,
+        "rules": (TRANSPARENT_NEEDS_ALPHA,),
         # Edits of the fixed-size models are fitted to the nearest of their three sizes.
         "size_rule": GPT_IMAGE_2_RULE if free else None,
         "free_generate": free,
+        "max_references": 15,  # image[] beside the one being edited
         **kw,
     }
     return Model(
@@ -564,13 +623,70 @@ def _gpt_image(model_id: str, label: str, *, free: bool, pricing: Pricing, **kw:
         default_quality="auto",
         wire=OpenAIWire(),
         max_n=10,
-        rules=(TRANSPARENT_NEEDS_ALPHA,),
         pricing=pricing,
         max_prompt_chars=32000,
-        max_references=15,  # image[] beside the one being edited
-        sources=(OPENAI_SDK,),
+        sources=(OPENAI_SDK, fields["size_rule"].source) if fields["size_rule"] else (OPENAI_SDK,),
         **fields,
     )
+
+
+# Models the SDK names (image_model.py; images.generate's and images.edit's `model`) but documents
+# no setting of: only what it says of "the GPT image models" in general is offered — the three
+# standard sizes, quality auto/low/medium/high, background auto/opaque ("Transparent backgrounds
+# are available for supported GPT Image models", which these are not named among), png/webp/jpeg
+# with compression for jpeg/webp, moderation on generations. Nothing model-specific: no free sizes,
+# xhigh/max, complexity, input_fidelity, GIF/SVG.
+GPT_IMAGE_GENERAL_OPTIONS = (
+    _choice("background", "Background", "auto", ("auto", "opaque")),
+    *GPT_IMAGE_OPTIONS[1:],
+)
+GPT_IMAGE_GENERAL_NOTE = (
+    "Named by the SDK without settings of its own: offered only with what the SDK says of all GPT image "
+    "models (the three standard sizes, auto/low/medium/high, opaque or automatic background, png/webp/jpeg)."
+)
+# No price is published for them: budgets count every quality at the highest published GPT Image
+# per-image figure for the size (gpt-image-2 high at 1024×1024, gpt-image-1.5 high at 1536×1024 and
+# 1024×1536), the project's rule for a setting without its own figure; with no token rates, the cost
+# recorded is that estimate too, until a price is known (manage.py reprice_jobs).
+UNPUBLISHED_GPT_PRICE = ("0.211", "0.2")
+
+
+def _gpt_image_unpublished(model_id: str, label: str, **kw: Any) -> Model:
+    square, oblong = UNPUBLISHED_GPT_PRICE
+    figures = {f"{q}{size}": usd for q in GPT_IMAGE_QUALITIES for size, usd in (("", square), ("__1536x1024", oblong),
+                                                                              ("__1024x1536", oblong))}  # fmt: skip
+    pricing = Pricing(
+        PRICES_READ,
+        OPENAI_PRICING,
+        _usd(**figures),
+        note="No published price: every quality is estimated at the highest published GPT Image figure for "
+        "its size (gpt-image-2 high, $0.211 at 1024×1024; gpt-image-1.5 high, $0.20 at 1536×1024 and "
+        "1024×1536), which errs high; the cost recorded is this estimate, not OpenAI's bill.",
+    )
+    fields: dict[str, Any] = {"options": GPT_IMAGE_GENERAL_OPTIONS, "rules": (), "note": GPT_IMAGE_GENERAL_NOTE}
+    return _gpt_image(model_id, label, free=False, pricing=pricing, **(fields | kw))
+
+
+# Dated snapshots the SDK lists for images.generate and images.edit: the same model pinned, with
+# its settings ("including their 2026-09-08 snapshots"; gpt-image-2-2026-04-21 beside gpt-image-2
+# in `size`). OpenAI's pricing page names the models, not the snapshots: a snapshot is priced as
+# its model, an assumption.
+SNAPSHOTS = {
+    "gpt-image-2": ("2026-04-21",),
+    "gpt-image-2.5-sunburst": ("2026-09-08",),
+    "gpt-image-2.5-flare": ("2026-09-08",),
+}
+
+
+def _with_snapshots(models: list[Model]) -> list[Model]:
+    """Each model followed by its dated snapshots."""
+    listed = []
+    for model in models:
+        listed.append(model)
+        for date in SNAPSHOTS.get(model.id, ()):
+            note = f"{model.label} pinned to its {date} snapshot: the same settings, priced as {model.id}."
+            listed.append(replace(model, id=f"{model.id}-{date}", label=f"{model.label} ({date})", note=note))
+    return listed
 
 
 def _gpt_image_2_5(model_id: str, label: str) -> Model:
@@ -595,6 +711,7 @@ def _gpt_image_2_5(model_id: str, label: str) -> Model:
         ),
         qualities=(*GPT_IMAGE_QUALITIES, "xhigh", "max"),
         options=GPT_IMAGE_2_5_OPTIONS,
+        size_rule=GPT_IMAGE_2_5_RULE,
     )
 
 
@@ -752,7 +869,7 @@ def _flux_2(model_id: str, label: str, usd: str, options: tuple[Option, ...], ma
         size_rule=FLUX_2_RULE,
         max_references=max_inputs - 1,  # the image edited is the first input
         note="Instruct: open an image in the editor and say what to change; add references to draw from.",
-        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema",),
+        sources=(f"replicate.com/black-forest-labs/{model_id}/api/schema", FLUX_2_SCHEMA),
     )
 
 
@@ -814,303 +931,357 @@ def _offline(model_id: str, label: str, style: str) -> Model:
         note=f"{label} — not an AI model. A procedural renderer built into Atelier.",
         size_rule=OFFLINE_RULE,
         upscale=Upscale((2, 4), max_input_pixels=4_194_304, max_output_edge=4096),
+        # Upscaling is not random: more than one would be copies of the same image.
+        limits={Operation.UPSCALE: OperationLimits(max_n=1)},
     )
 
 
 GENERATE_REMIX = _ops(Operation.GENERATE, Operation.REMIX)
-# ESRGAN ×2 (v1): inputs up to 1,048,576 pixels, outputs up to 4,194,304 (so 1344×768 → 2688×1536).
-SDXL_UPSCALE = Upscale((2,), max_input_pixels=1024 * 1024, max_output_edge=4096)
+STABLE_IMAGE_CORE_OPERATIONS = _ops(
+    Operation.GENERATE,
+    Operation.EDIT,
+    Operation.OUTPAINT,
+    Operation.ERASE,
+    Operation.SEARCH_REPLACE,
+    Operation.CONTROL,
+    Operation.STYLE,
+    Operation.UPSCALE,
+)
+# ESRGAN ×2 (v1 image-to-image/upscale): "This operation outputs an image with a maximum pixel count
+# of 4,194,304. This is equivalent to dimensions such as 2048x2048 and 4096x1024" (400
+# invalid_pixel_count past it). Doubling makes 4× the pixels, so inputs go up to 1,048,576 pixels
+# (every SDXL size: 1344×768 → 2688×1536 is 4,128,768). No edge limit is stated: 4096 a side is the
+# widest the reference names, kept as Atelier's bound.
+STABILITY_V1_UPSCALE = (
+    "platform.stability.ai/docs/api-reference#tag/v1generation/operation/upscaleImage "
+    "(v1 image-to-image/upscale: at most 4,194,304 output pixels)"
+)
+SDXL_UPSCALE = Upscale(
+    (2,),
+    max_input_pixels=4_194_304 // 4,
+    max_output_edge=4096,
+    max_output_pixels=4_194_304,
+    source=STABILITY_V1_UPSCALE,
+)
 
 MODELS: dict[str, Model] = {
     m.id: m
-    for m in [
-        _offline("offline", "Offline sketch", "sketch"),
-        _offline("offline-watercolor", "Offline watercolour", "watercolor"),
-        _offline("offline-mosaic", "Offline mosaic", "mosaic"),
-        _gpt_image_2_5("gpt-image-2.5-flare", "GPT Image 2.5 flare"),
-        _gpt_image_2_5("gpt-image-2.5-sunburst", "GPT Image 2.5 sunburst"),
-        _gpt_image(
-            "gpt-image-2",
-            "GPT Image 2",
-            free=True,
-            pricing=_gpt_pricing(
-                GPT_IMAGE_2_TOKENS,
-                low=("0.006", "0.005"),
-                medium=("0.053", "0.041"),
-                high=("0.211", "0.165"),
-            ),
-        ),
-        _gpt_image(
-            "gpt-image-1.5",
-            "GPT Image 1.5",
-            free=False,
-            pricing=_gpt_pricing(
-                _tokens("5", "8", "32", text_output="10"),
-                low=("0.009", "0.013"),
-                medium=("0.034", "0.05"),
-                high=("0.133", "0.2"),
-            ),
-            options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low", "high")),
-        ),
-        _gpt_image(
-            "gpt-image-1-mini",
-            "GPT Image 1 mini",
-            free=False,
-            pricing=_gpt_pricing(
-                _tokens("2", "2.5", "8"),
-                low=("0.005", "0.006"),
-                medium=("0.011", "0.015"),
-                high=("0.036", "0.052"),
-            ),
-            options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low")),
-        ),
-        _gpt_image(
-            "gpt-image-1",
-            "GPT Image 1 (OpenAI-compatible servers)",
-            free=False,
-            pricing=_gpt_pricing(
-                _tokens("5", "10", "40"),
-                low=("0.011", "0.016"),
-                medium=("0.042", "0.063"),
-                high=("0.167", "0.25"),
-            ),
-            retired=True,
-            note=RETIRED_NOTE.format(date="2026-10-23"),
-        ),
-        Model(
-            "dall-e-3",
-            "DALL·E 3 (OpenAI-compatible servers)",
-            "openai",
-            _ops(Operation.GENERATE),
-            _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
-            ("standard", "hd"),
-            "standard",
-            wire=OpenAIWire(response_format="b64_json", partial_images=False),
-            options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
-            pricing=Pricing(
-                PRICES_READ,
-                OPENAI_PRICING,
-                _usd(
-                    standard="0.040",
-                    hd="0.080",
-                    standard__1792x1024="0.080",
-                    standard__1024x1792="0.080",
-                    hd__1792x1024="0.120",
-                    hd__1024x1792="0.120",
+    for m in _with_snapshots(
+        [
+            _offline("offline", "Offline sketch", "sketch"),
+            _offline("offline-watercolor", "Offline watercolour", "watercolor"),
+            _offline("offline-mosaic", "Offline mosaic", "mosaic"),
+            _gpt_image_unpublished("gpt-image-2.6-flare", "GPT Image 2.6 flare", max_references=0),
+            _gpt_image_unpublished("gpt-image-2.6-sunburst", "GPT Image 2.6 sunburst", max_references=0),
+            _gpt_image_2_5("gpt-image-2.5-flare", "GPT Image 2.5 flare"),
+            _gpt_image_2_5("gpt-image-2.5-sunburst", "GPT Image 2.5 sunburst"),
+            _gpt_image(
+                "gpt-image-2",
+                "GPT Image 2",
+                free=True,
+                pricing=_gpt_pricing(
+                    GPT_IMAGE_2_TOKENS,
+                    low=("0.006", "0.005"),
+                    medium=("0.053", "0.041"),
+                    high=("0.211", "0.165"),
                 ),
-                note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
             ),
-            note=RETIRED_NOTE.format(date="2026-05-12"),
-            retired=True,
-            sources=(OPENAI_SDK,),
-        ),
-        Model(
-            "dall-e-2",
-            "DALL·E 2 (OpenAI-compatible servers)",
-            "openai",
-            _ops(Operation.GENERATE, Operation.EDIT, Operation.VARIATION),
-            _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
-            STANDARD,
-            "standard",
-            wire=OpenAIWire(response_format="b64_json", partial_images=False),
-            max_n=10,
-            pricing=Pricing(
-                PRICES_READ,
-                OPENAI_PRICING,
-                _usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
-                note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
+            _gpt_image(
+                "gpt-image-1.5",
+                "GPT Image 1.5",
+                free=False,
+                pricing=_gpt_pricing(
+                    _tokens("5", "8", "32", text_output="10"),
+                    low=("0.009", "0.013"),
+                    medium=("0.034", "0.05"),
+                    high=("0.133", "0.2"),
+                ),
+                options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low", "high")),
             ),
-            max_prompt_chars=1000,
-            note=RETIRED_NOTE.format(date="2026-05-12"),
-            retired=True,
-            sources=(OPENAI_SDK,),
-        ),
-        Model(
-            "sdxl-1.0",
-            "Stable Diffusion XL 1.0",
-            "stability",
-            _ops(Operation.GENERATE, Operation.REMIX, Operation.EDIT, Operation.UPSCALE),
-            SDXL_SIZES,
-            STANDARD,
-            "standard",
-            wire=StabilityWire(engine="stable-diffusion-xl-1024-v1-0"),
-            max_n=10,
-            options=(
-                _float("cfg_scale", "CFG scale", 7.0, 0, 35),
-                _int("steps", "Steps", 30, 10, 50),
-                _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS),
-                _choice("style_preset", "Style preset", "none", STABILITY_STYLE_PRESETS),
+            _gpt_image(
+                "gpt-image-1-mini",
+                "GPT Image 1 mini",
+                free=False,
+                pricing=_gpt_pricing(
+                    _tokens("2", "2.5", "8"),
+                    low=("0.005", "0.006"),
+                    medium=("0.011", "0.015"),
+                    high=("0.036", "0.052"),
+                ),
+                options=(*GPT_IMAGE_OPTIONS, _input_fidelity("low")),
             ),
-            pricing=_stability_pricing(
-                STABILITY_NOTE + " SDXL 1.0 (v1) is priced by steps: 0.9 credits is its figure at the default "
-                "30 steps, so other step counts are approximate.",
-                generate="0.9",
-                remix="0.9",
-                edit="0.9",
-                upscale="0.2",
+            _gpt_image_unpublished(
+                "chatgpt-image-latest",
+                "ChatGPT Image (latest)",
+                # "chatgpt-image-latest follows the same input constraints as GPT image models" (image_edit_params).
+                note="The image model ChatGPT uses now: it can change without notice. " + GPT_IMAGE_GENERAL_NOTE,
             ),
-            negative_prompt=True,
-            seed_max=SEED_MAX,
-            max_prompt_chars=2000,
-            upscale=SDXL_UPSCALE,
-            sources=(STABILITY_V1,),
-        ),
-        _stable_image(
-            "stable-image-ultra",
-            "Stable Image Ultra",
-            _stability_pricing(generate="8", remix="8", upscale="60"),  # creative upscale
-            _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
-            (STABLE_IMAGE_FORMAT,),
-            StabilityWire(endpoint="ultra", upscaler="creative"),
-            upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
-        ),
-        _stable_image(
-            "stable-image-core",
-            "Stable Image Core",
-            _stability_pricing(
-                generate="3", edit="5", outpaint="4", erase="5", replace="5", control="5", style="5", upscale="2"
+            _gpt_image(
+                "gpt-image-1",
+                "GPT Image 1 (OpenAI-compatible servers)",
+                free=False,
+                pricing=_gpt_pricing(
+                    _tokens("5", "10", "40"),
+                    low=("0.011", "0.016"),
+                    medium=("0.042", "0.063"),
+                    high=("0.167", "0.25"),
+                ),
+                retired=True,
+                note=RETIRED_NOTE.format(date="2026-10-23"),
             ),
-            _ops(
-                Operation.GENERATE,
-                Operation.EDIT,
-                Operation.OUTPAINT,
-                Operation.ERASE,
-                Operation.SEARCH_REPLACE,
-                Operation.CONTROL,
-                Operation.STYLE,
-                Operation.UPSCALE,
+            Model(
+                "dall-e-3",
+                "DALL·E 3 (OpenAI-compatible servers)",
+                "openai",
+                _ops(Operation.GENERATE),
+                _sizes(("1:1", 1024, 1024), ("16:9", 1792, 1024), ("9:16", 1024, 1792)),
+                ("standard", "hd"),
+                "standard",
+                wire=OpenAIWire(response_format="b64_json", partial_images=False),
+                options=(_choice("style", "Style", "vivid", ("vivid", "natural")),),
+                pricing=Pricing(
+                    PRICES_READ,
+                    OPENAI_PRICING,
+                    _usd(
+                        standard="0.040",
+                        hd="0.080",
+                        standard__1792x1024="0.080",
+                        standard__1024x1792="0.080",
+                        hd__1792x1024="0.120",
+                        hd__1024x1792="0.120",
+                    ),
+                    note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
+                ),
+                note=RETIRED_NOTE.format(date="2026-05-12"),
+                retired=True,
+                sources=(OPENAI_SDK,),
             ),
-            (STABLE_IMAGE_FORMAT, _choice("style_preset", "Style preset", "none", STABILITY_STYLE_PRESETS)),
-            StabilityWire(endpoint="core", upscaler="fast"),
-            upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
-            control_kinds=("structure", "sketch"),
-            # /edit/outpaint: left, right, up and down take 0 … 2000 pixels each.
-            max_extend=2000,
-            extends_original=True,
-        ),
-        _stable_image(
-            "sd3.5-large",
-            "Stable Diffusion 3.5 Large",
-            _stability_pricing(generate="6.5", remix="6.5", upscale="40"),  # conservative upscale
-            _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
-            (SD3_FORMAT,),
-            StabilityWire(endpoint="sd3", sd3_model="sd3.5-large", upscaler="conservative"),
-            upscale=Upscale((4,), max_input_pixels=9_437_184, max_output_edge=8192),
-        ),
-        _stable_image(
-            "sd3.5-large-turbo",
-            "Stable Diffusion 3.5 Large Turbo",
-            _stability_pricing(generate="4", remix="4"),
-            GENERATE_REMIX,
-            (SD3_FORMAT,),
-            StabilityWire(endpoint="sd3", sd3_model="sd3.5-large-turbo"),
-        ),
-        _stable_image(
-            "sd3.5-medium",
-            "Stable Diffusion 3.5 Medium",
-            _stability_pricing(generate="3.5", remix="3.5"),
-            GENERATE_REMIX,
-            (SD3_FORMAT,),
-            StabilityWire(endpoint="sd3", sd3_model="sd3.5-medium"),
-        ),
-        _flux(
-            "flux-schnell",
-            "FLUX.1 [schnell]",
-            "0.003",
-            _ops(Operation.GENERATE),
-            (
-                _int("num_inference_steps", "Steps", 4, 1, 4),
-                FLUX_FORMAT,
-                FLUX_QUALITY,
-                _bool("go_fast", "Go fast", True),
-                _choice("megapixels", "Megapixels", "1", ("1", "0.25")),
+            Model(
+                "dall-e-2",
+                "DALL·E 2 (OpenAI-compatible servers)",
+                "openai",
+                _ops(Operation.GENERATE, Operation.EDIT, Operation.VARIATION),
+                _sizes(("1:1", 1024, 1024), ("1:1", 512, 512), ("1:1", 256, 256)),
+                STANDARD,
+                "standard",
+                wire=OpenAIWire(response_format="b64_json", partial_images=False),
+                max_n=10,
+                pricing=Pricing(
+                    PRICES_READ,
+                    OPENAI_PRICING,
+                    _usd(standard="0.020", standard__512x512="0.018", standard__256x256="0.016"),
+                    note="OpenAI's last published price; a compatible server may charge otherwise, or nothing.",
+                ),
+                max_prompt_chars=1000,
+                note=RETIRED_NOTE.format(date="2026-05-12"),
+                retired=True,
+                sources=(OPENAI_SDK,),
             ),
-            max_n=4,
-        ),
-        _flux(
-            "flux-dev",
-            "FLUX.1 [dev]",
-            "0.025",
-            GENERATE_REMIX,
-            (
-                _int("num_inference_steps", "Steps", 28, 1, 50),
-                _float("guidance", "Guidance", 3.0, 0, 10),
-                FLUX_FORMAT,
-                FLUX_QUALITY,
+            Model(
+                "sdxl-1.0",
+                "Stable Diffusion XL 1.0",
+                "stability",
+                _ops(Operation.GENERATE, Operation.REMIX, Operation.EDIT, Operation.UPSCALE),
+                SDXL_SIZES,
+                STANDARD,
+                "standard",
+                wire=StabilityWire(engine="stable-diffusion-xl-1024-v1-0"),
+                max_n=10,
+                options=(
+                    _float("cfg_scale", "CFG scale", 7.0, 0, 35, operations=SDXL_DIFFUSION),
+                    _int("steps", "Steps", 30, 10, 50, operations=SDXL_DIFFUSION),
+                    _choice("sampler", "Sampler", "K_DPMPP_2M", SDXL_SAMPLERS, operations=SDXL_DIFFUSION),
+                    _choice(
+                        "style_preset",
+                        "Style preset",
+                        "none",
+                        STABILITY_STYLE_PRESETS,
+                        operations=SDXL_DIFFUSION,
+                        unset="none",
+                    ),
+                ),
+                # ESRGAN answers one image for one input and takes no prompt at all.
+                limits={
+                    Operation.UPSCALE: OperationLimits(max_n=1, negative_prompt=False, source=STABILITY_V1_UPSCALE)
+                },
+                pricing=_stability_pricing(
+                    STABILITY_NOTE + " SDXL 1.0 (v1) is priced by steps: 0.9 credits is its figure at the default "
+                    "30 steps, so other step counts are approximate.",
+                    generate="0.9",
+                    remix="0.9",
+                    edit="0.9",
+                    upscale="0.2",
+                ),
+                negative_prompt=True,
+                seed_max=SEED_MAX,
+                max_prompt_chars=2000,
+                upscale=SDXL_UPSCALE,
+                sources=(STABILITY_V1, STABILITY_V1_UPSCALE),
             ),
-            max_n=4,
-            image_input="image",
-            strength_input="prompt_strength",
-        ),
-        _flux("flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS, sizes=FLUX_PRO_SIZES),
-        _flux(
-            "flux-1.1-pro",
-            "FLUX1.1 [pro]",
-            "0.04",
-            _ops(Operation.GENERATE),
-            (
-                FLUX_FORMAT,
-                FLUX_QUALITY,
-                _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest"),
-                _bool("prompt_upsampling", "Prompt upsampling", False),
+            _stable_image(
+                "stable-image-ultra",
+                "Stable Image Ultra",
+                _stability_pricing(generate="8", remix="8", upscale="60"),  # creative upscale
+                _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
+                (STABLE_IMAGE_FORMAT,),
+                StabilityWire(endpoint="ultra", upscaler="creative"),
+                upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
             ),
-            sizes=FLUX_PRO_SIZES,
-        ),
-        _flux(
-            "flux-1.1-pro-ultra",
-            "FLUX1.1 [pro] ultra",
-            "0.06",
-            GENERATE_REMIX,
-            (FLUX_JPG_PNG, SAFETY_TOLERANCE, _bool("raw", "Raw", False)),
-            image_input="image_prompt",
-            # image_prompt_strength is how much the image prompt counts: the opposite of Atelier's
-            # strength (how far from the source).
-            strength_input="image_prompt_strength",
-            invert_strength=True,
-        ),
-        Model(
-            "flux-fill-pro",
-            "FLUX.1 Fill [pro]",
-            "replicate",
-            _ops(Operation.EDIT, Operation.OUTPAINT),
-            FLUX_SIZES,
-            STANDARD,
-            "standard",
-            wire=ReplicateWire("black-forest-labs/flux-fill-pro", aspect_input=""),
-            options=(
-                _int("steps", "Steps", 50, 15, 50),
-                _float("guidance", "Guidance", 60.0, 1.5, 100),
-                SAFETY_TOLERANCE,
-                FLUX_JPG_PNG,
+            _stable_image(
+                "stable-image-core",
+                "Stable Image Core",
+                _stability_pricing(
+                    generate="3", edit="5", outpaint="4", erase="5", replace="5", control="5", style="5", upscale="2"
+                ),
+                STABLE_IMAGE_CORE_OPERATIONS,
+                (
+                    STABLE_IMAGE_FORMAT,
+                    _choice(
+                        "style_preset",
+                        "Style preset",
+                        "none",
+                        STABILITY_STYLE_PRESETS,
+                        unset="none",
+                        operations=STABLE_IMAGE_CORE_OPERATIONS - {Operation.ERASE, Operation.UPSCALE},
+                    ),
+                ),
+                StabilityWire(endpoint="core", upscaler="fast"),
+                limits={
+                    op: OperationLimits(negative_prompt=False, source=STABILITY_V2_BODIES)
+                    for op in (Operation.OUTPAINT, Operation.ERASE, Operation.UPSCALE)
+                },
+                upscale=Upscale((4,), max_input_pixels=1_048_576, max_output_edge=4096),
+                control_kinds=("structure", "sketch"),
+                # /edit/outpaint: left, right, up and down take 0 … 2000 pixels each.
+                max_extend=2000,
+                extends_original=True,
             ),
-            pricing=_replicate_pricing("flux-fill-pro", "0.05"),
-            seed_max=SEED_MAX,
-            note="Inpainting and outpainting only: open an image in the editor to use it.",
-            size_rule=FLUX_EDIT_RULE,
-            sources=("replicate.com/black-forest-labs/flux-fill-pro/api/schema",),
-        ),
-        _flux_tool("flux-canny-pro", "FLUX.1 Canny [pro]", "0.05", Operation.CONTROL, "edges", "control_image"),
-        _flux_tool("flux-depth-pro", "FLUX.1 Depth [pro]", "0.05", Operation.CONTROL, "depth", "control_image"),
-        _flux_tool("flux-redux-dev", "FLUX.1 Redux [dev]", "0.025", Operation.VARIATION, "", "redux_image"),
-        _kontext("flux-kontext-pro", "FLUX.1 Kontext [pro]", "0.04"),
-        _kontext("flux-kontext-max", "FLUX.1 Kontext [max]", "0.08"),
-        _flux_2(
-            "flux-2-pro",
-            "FLUX.2 [pro]",
-            "0.03",
-            (FLUX_FORMAT, FLUX_QUALITY, _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest")),
-            max_inputs=8,
-        ),
-        _flux_2(
-            "flux-2-dev",
-            "FLUX.2 [dev]",
-            "0.012",
-            (FLUX_FORMAT, FLUX_QUALITY, _bool("go_fast", "Go fast", True)),
-            max_inputs=4,
-        ),
-        _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4"), "7"),
-        _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2"), "6.1"),
-    ]
+            _stable_image(
+                "sd3.5-large",
+                "Stable Diffusion 3.5 Large",
+                _stability_pricing(generate="6.5", remix="6.5", upscale="40"),  # conservative upscale
+                _ops(Operation.GENERATE, Operation.REMIX, Operation.UPSCALE),
+                (SD3_FORMAT,),
+                StabilityWire(endpoint="sd3", sd3_model="sd3.5-large", upscaler="conservative"),
+                upscale=Upscale((4,), max_input_pixels=9_437_184, max_output_edge=8192),
+            ),
+            _stable_image(
+                "sd3.5-large-turbo",
+                "Stable Diffusion 3.5 Large Turbo",
+                _stability_pricing(generate="4", remix="4"),
+                GENERATE_REMIX,
+                (SD3_FORMAT,),
+                StabilityWire(endpoint="sd3", sd3_model="sd3.5-large-turbo"),
+            ),
+            _stable_image(
+                "sd3.5-medium",
+                "Stable Diffusion 3.5 Medium",
+                _stability_pricing(generate="3.5", remix="3.5"),
+                GENERATE_REMIX,
+                (SD3_FORMAT,),
+                StabilityWire(endpoint="sd3", sd3_model="sd3.5-medium"),
+            ),
+            _flux(
+                "flux-schnell",
+                "FLUX.1 [schnell]",
+                "0.003",
+                _ops(Operation.GENERATE),
+                (
+                    _int("num_inference_steps", "Steps", 4, 1, 4),
+                    FLUX_FORMAT,
+                    FLUX_QUALITY,
+                    _bool("go_fast", "Go fast", True),
+                    _choice("megapixels", "Megapixels", "1", ("1", "0.25")),
+                ),
+                max_n=4,
+            ),
+            _flux(
+                "flux-dev",
+                "FLUX.1 [dev]",
+                "0.025",
+                GENERATE_REMIX,
+                (
+                    _int("num_inference_steps", "Steps", 28, 1, 50),
+                    _float("guidance", "Guidance", 3.0, 0, 10),
+                    FLUX_FORMAT,
+                    FLUX_QUALITY,
+                ),
+                max_n=4,
+                image_input="image",
+                strength_input="prompt_strength",
+            ),
+            _flux(
+                "flux-pro", "FLUX.1 [pro]", "0.055", _ops(Operation.GENERATE), FLUX_PRO_OPTIONS, sizes=FLUX_PRO_SIZES
+            ),
+            _flux(
+                "flux-1.1-pro",
+                "FLUX1.1 [pro]",
+                "0.04",
+                _ops(Operation.GENERATE),
+                (
+                    FLUX_FORMAT,
+                    FLUX_QUALITY,
+                    _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest"),
+                    _bool("prompt_upsampling", "Prompt upsampling", False),
+                ),
+                sizes=FLUX_PRO_SIZES,
+            ),
+            _flux(
+                "flux-1.1-pro-ultra",
+                "FLUX1.1 [pro] ultra",
+                "0.06",
+                GENERATE_REMIX,
+                (FLUX_JPG_PNG, SAFETY_TOLERANCE, _bool("raw", "Raw", False)),
+                image_input="image_prompt",
+                # image_prompt_strength is how much the image prompt counts: the opposite of Atelier's
+                # strength (how far from the source).
+                strength_input="image_prompt_strength",
+                invert_strength=True,
+            ),
+            Model(
+                "flux-fill-pro",
+                "FLUX.1 Fill [pro]",
+                "replicate",
+                _ops(Operation.EDIT, Operation.OUTPAINT),
+                FLUX_SIZES,
+                STANDARD,
+                "standard",
+                wire=ReplicateWire("black-forest-labs/flux-fill-pro", aspect_input=""),
+                options=(
+                    _int("steps", "Steps", 50, 15, 50),
+                    _float("guidance", "Guidance", 60.0, 1.5, 100),
+                    SAFETY_TOLERANCE,
+                    FLUX_JPG_PNG,
+                ),
+                pricing=_replicate_pricing("flux-fill-pro", "0.05"),
+                seed_max=SEED_MAX,
+                note="Inpainting and outpainting only: open an image in the editor to use it.",
+                size_rule=FLUX_EDIT_RULE,
+                sources=("replicate.com/black-forest-labs/flux-fill-pro/api/schema",),
+            ),
+            _flux_tool("flux-canny-pro", "FLUX.1 Canny [pro]", "0.05", Operation.CONTROL, "edges", "control_image"),
+            _flux_tool("flux-depth-pro", "FLUX.1 Depth [pro]", "0.05", Operation.CONTROL, "depth", "control_image"),
+            _flux_tool("flux-redux-dev", "FLUX.1 Redux [dev]", "0.025", Operation.VARIATION, "", "redux_image"),
+            _kontext("flux-kontext-pro", "FLUX.1 Kontext [pro]", "0.04"),
+            _kontext("flux-kontext-max", "FLUX.1 Kontext [max]", "0.08"),
+            _flux_2(
+                "flux-2-pro",
+                "FLUX.2 [pro]",
+                "0.03",
+                (FLUX_FORMAT, FLUX_QUALITY, _int("safety_tolerance", "Safety tolerance", 2, 1, 5, help="1 strictest")),
+                max_inputs=8,
+            ),
+            _flux_2(
+                "flux-2-dev",
+                "FLUX.2 [dev]",
+                "0.012",
+                (FLUX_FORMAT, FLUX_QUALITY, _bool("go_fast", "Go fast", True)),
+                max_inputs=4,
+            ),
+            _midjourney("midjourney-v7", "Midjourney v7", ("1", "2", "4"), "7"),
+            _midjourney("midjourney-v6.1", "Midjourney v6.1", ("0.25", "0.5", "1", "2"), "6.1"),
+        ]
+    )
 }
 
 

@@ -56,15 +56,19 @@ def model_column(
         notes.append(f"No {aspect}; nearest is {size.aspect} ({size.width}×{size.height}).")
     if negative and not model.negative_prompt:
         notes.append("Ignores the negative prompt.")
+    seed_max = model.seed_max or catalog.SEED_MAX
     if not model.seed:
         notes.append("Takes no seed; results vary run to run.")
+    elif seed > seed_max:
+        # The columns no longer share a seed: say so on this one rather than change it quietly.
+        notes.append(f"Seed {seed:,} is past {model.label}'s largest; it used {seed_max:,}.")
     request = specs.build(
         model=model,
         prompt=prompt,
         negative_prompt=negative if model.negative_prompt else "",
         size=size,
         quality=overrides.get("quality") or quality_for(model, tier),
-        seed=min(seed, model.seed_max or catalog.SEED_MAX),
+        seed=min(seed, seed_max),
         options=overrides.get("options"),
     )
     return Column(request, tuple(notes))
@@ -83,8 +87,12 @@ def parse_sweep_value(model: catalog.Model, setting: str, value: str) -> Any:
     return specs.coerce_option(option, value)
 
 
-def _seed(seed: int | None) -> int:
-    return seed if seed is not None else secrets.randbelow(catalog.SEED_MAX + 1)
+def _seed(seed: int | None, model_ids: list[str]) -> int:
+    """The seed every column gets: the one asked for, else a random one every model takes as it is."""
+    if seed is not None:
+        return seed
+    seeded = [catalog.MODELS[m].seed_max for m in model_ids if catalog.MODELS[m].seed_max is not None]
+    return secrets.randbelow(min(seeded, default=catalog.SEED_MAX) + 1)
 
 
 @transaction.atomic
@@ -94,7 +102,7 @@ def comparison_create(
 ) -> Comparison:  # fmt: skip
     """A model comparison; blind ones get their columns in a random order, stored as the jobs'
     column numbers, so every viewer sees the same letters."""
-    seed = _seed(seed)
+    seed = _seed(seed, models)
     comparison = Comparison.objects.create(
         owner=owner,
         prompt=prompt,
@@ -123,7 +131,7 @@ def sweep_create(
     *, owner: AbstractBaseUser, prompt: str, negative_prompt: str, aspect_ratio: str, seed: int | None,
     category: str, model: str, setting: str, values: list[Any], rerun_of: Comparison | None = None,
 ) -> Comparison:  # fmt: skip
-    seed = _seed(seed)
+    seed = _seed(seed, [model])
     settings = {"aspect_ratio": aspect_ratio, "seed": seed, "model": model, "setting": setting, "values": values}
     comparison = Comparison.objects.create(
         owner=owner, kind=Comparison.Kind.SWEEP, prompt=prompt, negative_prompt=negative_prompt,

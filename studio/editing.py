@@ -31,17 +31,60 @@ class PreparedEdit:
 
 
 def _decoded(data: bytes, field: str, fit_to: Size | None = None) -> Image.Image:
-    """The image in RGB; made smaller first, in its own mode, when it is fitted down, so a large
-    source never exists twice at full size (decoded, then converted)."""
+    """The image in RGB. With `fit_to`, cropped to that size's shape first (centred) and made
+    smaller, in its own mode, when it is larger, so a large source never exists twice at full size
+    (decoded, then converted)."""
     try:
         img = imaging.decode(data)
     except imaging.ImageRejected as exc:
         raise Invalid({field: [str(exc)]}) from exc
-    if fit_to and img.width * img.height > fit_to.pixels:
-        if img.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F"):
-            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
-        img = imaging.shrink(img, (fit_to.width, fit_to.height))
+    if fit_to:
+        if (box := _crop_box(img.width, img.height, fit_to.ratio)) != (0, 0, img.width, img.height):
+            img = img.crop(box)
+        if img.width * img.height > fit_to.pixels:
+            if img.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F"):
+                img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
+            img = imaging.shrink(img, (fit_to.width, fit_to.height))
     return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _crop_box(width: int, height: int, ratio: float) -> tuple[int, int, int, int]:
+    """The largest centred box of a W×H image with this shape (width / height)."""
+    if width > round(height * ratio):
+        keep = max(1, round(height * ratio))
+        return (width - keep) // 2, 0, (width - keep) // 2 + keep, height
+    keep = min(height, max(1, round(width / ratio)))
+    return 0, (height - keep) // 2, width, (height - keep) // 2 + keep
+
+
+def _fit(canvas: Image.Image, mask: Image.Image | None, size: Size) -> tuple[Image.Image, Image.Image | None]:
+    """The canvas at a size the model takes, never stretched. With a mask (inpaint, erase, outpaint),
+    it is scaled to fit inside and the margin around it is added to the mask, with a little overlap
+    so the seam blends, for the model to paint (as an outpaint does): nothing of the picture is lost.
+    Without one (remix, instruct, variation, control, style), where the model redraws the whole
+    picture and bars would show, it is cropped to the size's shape (centred), then scaled."""
+    target = (size.width, size.height)
+    if mask is None:
+        box = _crop_box(canvas.width, canvas.height, size.ratio)
+        cropped = canvas.crop(box) if box != (0, 0, canvas.width, canvas.height) else canvas
+        return (cropped if cropped.size == target else cropped.resize(target, Image.Resampling.LANCZOS)), None
+    scale = min(size.width / canvas.width, size.height / canvas.height)
+    inner = (
+        min(size.width, max(1, round(canvas.width * scale))),
+        min(size.height, max(1, round(canvas.height * scale))),
+    )
+    if inner != canvas.size:
+        canvas = canvas.resize(inner, Image.Resampling.LANCZOS)
+        mask = mask.resize(inner, Image.Resampling.BILINEAR)
+    left, top = (size.width - inner[0]) // 2, (size.height - inner[1]) // 2
+    right, bottom = size.width - inner[0] - left, size.height - inner[1] - top
+    if not any((left, top, right, bottom)):
+        return canvas, mask
+    overlap = min(imaging.OUTPAINT_OVERLAP, max(left, top, right, bottom))
+    fitted, margin = imaging.extend_canvas(canvas, left=left, top=top, right=right, bottom=bottom, overlap=overlap)
+    placed = Image.new("L", target, 0)
+    placed.paste(mask, (left, top))
+    return fitted, ImageChops.lighter(margin, placed)
 
 
 def _mask(data: bytes | None, size: tuple[int, int], *, required: bool) -> Image.Image | None:
@@ -121,20 +164,24 @@ def prepare(
     references: Sequence[bytes] = (),
     settings: EditSettings = specs.NO_EDIT,
     extend_aspect: str = "",
+    size: str | Size | None = None,
     **request_fields: Any,
 ) -> PreparedEdit:
     """Everything an edit needs, checked: Invalid names the field at fault.
 
     The request is planned and validated from the images' headers first, so every refusal comes
-    before a pixel is decoded or a canvas allocated. `request_fields` are the common ones:
-    prompt, negative_prompt, quality, n, seed, options."""
+    before a pixel is decoded or a canvas allocated. `size` asks for the result's size (validated
+    like any request's); without it the source's shape is fitted to the model. `request_fields` are
+    the common ones: prompt, negative_prompt, quality, n, seed, options."""
     try:
         operation = Operation(operation)
     except ValueError:
         raise Invalid({"operation": [f"Unknown operation “{operation}”."]}) from None
     catalog_model = specs.get_model(model, operation=operation)
     width, height = _dimensions(source, "image")
-    settings, size, asked = _plan(catalog_model, operation, width, height, settings, extend_aspect)
+    if size is not None and operation in (Operation.OUTPAINT, Operation.UPSCALE):
+        raise Invalid({"size": [f"An {operation.value} makes its own size from the source: leave size out."]})
+    settings, size, asked = _plan(catalog_model, operation, width, height, settings, extend_aspect, size)
     request = specs.build(
         model=catalog_model,
         operation=operation,
@@ -150,8 +197,7 @@ def prepare(
     image = _decoded(source, "image", fit_to=size if early_fit else None)
     canvas, edit_mask = _compose(operation, image, mask, asked, settings.extend)
     if operation != Operation.UPSCALE and (size.width, size.height) != canvas.size:
-        canvas = canvas.resize((size.width, size.height), Image.Resampling.LANCZOS)
-        edit_mask = edit_mask.resize(canvas.size, Image.Resampling.BILINEAR) if edit_mask else None
+        canvas, edit_mask = _fit(canvas, edit_mask, size)
     refs = tuple(imaging.png_bytes(_decoded(data, "references")) for data in references)
     return PreparedEdit(request, canvas, edit_mask, refs, source_image)
 
@@ -164,10 +210,16 @@ def _dimensions(data: bytes, field: str) -> tuple[int, int]:
 
 
 def _plan(
-    model: Model, operation: Operation, width: int, height: int, settings: EditSettings, extend_aspect: str
+    model: Model,
+    operation: Operation,
+    width: int,
+    height: int,
+    settings: EditSettings,
+    extend_aspect: str,
+    asked_size: str | Size | None = None,
 ) -> tuple[EditSettings, Size, Extension | None]:
-    """The edit's settings and result size from the source's size alone (and, for an outpaint,
-    the extension as asked, before it was grown to the model's grid)."""
+    """The edit's settings and result size from the source's size alone, or the size asked for
+    (and, for an outpaint, the extension as asked, before it was grown to the model's grid)."""
     if operation == Operation.UPSCALE:
         default = model.upscale.factors[0] if model.upscale else 1
         factor = default if settings.factor is None else settings.factor
@@ -193,6 +245,9 @@ def _plan(
             problem = specs.size_problem(model, operation, size)
         if problem:
             raise Invalid({"extend": [problem]})
+    elif asked_size is not None:
+        size = specs.resolve_size(model, size=asked_size)  # whether the model takes it is the request's to say
+        _check_pixels(size, "size")
     elif (fitted := model.fit(width, height)) is None:
         raise Invalid({"size": [f"{model.label} cannot take a {width}×{height} image."]})
     else:

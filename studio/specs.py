@@ -114,11 +114,14 @@ class ImageRequest:
     followup: Followup | None = None
 
     def wire_options(self) -> dict[str, Any]:
-        """The options a provider sends: the ones set, applicable to this operation and format."""
+        """The options a provider sends: the ones set, applicable to this operation and format
+        (a value that means "none", such as style_preset "none", is left out)."""
         sent = {}
         for option in self.model.options_for(self.operation):
             value, condition = self.options.get(option.name), option.only_with
-            if value is None or (condition and self.options.get(condition.option) not in condition.values):
+            if value is None or (option.unset is not None and value == option.unset):
+                continue
+            if condition and self.options.get(condition.option) not in condition.values:
                 continue
             sent[option.name] = value
         return sent
@@ -359,8 +362,10 @@ def validate(request: ImageRequest, *, explicit: frozenset[str] | None = None) -
     if request.quality not in model.qualities:
         errors.add("quality", f"{model.label} has no quality “{request.quality}”. Choose one of: "
                               f"{', '.join(model.qualities)}.")  # fmt: skip
-    if not isinstance(request.n, int) or not 1 <= request.n <= model.max_n:
-        errors.add("n", f"Count must be between 1 and {model.max_n} for {model.label}.")
+    max_n = model.max_n_for(op)
+    if not isinstance(request.n, int) or not 1 <= request.n <= max_n:
+        this = f"{model.label}'s {op.value}" if max_n != model.max_n else model.label
+        errors.add("n", f"Count must be between 1 and {max_n} for {this}.")
     seed_max = model.seed_max or catalog.SEED_MAX
     if not isinstance(request.seed, int) or not 0 <= request.seed <= seed_max:
         errors.add("seed", f"The seed must be between 0 and {seed_max:,} for {model.label}.")
@@ -395,8 +400,12 @@ def _check_text(request: ImageRequest, errors: _Errors) -> None:
     if len(prompt) > model.max_prompt_chars:
         errors.add("prompt", f"The prompt is {len(prompt)} characters; {model.label} accepts at most "
                              f"{model.max_prompt_chars}.")  # fmt: skip
-    if request.negative_prompt and not model.negative_prompt:
-        errors.add("negative_prompt", f"{model.label} does not take a negative prompt.")
+    if request.negative_prompt and not model.takes_negative_prompt(request.operation):
+        if model.negative_prompt:
+            message = f"{model.label} takes no negative prompt for {request.operation.value}."
+        else:
+            message = f"{model.label} does not take a negative prompt."
+        errors.add("negative_prompt", message)
 
 
 def _check_options(request: ImageRequest, errors: _Errors, explicit: frozenset[str] | None) -> None:
@@ -449,6 +458,9 @@ def _upscale_problem(model: Model, size: Size, factor: int | None) -> str:
     if max(size.width, size.height) > upscale.max_output_edge:
         return (f"{factor}× would make {size.width}×{size.height}; {model.label} makes at most "
                 f"{upscale.max_output_edge} pixels a side.")  # fmt: skip
+    if upscale.max_output_pixels and size.pixels > upscale.max_output_pixels:
+        return (f"{factor}× would make {size.width}×{size.height} ({size.pixels:,} pixels); {model.label} "
+                f"makes at most {upscale.max_output_pixels:,}.")  # fmt: skip
     return ""
 
 
@@ -546,11 +558,7 @@ def _decode(job: Any) -> ImageRequest:
         model=model,
         prompt=job.prompt,
         negative_prompt=job.negative_prompt,
-        size=Size(
-            params.get("aspect_ratio") or Size.of(params["width"], params["height"]).aspect,
-            params["width"],
-            params["height"],
-        ),
+        size=_stored_size(model, params),
         quality=params["quality"],
         n=params["n"],
         seed=params["seed"],
@@ -561,3 +569,17 @@ def _decode(job: Any) -> ImageRequest:
         if followup
         else None,
     )
+
+
+def _stored_size(model: Model, params: Mapping[str, Any]) -> Size:
+    """The size a row holds: the model's preset where it is one, else the stored W×H with its ratio.
+    Rows written before sizes had names may hold a name in aspect_ratio ("16:9 4K"); the ratio is
+    then the preset's, or the size's own reduced ratio."""
+    width, height, aspect = params["width"], params["height"], params.get("aspect_ratio") or ""
+    if not isinstance(width, int) or not isinstance(height, int):
+        raise TypeError(f"width and height must be whole numbers, not {width!r}×{height!r}")
+    ratio = aspect if parse_aspect(aspect) else ""
+    presets = [s for s in model.sizes if (s.width, s.height) == (width, height)]
+    if preset := next((s for s in presets if s.aspect == ratio or not ratio), None):
+        return preset
+    return Size(ratio, width, height) if ratio else Size.of(width, height)

@@ -1,16 +1,23 @@
 """The catalog's typed data: complete, consistent with itself and with the documented APIs."""
 
+import importlib
 import re
 import typing
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from openai.types import image_edit_params, image_generate_params, image_model
 
-from studio import catalog
+from studio import catalog, specs
 from studio import pricing as pricing_module
 from studio.catalog import Operation, OptionKind
+from tests.factories import make_job
 from tests.test_request_rules import option_allowed
+
+size_label_migration = importlib.import_module("studio.migrations.0012_size_aspect_not_label")
 
 MODELS = list(catalog.MODELS.values())
 OPENAI = [m for m in MODELS if m.provider == "openai"]
@@ -54,6 +61,13 @@ def test_every_model_is_complete_and_consistent(model):
         assert quality in model.qualities
         assert not size or model.size(size), key
     assert set(model.pricing.credits) <= model.operations
+    assert set(model.limits) <= model.operations
+    for operation, limit in model.limits.items():
+        assert 1 <= model.max_n_for(operation) <= model.max_n
+        assert limit.negative_prompt is not True or model.negative_prompt, "a limit only takes away"
+        assert limit.source or model.provider == "offline", f"{operation}'s limit needs a source"
+    for option in model.options:
+        assert option.unset is None or option.unset in option.choices
 
 
 @each_model
@@ -122,6 +136,8 @@ def _literals(annotation) -> set:
 
 SDK_GENERATE = typing.get_type_hints(image_generate_params.ImageGenerateParamsBase)
 SDK_EDIT = typing.get_type_hints(image_edit_params.ImageEditParamsBase)
+SDK_GENERATE_DOC = Path(image_generate_params.__file__).read_text()
+SDK_EDIT_DOC = Path(image_edit_params.__file__).read_text()
 
 
 @pytest.mark.parametrize("model", OPENAI, ids=lambda m: m.id)
@@ -142,8 +158,13 @@ def test_gpt_image_2_rule_is_the_documented_one():
     rule = catalog.GPT_IMAGE_2_RULE
     assert (rule.step, rule.max_ratio, rule.max_pixels, rule.min_pixels) == (16, 3.0, 3840 * 2160, 655_360)
     free = {m.id for m in OPENAI if m.free_generate}
-    assert free == {"gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"}
-    assert all(catalog.MODELS[m].size_rule == rule for m in free)
+    pinned = {"gpt-image-2-2026-04-21", "gpt-image-2.5-sunburst-2026-09-08", "gpt-image-2.5-flare-2026-09-08"}
+    assert free == {"gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"} | pinned
+    assert all(replace(catalog.MODELS[m].size_rule, source="") == replace(rule, source="") for m in free)
+    # The pixel bounds are documented for gpt-image-2 (OpenAI's guide, not the SDK); for the 2.5 pair
+    # they are an assumption, and say so.
+    assert "guides/image-generation" in rule.source and "655,360" in rule.source
+    assert "assumed" in catalog.MODELS["gpt-image-2.5-flare"].size_rule.source
 
 
 def test_only_gpt_image_2_5_has_xhigh_max_and_complexity():
@@ -164,8 +185,45 @@ def test_retired_openai_models_are_for_compatible_servers_and_say_so():
 def test_transparent_background_needs_png_or_webp_on_every_gpt_image_model():
     for model in OPENAI:
         if model.option("background"):
-            assert catalog.TRANSPARENT_NEEDS_ALPHA in model.rules
+            transparent = "transparent" in model.option("background").choices
+            assert (catalog.TRANSPARENT_NEEDS_ALPHA in model.rules) == transparent
             assert model.option("output_compression").only_with.values == ("jpeg", "webp")
+
+
+UNDOCUMENTED = ["gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "chatgpt-image-latest"]
+
+
+@pytest.mark.parametrize("model_id", UNDOCUMENTED)
+def test_models_the_sdk_only_names_get_only_what_it_says_of_every_gpt_image_model(model_id):
+    model = catalog.MODELS[model_id]
+    assert model_id in _literals(image_model.ImageModel)
+    # Named for images.generate and images.edit alike.
+    assert f"`{model_id}`" in SDK_GENERATE_DOC and f"`{model_id}`" in SDK_EDIT_DOC
+    assert {s.value for s in model.sizes} == {"1024x1024", "1536x1024", "1024x1536"} and model.size_rule is None
+    assert model.qualities == ("auto", "low", "medium", "high")
+    assert {o.name: o.choices for o in model.options} == {
+        "background": ("auto", "opaque"), "output_format": ("png", "webp", "jpeg"), "output_compression": (),
+        "moderation": ("auto", "low"),
+    }  # fmt: skip
+    assert model.max_references == (15 if model_id == "chatgpt-image-latest" else 0)
+    assert "SDK" in model.note
+
+
+def test_unpublished_gpt_prices_are_the_highest_published_figure_for_the_size():
+    published = [m for m in OPENAI if m.pricing.tokens and not m.retired and "xhigh" not in m.qualities]
+    for size in ("1024x1024", "1536x1024", "1024x1536"):
+        highest = max(m.pricing.image_price("high", size) for m in published)
+        for model_id in UNDOCUMENTED:
+            pricing = catalog.MODELS[model_id].pricing
+            assert {pricing.image_price(q, size) for q in catalog.GPT_IMAGE_QUALITIES} == {highest}, size
+
+
+def test_snapshots_are_their_models_pinned():
+    for alias, dates in catalog.SNAPSHOTS.items():
+        for date in dates:
+            pinned = catalog.MODELS[f"{alias}-{date}"]
+            assert pinned.id in _literals(image_model.ImageModel)
+            assert replace(pinned, id=alias, label="", note="") == replace(catalog.MODELS[alias], label="", note="")
 
 
 def test_catalog_names_the_seed_models_and_their_successors():
@@ -222,6 +280,41 @@ def test_sizes_carry_their_aspect_ratio():
     sdxl = catalog.MODELS["sdxl-1.0"]
     assert sdxl.size("1344x768").aspect == "16:9" and sdxl.size("3x3") is None
     assert sdxl.size_for_aspect("4:3").value == "1152x896"
+
+
+@each_model
+def test_every_presets_aspect_is_a_ratio_close_to_its_shape(model):
+    for size in model.sizes:
+        parsed = specs.parse_aspect(size.aspect)
+        assert parsed is not None, f"{size.aspect!r} is not a ratio"
+        assert abs(size.ratio / (parsed[0] / parsed[1]) - 1) < 0.06, size  # SDXL's 1152×896 is "4:3"
+
+
+def test_the_4k_preset_is_16_9_named_4k():
+    four_k = catalog.MODELS["gpt-image-2"].size("3840x2160")
+    assert (four_k.aspect, four_k.name, four_k.label) == ("16:9", "4K", "16:9 4K · 3840×2160")
+    request = specs.build(model="gpt-image-2", prompt="a harbour", size="3840x2160", available=False)
+    assert request.size == four_k and specs.to_params(request)["aspect_ratio"] == "16:9"
+    # Asked by its ratio, 16:9 is the everyday preset; the name is no ratio to ask for.
+    assert specs.build(model="gpt-image-2", prompt="x", aspect_ratio="16:9", available=False).size.value == "1536x864"
+    with pytest.raises(specs.Invalid) as refused:
+        specs.build(model="gpt-image-2", prompt="x", aspect_ratio="16:9 4K", available=False)
+    assert "4K" not in refused.value.errors["size"][0].split("Choose one of:")[1]
+
+
+@pytest.mark.django_db
+def test_rows_that_stored_the_4k_name_as_their_ratio_still_read_and_are_migrated():
+    legacy = {"version": 2, "width": 3840, "height": 2160, "aspect_ratio": "16:9 4K", "quality": "high", "n": 1,
+              "seed": 3, "options": {}}  # fmt: skip
+    job = make_job(model_id="gpt-image-2", params=legacy)
+    request = specs.from_job(job)
+    assert request.size == catalog.MODELS["gpt-image-2"].size("3840x2160") and request.size.aspect == "16:9"
+    other = make_job(model_id="gpt-image-2", params={**legacy, "width": 1536, "height": 864, "aspect_ratio": "16:9"})
+    size_label_migration.forwards(django_apps, None)
+    job.refresh_from_db()
+    other.refresh_from_db()
+    assert job.params == {**legacy, "aspect_ratio": "16:9"} and other.params["aspect_ratio"] == "16:9"
+    assert specs.from_job(job) == request
 
 
 def test_price_prefers_the_size_specific_entry():

@@ -44,6 +44,26 @@ def test_each_model_is_fitted_and_the_page_says_so():
     assert gpt.request.quality == "low" and not any("nearest" in n for n in gpt.notes)
 
 
+def test_a_seed_past_a_models_largest_is_lowered_and_the_column_says_so():
+    core = comparisons.model_column(
+        catalog.MODELS["stable-image-core"], prompt="p", negative="", aspect="1:1", tier="default", seed=4_294_967_295
+    )
+    assert core.request.seed == 4_294_967_294
+    assert "Seed 4,294,967,295 is past Stable Image Core's largest; it used 4,294,967,294." in core.notes
+    sdxl = comparisons.model_column(
+        catalog.MODELS["sdxl-1.0"], prompt="p", negative="", aspect="1:1", tier="default", seed=4_294_967_295
+    )
+    assert sdxl.request.seed == 4_294_967_295 and not any("Seed" in n for n in sdxl.notes)
+
+
+def test_a_random_seed_is_one_every_compared_model_takes(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(comparisons.secrets, "randbelow", lambda bound: drawn.append(bound) or bound - 1)
+    assert comparisons._seed(None, ["sdxl-1.0", "stable-image-core", "dall-e-3"]) == 4_294_967_294
+    assert comparisons._seed(None, ["offline", "sdxl-1.0"]) == catalog.SEED_MAX
+    assert comparisons._seed(7, ["stable-image-core"]) == 7 and drawn == [4_294_967_295, catalog.SEED_MAX + 1]
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -3,6 +3,7 @@
 import base64
 import io
 
+import numpy as np
 import openai
 import pytest
 import requests
@@ -213,3 +214,60 @@ def test_an_automatic_retry_is_refused_so_the_image_is_not_bought_twice(sdk, use
     assert not Job.objects.exists()
     sdk.images.generate(model="offline", prompt="a lighthouse")  # the first attempt itself is fine
     assert Job.objects.count() == 1
+
+
+def test_gpt_image_2_6_goes_to_openai_with_only_the_settings_the_sdk_documents_for_it(sdk, openai_emulator, user):
+    result = sdk.images.generate(model="gpt-image-2.6-flare", prompt="a kite", size="1536x1024", quality="low",
+                                 background="opaque", output_format="webp", output_compression=60)  # fmt: skip
+    sent = openai_emulator.requests[-1].json
+    assert sent["model"] == "gpt-image-2.6-flare" and (sent["size"], sent["quality"]) == ("1536x1024", "low")
+    assert (sent["background"], sent["output_format"], sent["output_compression"]) == ("opaque", "webp", 60)
+    assert decoded(result.data[0].b64_json).size == (1536, 1024)
+    # What the SDK documents only for other models is refused here, not sent.
+    for refused in ({"quality": "xhigh"}, {"size": "1536x864"}, {"background": "transparent"}):
+        with pytest.raises(openai.BadRequestError):
+            sdk.images.generate(model="gpt-image-2.6-flare", prompt="a kite", **refused)
+    assert len(openai_emulator.requests) == 1
+
+
+def marked_photo(width=640, height=480, box=(270, 190, 370, 290)) -> bytes:
+    """A grey photo with a red square on it: a fitted copy shows whether it was stretched."""
+    photo = PILImage.new("RGB", (width, height), (128, 128, 128))
+    photo.paste((255, 0, 0), box)
+    out = io.BytesIO()
+    photo.save(out, "PNG")
+    return out.getvalue()
+
+
+def red_box(data: bytes) -> tuple[int, int]:
+    """The width and height of the red square in a sent image."""
+    pixels = np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB")).astype(int)
+    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)
+    rows, cols = np.nonzero(red)
+    return cols.max() - cols.min() + 1, rows.max() - rows.min() + 1
+
+
+def test_an_edits_size_is_honoured_and_the_source_fitted_to_it_unstretched(sdk, openai_emulator):
+    sdk.images.edit(model="gpt-image-1.5", image=("photo.png", marked_photo(), "image/png"), prompt="make it night",
+                    size="1024x1536", quality="low")  # fmt: skip
+    sent = openai_emulator.requests[-1]
+    assert sent.fields["size"] == "1024x1536" and PILImage.open(io.BytesIO(sent.files["image"])).size == (1024, 1536)
+    width, height = red_box(sent.files["image"])
+    assert abs(width - height) <= 2  # still a square: cropped to the size's shape, not stretched
+    job = Job.objects.get()
+    assert (job.params["width"], job.params["height"]) == (1024, 1536)
+
+
+def test_an_edit_size_the_model_does_not_offer_is_refused_by_name(sdk, openai_emulator):
+    with pytest.raises(openai.BadRequestError) as exc:
+        sdk.images.edit(model="gpt-image-1.5", image=("photo.png", marked_photo(), "image/png"),
+                        prompt="make it night", size="1536x864")  # fmt: skip
+    assert "GPT Image 1.5 does not offer 1536×864" in exc.value.message and exc.value.body["param"] == "size"
+    assert not Job.objects.exists() and openai_emulator.requests == []
+
+
+def test_an_edit_without_size_or_with_auto_keeps_the_sources_shape_fitted(sdk):
+    for size in ("auto", openai.NOT_GIVEN):
+        sdk.images.edit(model="offline", image=("photo.png", marked_photo(1000, 560), "image/png"),
+                        prompt="make it night", size=size)  # fmt: skip
+    assert {(j.params["width"], j.params["height"]) for j in Job.objects.all()} == {(1000, 560)}

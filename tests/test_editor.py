@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from studio import imaging, providers
+from studio import editing, imaging, jobs, providers
 from studio.models import Job
 from tests.factories import make_image, make_job, png_bytes
 
@@ -308,3 +308,71 @@ def test_a_new_edit_job_restarts_the_pages_live_poll_under_the_same_page(alice, 
     assert 'name="page" value="editorpage1"' in html
     page = alice.get(reverse("studio:editor_image", args=[source.pk])).content.decode()
     assert 'hx-include="#live"' in page
+
+
+def marked_photo(width=640, height=480, box=(270, 190, 370, 290)):
+    photo = PILImage.new("RGB", (width, height), (128, 128, 128))
+    photo.paste((255, 0, 0), box)
+    return imaging.png_bytes(photo)
+
+
+def red_box(image):
+    pixels = np.asarray(image.convert("RGB")).astype(int)
+    rows, cols = np.nonzero((pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60))
+    return cols.min(), rows.min(), cols.max() + 1, rows.max() + 1
+
+
+def test_a_masked_edit_for_a_fixed_size_model_is_padded_for_the_model_to_paint_not_stretched(
+    user, openai_emulator, run_jobs_inline
+):
+    """640×480 on GPT Image 1.5 (1536×1024 nearest): scaled to 1365×1024 and padded, the margins
+    added to the mask; OpenAI gets an undistorted picture and a mask transparent where to paint."""
+    mask = PILImage.new("L", (640, 480), 0)
+    mask.paste(255, (20, 20, 120, 120))  # painted by the user, in the picture's top-left
+    prepared = editing.prepare(model="gpt-image-1.5", operation="edit", source=marked_photo(),
+                               mask=imaging.png_bytes(mask), prompt="a lantern", quality="low")  # fmt: skip
+    with run_jobs_inline(execute=True):
+        job = jobs.job_create_edit(owner=user, edit=prepared)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error_message
+    sent = openai_emulator.requests[-1]
+    image = PILImage.open(io.BytesIO(sent.files["image"]))
+    assert image.size == (1536, 1024) and sent.fields["size"] == "1536x1024"
+    left, top, right, bottom = red_box(image)
+    assert abs((right - left) - (bottom - top)) <= 2  # the square is still square
+    paint = np.asarray(PILImage.open(io.BytesIO(sent.files["mask"])).getchannel("A")) == 0  # OpenAI: alpha 0 = edit
+    margin = (1536 - round(640 * 1024 / 480)) // 2  # 85 px a side
+    assert paint[:, : margin - 1].all() and paint[:, 1536 - margin + 1 :].all()  # the margins are painted
+    assert paint[60:240, margin + 60 : margin + 240].all()  # what the user painted, scaled
+    assert not paint[400:600, 700:900].any()  # the rest of the picture is kept
+
+
+def test_an_unmasked_edit_for_a_fixed_size_model_is_cropped_to_its_shape_not_stretched(user, openai_emulator):
+    prepared = editing.prepare(model="gpt-image-1.5", operation="instruct", source=marked_photo(),
+                               prompt="make it night", quality="low")  # fmt: skip
+    assert prepared.mask is None and prepared.canvas.size == (1536, 1024)
+    left, top, right, bottom = red_box(prepared.canvas)
+    assert abs((right - left) - (bottom - top)) <= 2
+    # 4:3 to 3:2: the top and bottom twelfths go, evenly; the centre stays the centre.
+    assert abs((left + right) / 2 - 768) <= 2 and abs((top + bottom) / 2 - 512) <= 2
+
+
+@pytest.mark.parametrize(
+    ("model", "operation", "shape"),
+    [("sdxl-1.0", "remix", (1000, 400)), ("dall-e-2", "variation", (900, 500)), ("sdxl-1.0", "edit", (300, 900))],
+)
+def test_no_fitted_source_is_stretched(settings, model, operation, shape):
+    settings.PROVIDER_SETTINGS = {**settings.PROVIDER_SETTINGS, "stability": {"api_key": "k", "base_url": "x"},
+                                  "openai": {"api_key": "k", "base_url": "x"}}  # fmt: skip
+    width, height = shape
+    box = (width // 2 - 50, height // 2 - 50, width // 2 + 50, height // 2 + 50)
+    mask = PILImage.new("L", shape, 0)
+    mask.paste(255, (0, 0, 40, 40))
+    prepared = editing.prepare(
+        model=model, operation=operation, source=marked_photo(width, height, box),
+        mask=imaging.png_bytes(mask) if operation == "edit" else None,
+        **({} if operation == "variation" else {"prompt": "a boat"}),
+    )  # fmt: skip
+    left, top, right, bottom = red_box(prepared.canvas)
+    assert prepared.canvas.size == (prepared.request.size.width, prepared.request.size.height)
+    assert abs((right - left) - (bottom - top)) <= 2, (right - left, bottom - top)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from studio import editing, imaging
+from studio import catalog, editing, imaging, jobs, specs
 from studio.catalog import Operation, Size
+from studio.models import Job
 from studio.providers import stability as provider
 from studio.providers.base import Canceled, ErrorKind, ProviderError
 from studio.specs import EditSettings, Extension
@@ -96,8 +97,60 @@ def test_sdxl_2x_upscale_of_an_sdxl_sized_image_goes_to_esrgan(stability_emulato
     result = provider.generate(upscale)
     sent = stability_emulator.requests[-1]
     assert sent.path == "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
-    assert sent.fields == {"width": "2048"} and np.array_equal(pixels(sent.files["image"]), source)
+    # No width: ESRGAN doubles by default, and a width would add its own minimum of 512.
+    assert sent.fields == {} and np.array_equal(pixels(sent.files["image"]), source)
     assert size(result.images[0].data) == (2048, 2048)
+
+
+SDXL_SIZES = [s.value for s in catalog.MODELS["sdxl-1.0"].sizes]
+
+
+@pytest.mark.parametrize("sdxl_size", SDXL_SIZES)
+def test_every_sdxl_size_upscales_2x_end_to_end(stability_emulator, run_jobs_inline, user, sdxl_size):
+    """The editor's upscale of an SDXL result, as a job: validated, sent, doubled, stored."""
+    width, height = map(int, sdxl_size.split("x"))
+    prepared = editing.prepare(model="sdxl-1.0", operation="upscale", source=png_bytes(width, height),
+                               settings=EditSettings(factor=2))  # fmt: skip
+    with run_jobs_inline(execute=True):
+        job = jobs.job_create_edit(owner=user, edit=prepared)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error_message
+    assert stability_emulator.requests[-1].path == "/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
+    [image] = job.images.all()
+    assert (image.width, image.height) == (width * 2, height * 2)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(1024, 1024), (1025, 1024), (1024, 1025), (2048, 512), (2048, 513), (1600, 640), (1600, 656)],
+)
+def test_the_catalog_refuses_exactly_the_upscales_stability_refuses(stability_emulator, width, height):
+    """At most 4,194,304 output pixels (v1 upscale): the validator and the emulator draw one line."""
+    # A request for a small size, its stored source swapped for this one: what the wire answers
+    # is compared with what the validator says of the real size.
+    request = make_request("sdxl-1.0", "upscale", source=png_bytes(width, height),
+                           size=Size.of(128, 128), edit=EditSettings(factor=2))  # fmt: skip
+    doubled = Size.of(width * 2, height * 2)
+    problem = specs.size_problem(request.model, Operation.UPSCALE, doubled, 2)
+    try:
+        provider.generate(replace(request, size=doubled))
+        refused_on_the_wire = ""
+    except ProviderError as exc:
+        assert exc.kind == ErrorKind.INVALID_REQUEST
+        refused_on_the_wire = exc.message
+    assert bool(problem) == bool(refused_on_the_wire), (problem, refused_on_the_wire)
+    if refused_on_the_wire:
+        assert "4,194,304" in refused_on_the_wire and "1,048,576" in problem
+
+
+def test_esrgan_refuses_both_sides_and_a_side_under_512(stability_emulator):
+    session, base = provider._session()
+    url = f"{base}/v1/generation/esrgan-v1-x2plus/image-to-image/upscale"
+    files = {"image": ("image.png", png_bytes(300, 200), "image/png")}
+    both = session.post(url, data={"width": "600", "height": "400"}, files=files)
+    small = session.post(url, data={"width": "500"}, files=files)
+    default = session.post(url, files=files)
+    assert (both.status_code, small.status_code, default.status_code) == (400, 400, 200)
 
 
 @pytest.mark.parametrize(
@@ -346,3 +399,113 @@ def test_a_creative_upscale_past_its_deadline_fails_and_is_not_bought_again(
     buys = [r for r in stability_emulator.requests if r.path == "/v2beta/stable-image/upscale/creative"]
     assert len(buys) == 1 and runner_waits == [] and job.attempts == 1
     assert "did not finish in time" in job.error_message and "did not try again" in job.error_message
+
+
+# --- every setting a job records reaches the wire ---------------------------------------------------
+
+STABILITY_PAIRS = [
+    (m.id, op) for m in catalog.MODELS.values() if m.provider == "stability" for op in sorted(m.operations)
+]
+
+
+def _not_default(option):
+    """A value of the option that is not its default (nor its "send nothing" value)."""
+    if option.kind == catalog.OptionKind.CHOICE:
+        return next(c for c in reversed(option.choices) if c not in (option.default, option.unset))
+    if option.kind == catalog.OptionKind.BOOL:
+        return not option.default
+    return option.max if option.kind == catalog.OptionKind.FLOAT else int(option.max)
+
+
+def _stability_request(model_id, operation, *, options, negative):
+    """A validated request of the operation, its inputs stored as the editor stores them."""
+    common = {"options": options, "negative_prompt": negative, "prompt": "a lighthouse at dusk", "seed": 77}
+    if operation == Operation.GENERATE:
+        return make_request(model_id, operation, **common)
+    if operation == Operation.UPSCALE:
+        factor = catalog.MODELS[model_id].upscale.factors[0]
+        prepared = editing.prepare(model=model_id, operation=operation, source=png_bytes(96, 64),
+                                   settings=EditSettings(factor=factor), **common)  # fmt: skip
+    else:
+        settings = {
+            Operation.REMIX: EditSettings(strength=0.4),
+            Operation.OUTPAINT: EditSettings(extend=Extension(right=64)),
+            Operation.SEARCH_REPLACE: EditSettings(search_prompt="the boat"),
+            Operation.CONTROL: EditSettings(control_kind="structure", control_strength=0.3),
+            Operation.STYLE: EditSettings(fidelity=0.8),
+        }.get(operation, specs.NO_EDIT)
+        source = png_bytes(1024, 1024) if model_id == "sdxl-1.0" else png_bytes(128, 128)
+        mask = PILImage.new("L", (1024, 1024) if model_id == "sdxl-1.0" else (128, 128), 0)
+        mask.paste(255, (16, 16, 64, 64))
+        masked = operation in specs.MASKED
+        prepared = editing.prepare(model=model_id, operation=operation, source=source, settings=settings,
+                                   mask=imaging.png_bytes(mask) if masked else None, **common)  # fmt: skip
+    return make_request(
+        model_id, operation, source=imaging.png_bytes(prepared.canvas), size=prepared.request.size,
+        mask=imaging.png_bytes(prepared.mask) if prepared.mask is not None else None, edit=prepared.request.edit,
+        **common,
+    )  # fmt: skip
+
+
+def _sent(emulator):
+    """The paid call's path and fields (its JSON body, or its multipart fields)."""
+    call = next(r for r in reversed(emulator.requests) if r.method == "POST")
+    return call.path, (call.json if call.json is not None else call.fields)
+
+
+def _negatives(sent):
+    """The negative prompts a call carries: v2beta's field, or v1's prompts of negative weight."""
+    if "negative_prompt" in sent:
+        return [sent["negative_prompt"]]
+    if "text_prompts" in sent:  # v1 JSON
+        return [p["text"] for p in sent["text_prompts"] if p["weight"] < 0]
+    weights = {k: v for k, v in sent.items() if k.startswith("text_prompts[") and k.endswith("[weight]")}
+    return [sent[k.replace("[weight]", "[text]")] for k, v in weights.items() if float(v) < 0]
+
+
+@pytest.mark.parametrize(("model_id", "operation"), STABILITY_PAIRS, ids=[f"{m}-{op}" for m, op in STABILITY_PAIRS])
+def test_every_option_and_negative_prompt_a_job_records_reaches_the_wire(stability_emulator, fast_polling,
+                                                                          model_id, operation):  # fmt: skip
+    model = catalog.MODELS[model_id]
+    options = {o.name: _not_default(o) for o in model.options_for(operation)}
+    negative = "blurry, text" if model.takes_negative_prompt(operation) else ""
+    request = _stability_request(model_id, operation, options=options, negative=negative)
+    assert dict(request.options) == options and request.negative_prompt == negative  # recorded as asked
+    provider.generate(request)
+    path, sent = _sent(stability_emulator)
+    for option in model.options_for(operation):
+        assert option.name in sent, f"{option.name} is recorded but {path} was not sent it"
+        assert specs.coerce_option(option, sent[option.name]) == options[option.name], option.name
+    assert _negatives(sent) == ([negative] if negative else []), path
+
+
+@pytest.mark.parametrize(("model_id", "operation"), STABILITY_PAIRS, ids=[f"{m}-{op}" for m, op in STABILITY_PAIRS])
+def test_what_an_endpoint_does_not_take_is_refused_before_the_call(stability_emulator, model_id, operation):
+    """A setting the endpoint has no field for is refused by name, not recorded and dropped."""
+    model = catalog.MODELS[model_id]
+    taken = {o.name for o in model.options_for(operation)}
+    for option in model.options:
+        if option.name not in taken:
+            with pytest.raises(specs.Invalid, match=f"no option “{option.name}” for {operation.value}"):
+                _stability_request(model_id, operation, options={option.name: _not_default(option)}, negative="")
+    if model.negative_prompt and not model.takes_negative_prompt(operation):
+        with pytest.raises(specs.Invalid) as refused:
+            _stability_request(model_id, operation, options={}, negative="blurry")
+        assert f"no negative prompt for {operation.value}" in refused.value.errors["negative_prompt"][0]
+    assert stability_emulator.requests == []
+
+
+def test_sdxls_upscale_makes_one_image_and_takes_none_of_the_diffusion_settings():
+    model = catalog.MODELS["sdxl-1.0"]
+    assert model.max_n_for(Operation.UPSCALE) == 1 and model.max_n_for(Operation.GENERATE) == 10
+    assert model.options_for(Operation.UPSCALE) == ()
+    with pytest.raises(specs.Invalid) as refused:
+        make_request("sdxl-1.0", "upscale", source=png_bytes(64, 64), size=Size.of(128, 128),
+                     edit=EditSettings(factor=2), n=5)  # fmt: skip
+    assert "between 1 and 1 for Stable Diffusion XL 1.0's upscale" in refused.value.errors["n"][0]
+
+
+def test_style_preset_none_means_the_field_is_left_out(stability_emulator):
+    for model_id, operation in (("sdxl-1.0", Operation.REMIX), ("stable-image-core", Operation.EDIT)):
+        provider.generate(_stability_request(model_id, operation, options={"style_preset": "none"}, negative=""))
+        assert "style_preset" not in _sent(stability_emulator)[1]

@@ -107,17 +107,8 @@ def _source_png(request: ImageRequest) -> bytes:
 
 
 def _v1_fields(request: ImageRequest) -> dict[str, Any]:
-    options = request.options
-    fields: dict[str, Any] = {
-        "cfg_scale": options.get("cfg_scale", 7),
-        "samples": request.n,
-        "steps": options.get("steps", 30),
-        "seed": request.seed,
-        "sampler": options.get("sampler", "K_DPMPP_2M"),
-    }
-    if options.get("style_preset", "none") != "none":
-        fields["style_preset"] = options["style_preset"]
-    return fields
+    """What every v1 diffusion call takes: the catalog's options for it, count and seed."""
+    return {**request.wire_options(), "samples": request.n, "seed": request.seed}
 
 
 def _v1_prompts(request: ImageRequest) -> list[dict[str, Any]]:
@@ -157,9 +148,9 @@ def _v1(request: ImageRequest, session: requests.Session, base: str) -> list[Gen
         data = {**_v1_multipart(request), "mask_source": source}
         answer = _post(session, f"{base}/v1/generation/{engine}/image-to-image/masking", data=data, files=files)
     elif op == Operation.UPSCALE:
+        # ESRGAN doubles by default; a `width` would only add its own minimum (512) to what it takes.
         files = {"image": ("image.png", _source_png(request), "image/png")}
-        answer = _post(session, f"{base}/v1/generation/esrgan-v1-x2plus/image-to-image/upscale",
-                       data={"width": str(request.size.width)}, files=files)  # fmt: skip
+        answer = _post(session, f"{base}/v1/generation/esrgan-v1-x2plus/image-to-image/upscale", files=files)
     else:
         raise ProviderError(ErrorKind.INVALID_REQUEST, f"SDXL cannot {op} in Atelier.")
     artifacts = answer.get("artifacts")
@@ -173,16 +164,7 @@ def _v1(request: ImageRequest, session: requests.Session, base: str) -> list[Gen
 
 def _v2_generate(request: ImageRequest, session: requests.Session, base: str, seed: int) -> GeneratedImage:
     wire = request.model.wire
-    data: dict[str, Any] = {
-        "prompt": request.prompt,
-        "aspect_ratio": request.model.aspect_for(request.size),
-        "seed": str(seed),
-        "output_format": request.options.get("output_format", "png"),
-    }
-    if request.negative_prompt:
-        data["negative_prompt"] = request.negative_prompt
-    if request.options.get("style_preset", "none") != "none":
-        data["style_preset"] = request.options["style_preset"]
+    data = {**_v2_fields(request, seed=seed), "aspect_ratio": request.model.aspect_for(request.size)}
     if wire.sd3_model:
         data["model"] = wire.sd3_model
     files: dict[str, Any] = {"none": ("", b"")}  # v2beta wants multipart even with only fields
@@ -196,12 +178,16 @@ def _v2_generate(request: ImageRequest, session: requests.Session, base: str, se
     return _v2_image(answer)
 
 
-def _v2_fields(request: ImageRequest, *, prompt: bool = True) -> dict[str, Any]:
-    data: dict[str, Any] = {"output_format": request.options.get("output_format", "png"), "seed": str(request.seed)}
+def _v2_fields(request: ImageRequest, *, prompt: bool = True, seed: int | None = None) -> dict[str, Any]:
+    """The fields every v2beta call of this operation takes: the catalog's options for it (output
+    format, style preset where the endpoint has one), the seed, and the prompts (the negative one
+    where the endpoint takes it: the validator refuses it elsewhere)."""
+    data = {name: str(value) for name, value in request.wire_options().items()}
+    data["seed"] = str(request.seed if seed is None else seed)
     if prompt:
         data["prompt"] = request.prompt
-        if request.negative_prompt:
-            data["negative_prompt"] = request.negative_prompt
+    if request.negative_prompt and request.model.takes_negative_prompt(request.operation):
+        data["negative_prompt"] = request.negative_prompt
     return data
 
 
@@ -259,9 +245,10 @@ def _v2_tool(request: ImageRequest, session: requests.Session, base: str) -> Gen
 def _v2_upscale(request: ImageRequest, session: requests.Session, base: str, progress: Progress) -> GeneratedImage:
     files = {"image": ("image.png", _source_png(request), "image/png")}
     upscaler = request.model.wire.upscaler
-    data = {"output_format": request.options.get("output_format", "png")}
-    if upscaler != "fast":
-        data["prompt"] = request.prompt or "a high resolution photograph"
+    if upscaler == "fast":  # it takes the image and output_format only
+        data = {name: str(value) for name, value in request.wire_options().items()}
+    else:  # conservative and creative want a prompt, and take a negative one and a seed
+        data = {**_v2_fields(request), "prompt": request.prompt or "a high resolution photograph"}
     if upscaler in ("fast", "conservative"):
         return _v2_image(_post(session, f"{base}/v2beta/stable-image/upscale/{upscaler}", data=data, files=files))
     deadline = time.monotonic() + settings.PROVIDER_JOB_DEADLINE_SECONDS

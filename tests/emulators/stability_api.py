@@ -21,11 +21,16 @@ SAMPLERS = {"DDIM", "DDPM", "K_DPMPP_2M", "K_DPMPP_2S_ANCESTRAL", "K_DPM_2", "K_
             "K_EULER_ANCESTRAL", "K_HEUN", "K_LMS"}  # fmt: skip
 ASPECTS = {"16:9": (1344, 768), "1:1": (1024, 1024), "21:9": (1536, 640), "2:3": (832, 1248), "3:2": (1216, 832),
            "4:5": (896, 1088), "5:4": (1088, 896), "9:16": (768, 1344), "9:21": (640, 1536)}  # fmt: skip
+# The StylePreset enum, v1 and v2beta alike: there is no "none" (leave the field out instead).
+STYLE_PRESETS = {"enhance", "anime", "photographic", "digital-art", "comic-book", "fantasy-art", "line-art",
+                 "analog-film", "neon-punk", "isometric", "low-poly", "origami", "modeling-compound", "cinematic",
+                 "3d-model", "pixel-art", "tile-texture"}  # fmt: skip
 MASK_SOURCES = {"MASK_IMAGE_WHITE", "MASK_IMAGE_BLACK", "INIT_IMAGE_ALPHA"}
 ENGINE = "stable-diffusion-xl-1024-v1-0"
-# esrgan-v1-x2plus: inputs up to 1024×1024 pixels, outputs up to 2048 a side.
-ESRGAN_MAX_INPUT_PIXELS = 1024 * 1024
-ESRGAN_MAX_OUTPUT_EDGE = 2048
+# v1 image-to-image/upscale: "outputs an image with a maximum pixel count of 4,194,304" (400
+# invalid_pixel_count past it); by default 2× the input; `width` or `height` (not both), at least 512.
+UPSCALE_MAX_PIXELS = 4_194_304
+UPSCALE_MIN_SIDE = 512
 
 
 def v1_error(status: int, name: str, message: str):
@@ -57,6 +62,14 @@ class StabilityEmulator(Emulator):
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return v1_error(401, "unauthorized", "Missing or invalid API key")
         path = request.path
+        preset = (request.json or {}).get("style_preset") if request.json else request.fields.get("style_preset")
+        if preset is not None and preset not in STYLE_PRESETS:
+            message = f"style_preset: must be one of {sorted(STYLE_PRESETS)}"
+            return (
+                v1_error(400, "bad_request", message)
+                if path.startswith("/v1/")
+                else v2_error(400, "bad_request", message)
+            )
         if path == "/v1/user/balance":
             return 200, {"credits": 42.5}, {}
         if path == f"/v1/generation/{ENGINE}/text-to-image":
@@ -165,15 +178,26 @@ class StabilityEmulator(Emulator):
         return 200, {"artifacts": [{"base64": b64(result), "seed": seed, "finishReason": "SUCCESS"}]}, {}
 
     def esrgan(self, request: Request):
+        if "image" not in request.files:
+            return v1_error(400, "bad_request", "image: is required")
         image = Image.open(io.BytesIO(request.files["image"]))
         if "width" in request.fields and "height" in request.fields:
-            return v1_error(400, "bad_request", "width, height: give one of them, not both")
-        if image.width * image.height > ESRGAN_MAX_INPUT_PIXELS:
-            return v1_error(400, "invalid_image_dimensions", f"image: at most {ESRGAN_MAX_INPUT_PIXELS} pixels")
-        width = int(request.fields.get("width", image.width * 2))
-        if width > image.width * 2 or width > ESRGAN_MAX_OUTPUT_EDGE:
-            return v1_error(400, "bad_request", f"width: at most twice the input and {ESRGAN_MAX_OUTPUT_EDGE}")
-        result = image.resize((width, round(image.height * width / image.width)))
+            return v1_error(400, "bad_request", "width, height: only one of them may be specified")
+        if "width" in request.fields:
+            width = int(request.fields["width"])
+            size = (width, round(image.height * width / image.width))
+        elif "height" in request.fields:
+            height = int(request.fields["height"])
+            size = (round(image.width * height / image.height), height)
+        else:
+            size = (image.width * 2, image.height * 2)
+        side = request.fields.get("width") or request.fields.get("height")
+        if side is not None and int(side) < UPSCALE_MIN_SIDE:
+            return v1_error(400, "bad_request", f"width, height: must be at least {UPSCALE_MIN_SIDE}")
+        if size[0] * size[1] > UPSCALE_MAX_PIXELS:
+            message = f"The requested image would exceed the maximum pixel count of {UPSCALE_MAX_PIXELS:,}"
+            return v1_error(400, "invalid_pixel_count", message)
+        result = image.resize(size)
         return 200, {"artifacts": [{"base64": b64(result), "seed": 0, "finishReason": "SUCCESS"}]}, {}
 
     # v2beta -----------------------------------------------------------------------------------

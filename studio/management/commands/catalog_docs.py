@@ -57,7 +57,13 @@ def free_sizes_text(model: Model) -> str:
     if model.size_rule is None:
         return "—"
     scope = "generations and edits" if model.free_generate else "inputs of edits (generations use the presets)"
-    return f"{size_rule_text(model.size_rule)}; for {scope}"
+    if model.size_rule.source:
+        basis = f" ({model.size_rule.source})"
+    elif model.provider != "offline":
+        basis = " (Atelier's own bound: the provider documents no input size limit)"
+    else:
+        basis = ""
+    return f"{size_rule_text(model.size_rule)}; for {scope}{basis}"
 
 
 def allowed_text(option: Option) -> str:
@@ -94,12 +100,29 @@ def formats_text(model: Model) -> str:
     return ", ".join(f"**{c}**" if c == option.default else c for c in option.choices)
 
 
+def count_text(model: Model) -> str:
+    """1–N images a request, and the operations whose endpoint makes fewer."""
+    text = f"1–{model.max_n}" if model.max_n > 1 else "1"
+    fewer = [f"{op.value}: {model.max_n_for(op)}" for op in OPERATIONS
+             if op in model.operations and model.max_n_for(op) < model.max_n]  # fmt: skip
+    return f"{text} ({'; '.join(fewer)})" if fewer else text
+
+
+def negative_text(model: Model) -> str:
+    """Whether the model takes a negative prompt, and the operations whose endpoint does not."""
+    without = [op.value for op in OPERATIONS if op in model.operations and not model.takes_negative_prompt(op)]
+    if not model.negative_prompt or not without:
+        return YES_NO[model.negative_prompt]
+    cited = sorted({limit.source for limit in model.limits.values() if limit.source})
+    return f"yes, except for {', '.join(without)}" + (f" ({'; '.join(cited)})" if cited else "")
+
+
 def seed_text(model: Model) -> str:
     return f"0–{model.seed_max:,}" if model.seed_max is not None else "not taken"
 
 
 def presets_text(model: Model) -> str:
-    return ", ".join(f"{s.aspect} {s.width}×{s.height}" for s in model.sizes)
+    return ", ".join(f"{s.aspect} {s.width}×{s.height}" + (f" ({s.name})" if s.name else "") for s in model.sizes)
 
 
 def summary_table() -> str:
@@ -128,15 +151,19 @@ def model_section(m: Model) -> list[str]:
         ("Free sizes", free_sizes_text(m)),
         ("Output formats", formats_text(m) + (" (default in bold)" if m.option("output_format") else "")),
         ("Qualities", ", ".join(f"**{q}**" if q == m.default_quality else q for q in m.qualities)),
-        ("Images per request", f"1–{m.max_n}" if m.max_n > 1 else "1"),
+        ("Images per request", count_text(m)),
         ("Seed", seed_text(m)),
-        ("Prompt", f"up to {m.max_prompt_chars:,} characters; negative prompt: {YES_NO[m.negative_prompt]}"),
+        ("Prompt", f"up to {m.max_prompt_chars:,} characters; negative prompt: {negative_text(m)}"),
     ]
     if m.upscale:
         up = m.upscale
         factors = " or ".join(f"{f}×" for f in up.factors)
+        output = f"{up.max_output_edge} px a side"
+        if up.max_output_pixels:
+            output += f" and {up.max_output_pixels:,} pixels"
+        cited = f" ({up.source})" if up.source else ""
         facts.append(("Upscale", f"{factors}; input at most {up.max_input_pixels:,} pixels; output at most "
-                                 f"{up.max_output_edge} px a side"))  # fmt: skip
+                                 f"{output}{cited}"))  # fmt: skip
     if m.control_kinds:
         facts.append(("Control follows", ", ".join(m.control_kinds)))
     if m.max_references:
