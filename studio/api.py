@@ -102,12 +102,15 @@ def model_json(model: catalog.Model) -> dict[str, Any]:
         "disabled_reason": available.reason,
         "operations": sorted(model.operations),
         "sizes": [
-            {"aspect_ratio": s.aspect, "size": s.value, "width": s.width, "height": s.height} for s in model.sizes
+            {"aspect_ratio": s.aspect, "size": s.value, "width": s.width, "height": s.height, "name": s.name}
+            for s in model.sizes
         ],
         "qualities": list(model.qualities),
         "default_quality": model.default_quality,
         "max_n": model.max_n,
+        "max_n_by_operation": {op.value: model.max_n_for(op) for op in sorted(model.operations)},
         "negative_prompt": model.negative_prompt,
+        "negative_prompt_by_operation": {op.value: model.takes_negative_prompt(op) for op in sorted(model.operations)},
         "seed": model.seed,
         "seed_max": model.seed_max,
         "max_prompt_chars": model.max_prompt_chars,
@@ -126,6 +129,7 @@ def model_json(model: catalog.Model) -> dict[str, Any]:
             "factors": list(model.upscale.factors),
             "max_input_pixels": model.upscale.max_input_pixels,
             "max_output_edge": model.upscale.max_output_edge,
+            "max_output_pixels": model.upscale.max_output_pixels or None,
         }
         if model.upscale
         else None,

@@ -58,7 +58,6 @@ class ModelRequestForm(forms.Form):
         self.catalog_model = catalog.get_model(str(source.get("model") or DEFAULT_MODEL))
         model = self.catalog_model or catalog.MODELS[DEFAULT_MODEL]
         self.fields["quality"].widget = forms.Select(choices=[(q, q) for q in model.qualities])
-        self.fields["n"].widget = forms.NumberInput(attrs={"min": 1, "max": model.max_n})
         self.fields["prompt"].widget.attrs["maxlength"] = model.max_prompt_chars
         if not self.is_bound:
             self.initial.setdefault("quality", model.default_quality)
@@ -66,6 +65,7 @@ class ModelRequestForm(forms.Form):
             operation = catalog.Operation(source.get("operation") or catalog.Operation.GENERATE)
         except ValueError:
             operation = catalog.Operation.GENERATE
+        self.fields["n"].widget = forms.NumberInput(attrs={"min": 1, "max": model.max_n_for(operation)})
         self.model_options = model.options_for(operation)
         for option in self.model_options:
             self.fields[OPTION_PREFIX + option.name] = _option_field(option)

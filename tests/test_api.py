@@ -45,7 +45,11 @@ def test_models_lists_the_catalog_with_availability(api):
     models = {m["id"]: m for m in api.get("/api/v1/models").json()["models"]}
     assert models["offline"]["enabled"] is True
     assert models["gpt-image-2"]["enabled"] is False and models["gpt-image-2"]["disabled_reason"]
-    assert {"aspect_ratio": "16:9", "size": "1344x768", "width": 1344, "height": 768} in models["sdxl-1.0"]["sizes"]
+    assert {"aspect_ratio": "16:9", "size": "1344x768", "width": 1344, "height": 768, "name": ""} in models["sdxl-1.0"][
+        "sizes"
+    ]
+    assert models["sdxl-1.0"]["max_n_by_operation"]["upscale"] == 1
+    assert models["stable-image-core"]["negative_prompt_by_operation"]["outpaint"] is False
     assert models["sdxl-1.0"]["options"][0] == {
         "name": "cfg_scale",
         "label": "CFG scale",
@@ -53,6 +57,7 @@ def test_models_lists_the_catalog_with_availability(api):
         "default": 7.0,
         "min": 0,
         "max": 35,
+        "operations": ["edit", "generate", "remix"],
     }
 
 

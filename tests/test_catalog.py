@@ -17,7 +17,7 @@ from studio.catalog import Operation, OptionKind
 from tests.factories import make_job
 from tests.test_request_rules import option_allowed
 
-size_label_migration = importlib.import_module("studio.migrations.0012_size_aspect_not_label")
+size_label_migration = importlib.import_module("studio.migrations.0013_size_aspect_not_label")
 
 MODELS = list(catalog.MODELS.values())
 OPENAI = [m for m in MODELS if m.provider == "openai"]

@@ -70,6 +70,18 @@ def test_gpt_image_2_5_generates_with_xhigh_quality_and_complexity(openai_emulat
     assert decoded(result.images[0].data).size == (1536, 864)
 
 
+@pytest.mark.parametrize(
+    "model", ["gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "chatgpt-image-latest", "gpt-image-2.5-flare-2026-09-08"]
+)
+def test_models_the_sdk_names_generate_with_what_it_documents(openai_emulator, model):
+    """The 2.6 pair and chatgpt-image-latest take what the SDK says of every GPT image model (the
+    emulator refuses free sizes and xhigh for them); a dated snapshot takes its model's settings."""
+    size = "1536x864" if model.endswith("2026-09-08") else "1536x1024"
+    result = provider.generate(request(model, size=size, quality="high"))
+    assert openai_emulator.requests[-1].json["model"] == model
+    assert decoded(result.images[0].data).size == tuple(int(x) for x in size.split("x"))
+
+
 def test_dall_e_3_style_quality_and_revised_prompt(openai_emulator):
     result = provider.generate(request("dall-e-3", size="1792x1024", quality="hd", options={"style": "natural"}))
     sent = openai_emulator.requests[-1].json

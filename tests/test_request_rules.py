@@ -132,7 +132,7 @@ def assert_keeps_rules(request: specs.ImageRequest) -> None:
     model, operation = request.model, request.operation
     specs.validate(request)
     assert request.quality in model.qualities
-    assert 1 <= request.n <= model.max_n
+    assert 1 <= request.n <= model.max_n_for(operation)
     assert 0 <= request.seed <= seed_max(model)
     assert size_allowed(model, operation, request.size.width, request.size.height, request.edit.factor)
     if (ratio := aspect_of(request.size.aspect)) is not None:
@@ -216,7 +216,7 @@ def drafts(draw: st.DrawFn, model: Model, operation: Operation) -> Draft:
             d.late.add("prompt")
     else:
         d.kwargs["prompt"] = draw(PROMPT if operation in specs.NEEDS_PROMPT else PROMPT | st.just(""))
-    if model.negative_prompt:
+    if model.takes_negative_prompt(operation):
         d.kwargs["negative_prompt"] = draw(st.text(STORABLE, max_size=20))
     elif refuse():
         d.kwargs["negative_prompt"] = "blurry"
@@ -229,11 +229,12 @@ def drafts(draw: st.DrawFn, model: Model, operation: Operation) -> Draft:
             d.late.add("quality")
     else:
         d.kwargs["quality"] = draw(st.sampled_from(model.qualities) | st.none())
+    max_n = model.max_n_for(operation)
     if refuse():
-        d.kwargs["n"] = draw(st.integers(-3, 0) | st.integers(model.max_n + 1, model.max_n + 20))
+        d.kwargs["n"] = draw(st.integers(-3, 0) | st.integers(max_n + 1, max_n + 20))
         d.late.add("n")
     else:
-        d.kwargs["n"] = draw(st.integers(1, model.max_n) | st.none())
+        d.kwargs["n"] = draw(st.integers(1, max_n) | st.none())
     if refuse():
         d.kwargs["seed"] = draw(st.just(seed_max(model) + 1) | st.integers(seed_max(model) + 1, 2**40) | st.just(-1))
         d.late.add("seed")

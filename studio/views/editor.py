@@ -22,10 +22,16 @@ OUTPAINT_ASPECTS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
 
 def _context(form: EditForm, **extra: Any) -> dict[str, Any]:
     operation = form["operation"].value() or "edit"
+    model = form.catalog_model
+    try:
+        negative_prompt = bool(model) and model.takes_negative_prompt(catalog.Operation(operation))
+    except ValueError:
+        negative_prompt = False
     return {
         "form": form,
-        "model": form.catalog_model,
+        "model": model,
         "operation": operation,
+        "negative_prompt": negative_prompt,
         "operations": EDIT_OPERATIONS,
         "model_choices": [(m, catalog.availability(m)) for m in catalog.models_for(operation)],
         "aspects": OUTPAINT_ASPECTS,

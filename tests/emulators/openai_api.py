@@ -16,14 +16,18 @@ from PIL import Image
 from studio.providers import offline
 from tests.emulators.base import Emulator, Request
 
-# GPT Image models that take free sizes, and the 2.5/2.6 pairs that add xhigh/max and complexity.
-GPT_IMAGE_2_5 = {"gpt-image-2.5-flare", "gpt-image-2.5-sunburst", "gpt-image-2.6-flare", "gpt-image-2.6-sunburst"}
-FREE_SIZE = {"gpt-image-2"} | GPT_IMAGE_2_5
-GPT_IMAGE = {"gpt-image-1.5", "gpt-image-1-mini", "gpt-image-1"} | FREE_SIZE
+# GPT Image models that take free sizes (with their dated snapshots, as openai types/image_model.py
+# lists them), and the 2.5 pair that adds xhigh/max and complexity. The 2.6 pair and
+# chatgpt-image-latest take what the SDK says of every GPT image model: the three sizes or auto.
+GPT_IMAGE_2_5 = {"gpt-image-2.5-flare", "gpt-image-2.5-sunburst"}
+GPT_IMAGE_2_5 |= {f"{model}-2026-09-08" for model in GPT_IMAGE_2_5}
+FREE_SIZE = {"gpt-image-2", "gpt-image-2-2026-04-21"} | GPT_IMAGE_2_5
+GPT_FIXED_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
+GPT_FIXED = {"gpt-image-1.5", "gpt-image-1-mini", "gpt-image-1", "gpt-image-2.6-flare", "gpt-image-2.6-sunburst"}
+GPT_FIXED |= {"chatgpt-image-latest"}
+GPT_IMAGE = GPT_FIXED | FREE_SIZE
 SIZES = {
-    "gpt-image-1.5": {"1024x1024", "1536x1024", "1024x1536", "auto"},
-    "gpt-image-1-mini": {"1024x1024", "1536x1024", "1024x1536", "auto"},
-    "gpt-image-1": {"1024x1024", "1536x1024", "1024x1536", "auto"},
+    **dict.fromkeys(GPT_FIXED, GPT_FIXED_SIZES),
     "dall-e-3": {"1024x1024", "1792x1024", "1024x1792"},
     "dall-e-2": {"256x256", "512x512", "1024x1024"},
 }

@@ -21,7 +21,7 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("studio", "0011_recovery")]
+    dependencies = [("studio", "0012_params_drop_inapplicable_options")]
 
     # Backwards there is nothing to undo: the older code reads "16:9" as well.
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
