@@ -490,8 +490,9 @@ def _quality(draw: st.DrawFn, m: Model) -> dict[str, Any]:
     return {"field": "quality", "says": f"“{quality}”", "quality": quality}
 
 
-def _count(draw: st.DrawFn, m: Model) -> dict[str, Any]:
-    return {"field": "n", "says": str(m.max_n), "n": draw(st.integers(-3, 0) | st.integers(m.max_n + 1, 50))}
+def _count(draw: st.DrawFn, m: Model, op: Operation = Operation.GENERATE) -> dict[str, Any]:
+    most = m.max_n_for(op)
+    return {"field": "n", "says": str(most), "n": draw(st.integers(-3, 0) | st.integers(most + 1, 50))}
 
 
 def _seed(draw: st.DrawFn, m: Model) -> dict[str, Any]:
@@ -815,7 +816,7 @@ def _edit_references(draw: st.DrawFn, m: Model, op: Operation) -> dict[str, Any]
 
 EDIT_BREAKERS = {
     "quality": (lambda m, op: True, lambda draw, m, op: _quality(draw, m)),
-    "count": (lambda m, op: True, lambda draw, m, op: _count(draw, m)),
+    "count": (lambda m, op: True, _count),
     "seed": (lambda m, op: True, lambda draw, m, op: _seed(draw, m)),
     "unknown-option": (
         lambda m, op: True,
@@ -830,7 +831,7 @@ EDIT_BREAKERS = {
     "only-with": (lambda m, op: bool(_edit_only_with(m, op)), _edit_apart),
     "prompt": (lambda m, op: True, _edit_prompt),
     "negative-prompt": (
-        lambda m, op: not m.negative_prompt,
+        lambda m, op: not m.takes_negative_prompt(op),
         lambda draw, m, op: {"field": "negative_prompt", "says": "negative prompt", "negative_prompt": "blurry"},
     ),
     "fraction": (lambda m, op: op in (Operation.REMIX, Operation.STYLE, Operation.CONTROL), _edit_fraction),
@@ -851,7 +852,7 @@ def refused_edit(draw: st.DrawFn, kind: str) -> RefusedEdit:
     model, operation = draw(st.sampled_from([(m, op) for m, op in EDITOR_PAIRS if applies(m, op)]))
     base = {
         "quality": draw(st.sampled_from(model.qualities)),
-        "n": draw(st.integers(1, model.max_n)),
+        "n": draw(st.integers(1, model.max_n_for(operation))),
         "seed": draw(st.integers(0, seed_max(model))),
         "edit": base_edit(model, operation),
     }
