@@ -59,8 +59,9 @@ def _crop_box(width: int, height: int, ratio: float) -> tuple[int, int, int, int
 
 def _fit(canvas: Image.Image, mask: Image.Image | None, size: Size) -> tuple[Image.Image, Image.Image | None]:
     """The canvas at a size the model takes, never stretched. With a mask (inpaint, erase, outpaint),
-    it is scaled to fit inside and the margin around it is added to the mask, with a little overlap
-    so the seam blends, for the model to paint (as an outpaint does): nothing of the picture is lost.
+    it is scaled to fit inside and the margin around it is added to the mask, with an overlap into
+    the picture so the seam blends (up to OUTPAINT_OVERLAP, never more than that side's margin), for
+    the model to paint (as an outpaint does): nothing of the picture is lost.
     Without one (remix, instruct, variation, control, style), where the model redraws the whole
     picture and bars would show, it is cropped to the size's shape (centred), then scaled."""
     target = (size.width, size.height)
@@ -80,8 +81,19 @@ def _fit(canvas: Image.Image, mask: Image.Image | None, size: Size) -> tuple[Ima
     right, bottom = size.width - inner[0] - left, size.height - inner[1] - top
     if not any((left, top, right, bottom)):
         return canvas, mask
-    overlap = min(imaging.OUTPAINT_OVERLAP, max(left, top, right, bottom))
-    fitted, margin = imaging.extend_canvas(canvas, left=left, top=top, right=right, bottom=bottom, overlap=overlap)
+    fitted, _ = imaging.extend_canvas(canvas, left=left, top=top, right=right, bottom=bottom, overlap=0)
+    # Each side's seam reaches into the picture by no more than that side's own margin: a 1 px
+    # rounding margin repaints 1 px of what the user did not mask, not a wider side's overlap.
+    overlap = imaging.OUTPAINT_OVERLAP
+    keep = (
+        left + min(overlap, left),
+        top + min(overlap, top),
+        left + inner[0] - min(overlap, right),
+        top + inner[1] - min(overlap, bottom),
+    )
+    margin = Image.new("L", target, 255)
+    if keep[0] < keep[2] and keep[1] < keep[3]:
+        margin.paste(0, keep)
     placed = Image.new("L", target, 0)
     placed.paste(mask, (left, top))
     return fitted, ImageChops.lighter(margin, placed)

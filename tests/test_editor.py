@@ -376,3 +376,22 @@ def test_no_fitted_source_is_stretched(settings, model, operation, shape):
     left, top, right, bottom = red_box(prepared.canvas)
     assert prepared.canvas.size == (prepared.request.size.width, prepared.request.size.height)
     assert abs((right - left) - (bottom - top)) <= 2, (right - left, bottom - top)
+
+
+def test_a_fitted_masked_edit_repaints_no_more_of_the_picture_than_each_sides_margin():
+    """61×64 on the offline renderer's grid of 8 is placed unscaled on 64×64: 1 px of margin on the
+    left, 2 on the right. A side's seam reaches into the picture by no more than its own margin, so
+    the mask is 1 + 1 px on the left and 2 + 2 px on the right (not the largest margin on each), and
+    elsewhere exactly what the user painted."""
+    mask = PILImage.new("L", (61, 64), 0)
+    mask.paste(255, (20, 20, 30, 30))
+    prepared = editing.prepare(model="offline", operation="edit", source=png_bytes(61, 64),
+                               mask=imaging.png_bytes(mask), prompt="a red balloon")  # fmt: skip
+    assert prepared.canvas.size == (64, 64)
+    painted = np.asarray(prepared.mask)
+    assert np.flatnonzero(painted[0]).tolist() == [0, 1, 60, 61, 62, 63]
+    expected = np.zeros((64, 64), np.uint8)
+    expected[:, :2] = 255  # the 1 px margin and 1 px of the picture
+    expected[:, 60:] = 255  # the 2 px margin and 2 px of the picture
+    expected[20:30, 21:31] = 255  # the user's box, moved right by the left margin
+    assert (painted == expected).all()
