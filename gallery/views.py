@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from gallery import saved_searches, selectors, services
-from gallery.models import Board, Favourite, Image, Tag, url_patterns
+from gallery.models import Board, Favourite, Image, url_patterns
 from studio import catalog, comparisons, params
 from studio.jobs import MIDJOURNEY_ACTIONS
 
@@ -47,14 +47,16 @@ def grid(request: HttpRequest) -> HttpResponse:
     page = selectors.image_page(viewer=request.user, filters=filters, cursor=request.GET.get("cursor", ""))
     query = request.GET.copy()
     query.pop("cursor", None)
+    fragment = bool(request.htmx and request.GET.get("cursor"))  # infinite scroll: tiles only, no menus
+    boards, tags = ([], []) if fragment else selectors.filter_menus()
     context = {
         "page": page,
         "filters": filters,
         "notices": notices,
         "models": catalog.MODELS.values(),
         "operations": list(catalog.Operation),
-        "boards": list(Board.objects.all()) if not (request.htmx and request.GET.get("cursor")) else [],
-        "tags": Tag.objects.all(),
+        "boards": boards,
+        "tags": tags,
         "saved": saved,
         "saved_searches": saved_searches.visible_to(request.user),
         "query": query.urlencode(),
@@ -65,7 +67,7 @@ def grid(request: HttpRequest) -> HttpResponse:
     board = next((b for b in context["boards"] if b.pk == filters.board), None) if filters.board else None
     context["board"] = board
     context["board_deletable"] = board is not None and services.can_delete_board(request.user, board)
-    if request.htmx and request.GET.get("cursor"):
+    if fragment:
         return render(request, f"{GRID}#tiles", context)
     if request.htmx and request.htmx.target == "grid":
         return render(request, f"{GRID}#grid", context)

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from gallery.models import Favourite, Image
+from gallery.models import Board, Favourite, Image, Tag
 from studio.models import Job
 from tests.factories import make_image, make_job
 
@@ -33,9 +33,10 @@ def test_grid_query_count_is_fixed_whatever_the_page(alice, user, other_user, co
     seed_images(user, count // 2)
     seed_images(other_user, count - count // 2)
     Favourite.objects.create(user=user, image=Image.objects.first())
-    # session + user + one page of images (jobs, owners and favourites joined in) + boards, tags and
-    # saved searches for the filter menus = 6; an infinite-scroll fragment has no menus, so 3.
-    with django_assert_num_queries(6):
+    # session + user + one page of images (jobs, owners and favourites joined in) + boards and tags
+    # (one UNION) + saved searches for the filter menus = 5; an infinite-scroll fragment has no
+    # menus, so 3.
+    with django_assert_num_queries(5):
         first = alice.get(reverse("gallery:grid"))
     cursor = first.context["page"].next_cursor
     if cursor:
@@ -170,3 +171,16 @@ def test_infinite_scroll_returns_the_next_tiles_only(alice, user):
     # the two oldest images did not fit on the first page of 48
     assert f"/gallery/{images[1].pk}/" in html and f"/gallery/{images[0].pk}/" in html
     assert f"/gallery/{images[2].pk}/" not in html
+
+
+def test_the_filter_menus_list_boards_and_tags_apart_by_name(alice, user, other_user):
+    """Boards and tags come from one UNION query: each lands in its own menu, in name order, and a
+    board keeps its creator (who may delete it)."""
+    Board.objects.create(name="Zeppelins", created_by=other_user)
+    Board.objects.create(name="Harbours", created_by=user)
+    Tag.objects.create(name="moody")
+    Tag.objects.create(name="bright")
+    context = alice.get(reverse("gallery:grid")).context
+    assert [b.name for b in context["boards"]] == ["Harbours", "Zeppelins"]
+    assert [b.created_by_id for b in context["boards"]] == [user.pk, other_user.pk]
+    assert [t.name for t in context["tags"]] == ["bright", "moody"]
