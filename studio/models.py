@@ -140,8 +140,9 @@ class Job(models.Model):
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     # A failed or canceled job whose provider-side job (provider_job_id) may still hold the paid
     # result: the runner sets it when it fails a job after the purchase on a provider that can
-    # resume, unless the provider's answer was final. Collect result fetches the result (it is
-    # cleared as the result is handed over); month spend counts the job at its estimate meanwhile.
+    # resume, unless the provider's answer was final, and a canceled collection keeps it
+    # (studio.jobs.job_cancel). Collect result fetches the result (it is cleared as the result is
+    # handed over); month spend counts the job at its estimate meanwhile.
     result_held = models.BooleanField(default=False)
     # The failed or canceled job whose provider-side job this one collects: nothing is bought.
     collected_from = models.ForeignKey(
