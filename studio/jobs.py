@@ -321,7 +321,7 @@ def handed_over_message(job: Job, holder: Job) -> str:
     elif job_collects(holder):
         state = f"Job {holder.pk} holds this result now; Collect result there fetches it"
     else:
-        state = f"Job {holder.pk} tried to collect this result, and the provider no longer holds it"
+        state = f"Job {holder.pk} tried to collect this result and ended without it (its card says why)"
     return f"{state}. {RUN_ANEW}"
 
 

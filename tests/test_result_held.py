@@ -114,7 +114,7 @@ def test_a_result_gone_when_collected_says_so_and_retry_pays_again(replicate_emu
     assert "answered 404" in collect.error_message and "no longer holds it" in collect.error_message
     assert offers(alice, collect) == "anew"
     html = alice.post(reverse("studio:job_retry", args=[failed.pk]), {"collect": "1"}, **HTMX).content.decode()
-    assert f"Job {collect.pk} tried to collect this result, and the provider no longer holds it" in html
+    assert f"Job {collect.pk} tried to collect this result and ended without it" in html
     assert len(creates(replicate_emulator)) == 1
 
 

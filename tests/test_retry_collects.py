@@ -192,7 +192,7 @@ def test_the_handed_over_message_follows_the_collection(user, replicate_configur
     with pytest.raises(jobs.ResultHandedOver, match=f"Job {collect.pk} holds this result now; Collect result there"):
         jobs.job_retry(job=job, by=user, collect=True)
     Job.objects.filter(pk=collect.pk).update(result_held=False)
-    with pytest.raises(jobs.ResultHandedOver, match="the provider no longer holds it"):
+    with pytest.raises(jobs.ResultHandedOver, match="tried to collect this result and ended without it"):
         jobs.job_retry(job=job, by=user)
     assert jobs.job_retry(job=job, by=user, fresh=True).collected_from is None  # asked for: bought anew
 
