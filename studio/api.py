@@ -179,6 +179,9 @@ def job_json(request: HttpRequest, job: Job) -> dict[str, Any]:
         "source_image": job.source_image_id,
         # What POST .../retry would do: collect the result the provider may still hold, or buy anew.
         "retry_collects": jobs.job_collects(job),
+        # The job whose result this one collects; the job that took this one's result over to collect it.
+        "collected_from": job.collected_from_id,
+        "collected_by": Job.objects.filter(collected_from=job).order_by("-pk").values_list("pk", flat=True).first(),
     }
 
 
@@ -351,26 +354,29 @@ def job_detail(request: HttpRequest, pk: int) -> JsonResponse:
 @require_http_methods(["POST"])
 def job_retry(request: HttpRequest, pk: int) -> JsonResponse:
     """Run a failed or canceled job again as a new job (201): it collects the result the provider
-    may still hold (`retry.collects`), else buys anew; `{"fresh": true}` buys anew in any case."""
+    may still hold (`retry.collects`), else buys anew; `{"collect": true}` collects or is refused
+    (409), `{"fresh": true}` buys anew in any case. A job whose result another job took over is
+    refused (409) unless `fresh`: buying it again must be asked for."""
     try:
         payload = params.json_object(request.body)
     except ValueError as exc:
         return error(400, str(exc))
-    if not isinstance(payload.get("fresh", False), bool):
-        return error(400, "The request is not valid.", fields={"fresh": ["Give this as true or false."]})
+    flags = {name: payload.get(name, False) for name in ("fresh", "collect")}
+    if wrong := {name: ["Give this as true or false."] for name, value in flags.items() if not isinstance(value, bool)}:
+        return error(400, "The request is not valid.", fields=wrong)
     job = Job.objects.filter(comparisons.visible_to(request.user)).filter(pk=pk, owner=request.user).first()
     if job is None:
         return error(404, f"You have no job {pk}.")
-    fresh = payload.get("fresh", False)
-    collects = not fresh and jobs.job_collects(job)
+    # job_retry decides on this same row: a hand-over it loses is a 409, never a purchase.
+    collects = not flags["fresh"] and jobs.job_collects(job)
 
     def retry() -> Job:
-        return jobs.job_retry(job=job, owner=request.user, fresh=fresh)
+        return jobs.job_retry(job=job, by=request.user, **flags)
 
     try:
         return _queue(request, retry, retry={"of": job.pk, "collects": collects})
     except jobs.NotRetryable as exc:
-        return error(409, str(exc), kind="not_retryable")
+        return error(409, str(exc), kind=exc.kind)
     except specs.Invalid as exc:
         return _invalid(exc)
 

@@ -4,7 +4,7 @@ in the queue and its ETA — for any number of cards in a fixed number of querie
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from gallery.models import Favourite, Image
 from studio import catalog, comparisons, queue
@@ -21,6 +21,9 @@ def card_jobs(jobs: QuerySet[Job], *, viewer: AbstractBaseUser) -> list[Job]:
     images = Image.objects.order_by("index").annotate(
         is_favourite=Exists(Favourite.objects.filter(user=viewer, image=OuterRef("pk")))
     )
+    # The job that took over this one's result to collect it: its Retry then buys anew (Run anew).
+    collected_by = Job.objects.filter(collected_from=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    jobs = jobs.annotate(collected_by=Subquery(collected_by))
     rows = list(jobs.prefetch_related(Prefetch("images", queryset=images)))
     queue.annotate(rows)
     for job in rows:
@@ -32,7 +35,10 @@ def card_jobs(jobs: QuerySet[Job], *, viewer: AbstractBaseUser) -> list[Job]:
                 if catalog.default_model(operation, job.model_id)
             ]
             job.grid_actions = MIDJOURNEY_ACTIONS if isinstance(job.usage, dict) and job.usage.get("grid") else ()
-        job.collects = job_collects(job)  # Retry collects the provider's result rather than buying again
+        # Collect result and Run anew where the provider may still hold the paid result (the
+        # runner's Job.result_held, which its message follows too); Run anew alone once another job
+        # took it over; Retry otherwise.
+        job.collects = job_collects(job)
     return rows
 
 

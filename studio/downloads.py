@@ -66,6 +66,11 @@ class DownloadFailed(DownloadRefused):
     it was tried."""
 
 
+class DownloadGone(DownloadRefused):
+    """The URL answered 404 or 410: the result is no longer there (Replicate deletes outputs after
+    about an hour), so fetching it again cannot help."""
+
+
 def is_public(address: IPAddress) -> bool:
     """Whether `address` is a public unicast address, IPv4 embedded in IPv6 included."""
     if isinstance(address, ipaddress.IPv6Address):
@@ -235,6 +240,8 @@ def _download(url: str, allowed_hosts: tuple[str, ...], max_bytes: int, timeout:
                     continue
                 if response.status >= 500:
                     raise DownloadFailed(f"The result URL answered {response.status}.")
+                if response.status in (404, 410):
+                    raise DownloadGone(f"The result URL answered {response.status}.")
                 if response.status != 200:
                     raise DownloadRefused(f"The result URL answered {response.status}.")
                 return _read(response, max_bytes)

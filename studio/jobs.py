@@ -117,19 +117,26 @@ def month_start() -> datetime:
     return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-# Jobs the provider was paid for: those that succeeded, and those whose result storage refused.
+# Jobs whose cost is recorded: those that succeeded, and those whose result storage refused. (A
+# collection of a result another job recorded the cost of records 0: job_succeed.)
 PAID = Q(status=Status.SUCCEEDED) | Q(status=Status.FAILED, error_kind=ErrorKind.STORAGE.value)
+# Jobs counted at their estimate until they record a cost: those queued or running; those canceled
+# after their provider was asked (it bills a call it has begun), so canceling running jobs is no
+# way past a budget; and failures whose paid result the provider may still hold (until it is
+# handed over to the job that collects it), so Run anew after a timeout is no way past one either.
+# Not a collection of a result whose cost is recorded already (on the job it collects from).
+ESTIMATED = (
+    (Q(status__in=ACTIVE) | Q(status=Status.CANCELED, attempts__gt=0) | Q(result_held=True))
+    & Q(cost__isnull=True)
+    & Q(collected_from__cost__isnull=True)
+)
 
 
 def month_spend(owner: AbstractBaseUser) -> Decimal:
-    """What the owner's jobs cost this month: recorded costs, plus estimates for unfinished ones and
-    for jobs canceled after their provider was asked (it bills a call it has begun), so canceling
-    running jobs is no way past a budget."""
+    """What the owner's jobs cost this month: recorded costs (PAID), plus estimates (ESTIMATED)."""
     jobs = Job.objects.filter(owner=owner, queued_at__gte=month_start())
     spent = jobs.filter(PAID).aggregate(total=Sum("cost"))["total"] or Decimal(0)
-    canceled_mid_call = Q(status=Status.CANCELED, attempts__gt=0, cost__isnull=True)
-    estimated = jobs.filter(Q(status__in=[Status.QUEUED, Status.RUNNING]) | canceled_mid_call)
-    pending = estimated.values_list("model_id", "operation", "params")
+    pending = jobs.filter(ESTIMATED).values_list("model_id", "operation", "params")
     return spent + sum((pricing.estimate(*job) or Decimal(0) for job in pending), Decimal(0))
 
 
@@ -237,66 +244,139 @@ def job_create_followup(*, owner: AbstractBaseUser, image: Image, action: str) -
 
 
 def job_cancel(*, job: Job) -> bool:
-    """Cancel a queued or running job; a running one's result is discarded when it arrives."""
-    changed = Job.objects.filter(pk=job.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
-        status=Status.CANCELED, finished_at=timezone.now(), error_message="Canceled by the user."
+    """Cancel a queued or running job; a running one's result is discarded when it arrives. A
+    collection bought nothing, and its result was paid for: it stays held, for Collect result
+    again (the worker stops waiting, and leaves the provider-side job alone: studio.tasks)."""
+    changed = Job.objects.filter(pk=job.pk, status__in=ACTIVE).update(
+        status=Status.CANCELED,
+        finished_at=timezone.now(),
+        error_message="Canceled by the user.",
+        result_held=job.collected_from_id is not None and bool(job.provider_job_id),
     )
     job.refresh_from_db()
     return changed == 1
 
 
 class NotRetryable(Exception):
-    """Only failed or canceled jobs can be retried."""
+    """The job cannot be retried that way; the message says why (the API's error kind: `kind`)."""
+
+    kind = "not_retryable"
 
 
-# Failures after which the provider may still hold the job's result: no answer in time, an outage
-# or a fetch that failed (while polling, or downloading the output), a bug of ours after the call.
-# Not: the provider's own "failed" (invalid_request, content_policy), a refused key, a job the user
-# canceled (the provider was told to stop), or a storage failure (its cost is already recorded on
-# the failed job; Retry buys anew, as its message says).
-MAY_STILL_HOLD = frozenset({ErrorKind.TIMEOUT, ErrorKind.UNAVAILABLE, ErrorKind.RATE_LIMITED, ErrorKind.INTERNAL})
+class ResultHandedOver(NotRetryable):
+    """Another job collects (or collected) this job's result: a retry without `fresh` would buy it
+    a second time, so it is refused (a second click on Collect result, a stale card, a re-POST)."""
+
+    kind = "result_handed_over"
+
+
+class NothingToCollect(NotRetryable):
+    """Collect result was asked for, but the provider holds no result of this job to collect."""
+
+    kind = "nothing_to_collect"
+
+
 # How the runner fails a job whose provider-side job ended as canceled (studio.tasks): nothing to collect.
 PROVIDER_STOPPED = "The provider stopped this job before it finished."
+# What a failure that may have been paid for says Retry does, from Job.result_held, as the card's
+# buttons read it: Collect result and Run anew where the result is held, Retry otherwise.
+COLLECT_ADVICE = "Collect result fetches it, if it was made, without paying again; Run anew pays again."
+ANEW_ADVICE = "Retry runs it anew and pays again."
+RUN_ANEW = "Run anew pays again."
+
+
+def retry_advice(*, held: bool) -> str:
+    return COLLECT_ADVICE if held else ANEW_ADVICE
 
 
 def job_collects(job: Job) -> bool:
-    """Whether Retry collects the job's result from its provider-side job (kept after a failure
-    that may have left it running or done: a Replicate prediction, a Stability creative upscale, a
-    midjourney-proxy task) instead of buying it again. Guessing "collect" wrongly costs one poll
-    and a second Retry; guessing "buy" wrongly costs the image twice, so any doubt collects."""
+    """Whether Retry collects the job's result from its provider-side job (a Replicate prediction,
+    a Stability creative upscale, a midjourney-proxy task) instead of buying it again: the runner
+    recorded that the provider may still hold it (Job.result_held), and it was not handed over."""
     model = catalog.get_model(job.model_id)
     return (
-        job.status == Status.FAILED
+        job.status in (Status.FAILED, Status.CANCELED)
+        and job.result_held
         and bool(job.provider_job_id)
-        and job.error_kind in MAY_STILL_HOLD
-        and not job.error_message.startswith(PROVIDER_STOPPED)
         and model is not None
         and providers.can_resume(model.provider)
     )
 
 
-@transaction.atomic
-def job_retry(*, job: Job, owner: AbstractBaseUser, fresh: bool = False) -> Job:
-    """Run a failed or canceled job again, as a new job with the same settings, after checking
-    them against today's catalog (specs.Invalid says which setting no longer holds).
+def collector(job: Job) -> Job | None:
+    """The job that has this job's result now: the one it was handed over to, or the one that one
+    handed it on to, and so on; None if it was never handed over."""
+    found = None
+    while (later := Job.objects.filter(collected_from=job).order_by("-pk").first()) is not None:
+        found = job = later
+    return found
 
-    Where the provider may still hold the result (`job_collects`), the new job takes over the
-    provider-side job id and the worker collects it, polls only (a setting the catalog no longer
-    offers does not stop that: it was bought already); `fresh` buys it anew instead (the
-    provider-side job turned out to be gone). Otherwise the new job asks the provider again."""
+
+def handed_over_message(job: Job, holder: Job) -> str:
+    """Why a retry of `job` without `fresh` is refused: which job has its result, and how it is."""
+    if holder.status in ACTIVE:
+        state = f"Job {holder.pk} is collecting this result"
+    elif holder.status == Status.SUCCEEDED:
+        state = f"Job {holder.pk} collected this result"
+    elif job_collects(holder):
+        state = f"Job {holder.pk} holds this result now; Collect result there fetches it"
+    else:
+        state = f"Job {holder.pk} tried to collect this result and ended without it (its card says why)"
+    return f"{state}. {RUN_ANEW}"
+
+
+@transaction.atomic
+def job_retry(*, job: Job, by: AbstractBaseUser, fresh: bool = False, collect: bool = False) -> Job:
+    """Run a failed or canceled job again, as a new job with the same settings.
+
+    Where the provider may still hold the paid result (`job_collects`), the new job collects it:
+    it takes over the provider-side job (`collected_from`), the worker polls only, and it is the
+    job's owner's (the result is theirs, whoever clicked), past their budget and active-job cap
+    (nothing is bought), whatever today's catalog says of its settings (they were bought already).
+    `collect` asks for that and is refused (NothingToCollect) where nothing can be collected.
+    Otherwise the new job is a new purchase by `by`, checked against today's catalog (specs.Invalid
+    says which setting no longer holds); one whose result was handed over to another job is
+    refused (ResultHandedOver) unless `fresh` says to buy again."""
     if job.status not in (Status.FAILED, Status.CANCELED):
         raise NotRetryable("Only failed or canceled jobs can be retried.")
+    if fresh and collect:
+        raise NotRetryable("Collect result or Run anew: one of the two.")
     request = specs.from_job(job)
     specs.get_model(request.model.id)  # still available here
-    provider_job_id = job.provider_job_id if not fresh and job_collects(job) else ""
-    if not provider_job_id:
-        specs.validate(request)  # a new purchase, by today's rules; a collection buys nothing
-    # The id moves to the new job, so a second Retry of this one cannot collect the same result twice.
-    taken = Job.objects.filter(pk=job.pk, provider_job_id=provider_job_id)
-    if provider_job_id and not taken.update(provider_job_id=""):
-        raise NotRetryable("Another retry is already collecting this job's result.")
+    if not fresh:
+        if job_collects(job):
+            return _collect(job, request)
+        if (holder := collector(job)) is not None:
+            raise ResultHandedOver(handed_over_message(job, holder))
+        if collect:
+            raise NothingToCollect(
+                f"The provider holds no result of this job to collect: it ended it, or was never paid. {ANEW_ADVICE}"
+            )
+    specs.validate(request)  # a new purchase, by today's rules
     notes = tuple(job.params.get("notes") or ())
-    return _create(owner, request, source_image=job.source_image, notes=notes, provider_job_id=provider_job_id)
+    return _create(by, request, source_image=job.source_image, notes=notes)
+
+
+def _collect(job: Job, request: ImageRequest) -> Job:
+    """The job that collects `job`'s held result (inside job_retry's transaction)."""
+    check_queue()
+    # The hand-over: of two retries at once (two clicks, two tabs) one takes the result, and the
+    # other is told which job has it.
+    if not Job.objects.filter(pk=job.pk, result_held=True).update(result_held=False):
+        holder = collector(job)
+        raise ResultHandedOver(
+            handed_over_message(job, holder) if holder else "Another retry is already collecting this job's result."
+        )
+    columns = specs.job_fields(request, tuple(job.params.get("notes") or ()))
+    collecting = Job.objects.create(
+        owner_id=job.owner_id,
+        **columns,
+        source_image=job.source_image,
+        provider_job_id=job.provider_job_id,
+        collected_from=job,
+    )
+    _enqueue(collecting)
+    return collecting
 
 
 def job_start(job_id: int) -> datetime | None:
@@ -348,10 +428,33 @@ def _fairest_queued() -> int | None:
     return queued.values_list("pk", flat=True).first()
 
 
-def job_fail(job_id: int, kind: ErrorKind, message: str) -> None:
+def job_fail(job_id: int, kind: ErrorKind, message: str, *, result_held: bool = False) -> None:
     Job.objects.filter(pk=job_id, status=Status.RUNNING).update(
-        status=Status.FAILED, error_kind=kind.value, error_message=message, finished_at=timezone.now()
+        status=Status.FAILED,
+        error_kind=kind.value,
+        error_message=message,
+        finished_at=timezone.now(),
+        result_held=result_held,
     )
+
+
+def paid_on(job: Job) -> int | None:
+    """The job whose recorded cost covers this collection's result (it failed to store it), if
+    any: the collection then costs nothing more."""
+    if job.collected_from_id is None:
+        return None
+    recorded = Job.objects.filter(pk=job.collected_from_id, cost__isnull=False).exists()
+    return job.collected_from_id if recorded else None
+
+
+def _cost(job: Job, result: ProviderResult) -> tuple[Decimal | None, dict]:
+    """What the job cost, and its usage: 0 for a result another job's cost covers (said in usage)."""
+    if (payer := paid_on(job)) is not None:
+        return Decimal(0), {**result.usage, "paid_on_job": payer}
+    cost = pricing.job_cost(
+        job.model_id, job.operation, job.params, images=len(result.images), provider_cost=result.cost
+    )
+    return cost, result.usage
 
 
 def _metadata(job: Job, seed: int | None, revised_prompt: str) -> dict:
@@ -398,13 +501,13 @@ def job_succeed(job: Job, result: ProviderResult) -> list[Image]:
                     content_hash=processed.sha256,
                 )
             )
-        cost = pricing.job_cost(job.model_id, job.operation, job.params, images=len(rows), provider_cost=result.cost)
+        cost, usage = _cost(job, result)
         with transaction.atomic():
             updated = Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
                 status=Status.SUCCEEDED,
                 finished_at=timezone.now(),
                 provider_job_id=result.provider_job_id,
-                usage=result.usage,
+                usage=usage,
                 cost=cost,
             )
             if updated != 1:
@@ -429,22 +532,32 @@ class ResultNotStored(Exception):
 
 def _fail_unstored(job: Job, result: ProviderResult, failure: media.StorageFailure) -> None:
     """Fail the job with the storage's reason. The provider was paid, so the job keeps what it
-    cost (budgets count it), its usage and the provider's job id (to find the result there)."""
+    cost (budgets count it), its usage and the provider's job id; where the provider can be asked
+    for it again (a Replicate prediction, a midjourney-proxy task), the result is held for Collect
+    result, which then costs nothing more (job_succeed)."""
     what = "image" if len(result.images) == 1 else f"{len(result.images)} images"
     remedy = "free some space" if failure.full else "make it writable"
+    model = catalog.get_model(job.model_id)
+    held = bool(result.provider_job_id) and model is not None and providers.can_resume(model.provider)
+    then = (
+        "Collect result then fetches it again without paying again (while the provider keeps it: Replicate "
+        "about an hour); Run anew pays again."
+        if held
+        else "Retry then runs the job anew and is charged again."
+    )
+    cost, usage = _cost(job, result)
     Job.objects.filter(pk=job.pk, status=Status.RUNNING).update(
         status=Status.FAILED,
         error_kind=ErrorKind.STORAGE.value,
         error_message=(
             f"The provider made the {what} and was paid, but Atelier could not store the result: {failure.reason}. "
-            f"Ask an admin to {remedy}; Retry then runs the job anew and is charged again."
+            f"Ask an admin to {remedy}. {then}"
         ),
         finished_at=timezone.now(),
         provider_job_id=result.provider_job_id,
-        usage=result.usage,
-        cost=pricing.job_cost(
-            job.model_id, job.operation, job.params, images=len(result.images), provider_cost=result.cost
-        ),
+        usage=usage,
+        cost=cost,
+        result_held=held,
     )
 
 

@@ -138,6 +138,16 @@ class Job(models.Model):
     preview = models.CharField(max_length=255, null=True, blank=True)
     usage = models.JSONField(default=dict, blank=True)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    # A failed or canceled job whose provider-side job (provider_job_id) may still hold the paid
+    # result: the runner sets it when it fails a job after the purchase on a provider that can
+    # resume, unless the provider's answer was final, and a canceled collection keeps it
+    # (studio.jobs.job_cancel). Collect result fetches the result (it is cleared as the result is
+    # handed over); month spend counts the job at its estimate meanwhile.
+    result_held = models.BooleanField(default=False)
+    # The failed or canceled job whose provider-side job this one collects: nothing is bought.
+    collected_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="collections"
+    )
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from studio import catalog, pricing
-from studio.jobs import PAID, month_start
+from studio.jobs import ESTIMATED, PAID, month_start
 from studio.models import Job
 
 Status = Job.Status
@@ -109,16 +109,15 @@ def report(start: date, end: date) -> Report:
 
 
 def month_spend_by_owner() -> dict[int, Decimal]:
-    """Each owner's spend this month, as jobs.month_spend counts it (recorded costs plus estimates
-    for queued and running jobs), for everyone at once: two queries."""
+    """Each owner's spend this month, as jobs.month_spend counts it (recorded costs, plus estimates
+    for jobs running or waiting to, canceled mid-call, or whose paid result the provider still
+    holds), for everyone at once: two queries."""
     this_month = Job.objects.filter(queued_at__gte=month_start())
     spent: dict[int, Decimal] = defaultdict(Decimal)
-    done = this_month.filter(status=Status.SUCCEEDED).values("owner_id").annotate(usd=Sum("cost")).order_by()
+    done = this_month.filter(PAID).values("owner_id").annotate(usd=Sum("cost")).order_by()
     for row in done:
         spent[row["owner_id"]] += row["usd"] or Decimal(0)
-    pending = this_month.filter(status__in=[Status.QUEUED, Status.RUNNING]).values_list(
-        "owner_id", "model_id", "operation", "params"
-    )
+    pending = this_month.filter(ESTIMATED).values_list("owner_id", "model_id", "operation", "params")
     for owner_id, model_id, operation, params in pending:
         spent[owner_id] += pricing.estimate(model_id, operation, params) or Decimal(0)
     return spent

@@ -18,29 +18,36 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 from studio import jobs, providers, specs, worker
-from studio.downloads import DownloadFailed, DownloadRefused
+from studio.downloads import DownloadFailed, DownloadGone, DownloadRefused
 from studio.imaging import ImageRejected
 from studio.models import Job
 from studio.providers.base import Canceled, ErrorKind, ProviderError, ProviderResult
-from studio.providers.http import Unfinished
+from studio.providers.http import AfterPurchase, Unfinished
 from studio.specs import ImageRequest
 
 log = logging.getLogger(__name__)
 NOT_RETRIED = " The provider may still have made the image and charged for it, so Atelier did not try again: "
-DOWNLOAD_AGAIN = (
-    " The provider made the image and has charged for it; its link lasts about an hour, and Retry collects it "
-    "rather than buying it again."
-)
 # How often a backoff wait looks whether the user canceled the job.
 CANCEL_CHECK_SECONDS = 1.0
 
 
-def _not_retried(job_id: int, request: ImageRequest) -> str:
-    """What a failure that may have been paid for says Retry does (studio.jobs.job_collects)."""
+def _fail(
+    job_id: int, request: ImageRequest, kind: ErrorKind, message: str, *, may_hold: bool, paid: bool, lead: str = " "
+) -> None:
+    """Fail the job, recording whether the provider may still hold its paid result (Job.result_held:
+    the failure may leave it there, the provider-side job's id is kept, and the provider can be
+    asked for it again) and saying, after `lead`, what Retry does, as the card's buttons will."""
     kept = Job.objects.filter(pk=job_id).exclude(provider_job_id="").exists()
-    if kept and providers.can_resume(request.model.provider):
-        return NOT_RETRIED + "Collect result fetches it, if it was made, without paying again."
-    return NOT_RETRIED + "Retry to run it anew."
+    held = may_hold and kept and providers.can_resume(request.model.provider)
+    if held or paid:
+        message += lead + jobs.retry_advice(held=held)
+    jobs.job_fail(job_id, kind, message, result_held=held)
+
+
+def _bought(job_id: int) -> bool:
+    """Whether the provider may have been paid for the job: it was asked, or this job collects."""
+    attempts, kept = Job.objects.filter(pk=job_id).values_list("attempts", "provider_job_id").get()
+    return attempts > 0 or bool(kept)
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -96,6 +103,9 @@ class JobProgress:
 
     job_id: int
     deadline: float = math.inf
+    # A collection (Job.collected_from): on the user's cancel the worker stops waiting but the
+    # provider-side job is not stopped; its result was paid for and stays held (jobs.job_cancel).
+    collects: bool = False
 
     def __call__(self, provider_job_id: str, percent: int | None, /, preview: bytes | None = None) -> bool:
         job_id = self.job_id
@@ -113,15 +123,15 @@ class JobProgress:
             # billing): the provider goes on, and the next report tries again.
             log.warning("job %s: progress not recorded (database error)", job_id, exc_info=True)
             return True
-        if canceled:
+        if canceled and not self.collects:
             return False
         raise jobs.JobNoLongerRunning(job_id)
 
 
-def _progress(job_id: int, job_deadline: float = math.inf) -> JobProgress:
+def _progress(job_id: int, job_deadline: float = math.inf, *, collects: bool = False) -> JobProgress:
     """The job's progress, with the time its provider must answer by: one provider call's timeout
     before the job's own deadline (the cancel, or the download, that may follow the last poll)."""
-    return JobProgress(job_id, job_deadline - settings.PROVIDER_TIMEOUT_SECONDS)
+    return JobProgress(job_id, job_deadline - settings.PROVIDER_TIMEOUT_SECONDS, collects)
 
 
 def _call_provider(job: Job, request: ImageRequest, lease: datetime, deadline: float) -> ProviderResult:
@@ -167,31 +177,50 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
             result = work(job, request)
             jobs.job_succeed(job, result)
     except TimeoutException:
-        # django-q2's own timeout (a SystemExit, raised by SIGALRM): the failure is recorded first,
-        # since django-q2 kills a worker still busy 3 s past its timeout; then the provider is told.
-        attempts = Job.objects.filter(pk=job_id).values_list("attempts", flat=True).first()
-        jobs.job_fail(
+        # django-q2's own timeout (a SystemExit, raised by SIGALRM): the failure is recorded at
+        # once, since django-q2 kills a worker still busy 3 s past its timeout. The provider-side
+        # job is not canceled: it may have finished (the download or the storing ran out of time),
+        # and its paid result is held for Collect result.
+        _fail(
             job_id,
+            request,
             ErrorKind.TIMEOUT,
-            f"The job took longer than {settings.JOB_TIMEOUT_SECONDS} s and was stopped (timed out)."
-            + (_not_retried(job_id, request) if attempts else ""),
+            f"The job took longer than {settings.JOB_TIMEOUT_SECONDS} s and was stopped (timed out).",
+            may_hold=True,
+            paid=_bought(job_id),
+            lead=NOT_RETRIED,
         )
-        providers.cancel(request.model.provider, Job.objects.get(pk=job_id).provider_job_id)
         return "failed: timed out"
     except ProviderError as exc:
-        # Unfinished says itself what became of the provider-side job and what Retry does.
-        unfinished = isinstance(exc, Unfinished)
-        suffix = _not_retried(job_id, request) if exc.may_be_paid and exc.kind.retryable and not unfinished else ""
-        jobs.job_fail(job_id, exc.kind, exc.message + suffix)
+        # After the purchase the provider says whether its job may still hold the result; an
+        # Unfinished one says itself what became of it, others get NOT_RETRIED's reason.
+        _fail(
+            job_id,
+            request,
+            exc.kind,
+            exc.message,
+            may_hold=isinstance(exc, AfterPurchase) and exc.result_held,
+            paid=exc.may_be_paid,
+            lead=" " if isinstance(exc, Unfinished) else NOT_RETRIED,
+        )
         return f"failed: {exc.kind}"
     except ImageRejected as exc:
-        jobs.job_fail(job_id, ErrorKind.INVALID_REQUEST, f"The provider returned an unusable image: {exc}")
+        # Paid for, but the provider would hand over the same unusable image again.
+        message = f"The provider returned an unusable image: {exc}"
+        _fail(job_id, request, ErrorKind.INVALID_REQUEST, message, may_hold=False, paid=True)
         return "failed: bad image"
     except DownloadRefused as exc:
-        # The provider made the image and charged for it. A passing failure may pass: the link
-        # lasts about an hour, and Retry collects the provider-side job instead of buying it again.
-        then = DOWNLOAD_AGAIN if isinstance(exc, DownloadFailed) else " The provider has charged for it."
-        jobs.job_fail(job_id, ErrorKind.UNAVAILABLE, f"Could not fetch the provider's result: {exc}{then}")
+        # The provider made the image and charged for it. A passing failure may pass (the link
+        # lasts about an hour): the result is held. A result gone (404/410), or one Atelier
+        # refuses (too big, a host not the provider's), would be the same on a second try.
+        if isinstance(exc, DownloadFailed):
+            then = " The provider made the image and has charged for it; its link lasts about an hour."
+        elif isinstance(exc, DownloadGone):
+            then = " The provider has charged for it but no longer holds it (Replicate keeps outputs about an hour)."
+        else:
+            then = " The provider has charged for it."
+        message = f"Could not fetch the provider's result: {exc}{then}"
+        _fail(job_id, request, ErrorKind.UNAVAILABLE, message, may_hold=isinstance(exc, DownloadFailed), paid=True)
         return "failed: download"
     except (jobs.JobNoLongerRunning, Canceled):
         # The user canceled, or recovery gave the job to another worker: nothing to record. If
@@ -202,9 +231,11 @@ def _run(job_id: int, work: Callable[[Job, ImageRequest], ProviderResult]) -> st
     except jobs.ResultNotStored:
         return "failed: storage"
     except Exception:
-        # A bug, not a provider answer: keep the traceback in the log, and never leave the job running.
+        # A bug, not a provider answer: keep the traceback in the log, and never leave the job
+        # running. After the purchase the provider may still hold the result.
         log.exception("job %s crashed", job_id)
-        jobs.job_fail(job_id, ErrorKind.INTERNAL, "Atelier hit an internal error; the details are in the server log.")
+        message = "Atelier hit an internal error; the details are in the server log."
+        _fail(job_id, request, ErrorKind.INTERNAL, message, may_hold=True, paid=_bought(job_id), lead=NOT_RETRIED)
         return "failed: internal"
     return "succeeded"
 
@@ -216,7 +247,7 @@ def _work(lease: datetime) -> Callable[[Job, ImageRequest], ProviderResult]:
 
     def work(job: Job, request: ImageRequest) -> ProviderResult:
         if job.provider_job_id:
-            progress = _progress(job.pk, deadline)
+            progress = _progress(job.pk, deadline, collects=job.collected_from_id is not None)
             return providers.resume(request.model.provider, request, job.provider_job_id, progress)
         return _call_provider(job, request, lease, deadline)
 

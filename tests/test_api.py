@@ -229,6 +229,7 @@ def timed_out_prediction(user, settings):
         error_kind="timeout",
         provider_job_id="pred1",
         error_message="Replicate did not finish in time.",
+        result_held=True,
     )
 
 

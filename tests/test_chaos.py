@@ -199,8 +199,9 @@ def test_with_redis_stopped_a_submit_is_refused_with_503_and_works_once_it_is_ba
         postgres_rig.stop_all()
 
 
-def test_the_cluster_timeout_fails_the_job_as_timed_out_and_cancels_the_prediction(postgres_rig, emulator):
-    # Everything Atelier bounds itself fits in 6 s; the download (30 s cap) hangs past it.
+def test_the_cluster_timeout_fails_the_job_as_timed_out_and_holds_the_prediction_for_collect(postgres_rig, emulator):
+    # Everything Atelier bounds itself fits in 6 s; the download (30 s cap) hangs past it. The
+    # prediction had succeeded: canceling it would throw the paid result away, so it is held.
     timeouts = {
         "JOB_TIMEOUT_SECONDS": "6",
         "JOB_MAX_ATTEMPTS": "1",
@@ -223,12 +224,12 @@ def test_the_cluster_timeout_fails_the_job_as_timed_out_and_cancels_the_predicti
     finally:
         log = postgres_rig.log("host-t")
         postgres_rig.stop_all()
-    [(_, status, _, error)] = jobs_of(postgres_rig, "too slow")
-    assert status == "failed" and "(timed out)" in error, (error, log)
+    [(job_id, status, _, error)] = jobs_of(postgres_rig, "too slow")
+    assert status == "failed" and "(timed out)" in error and "Collect result" in error, (error, log)
+    assert postgres_rig.database.rows(f"SELECT result_held FROM studio_job WHERE id = {job_id}") == [(True,)]
     # The worker goes on to the next job.
     assert jobs_of(postgres_rig, "next one")[0][1] == "succeeded", (jobs_of(postgres_rig, "next one"), log)
-    cancels = [r.path for r in emulator.requests if r.path.endswith("/cancel")]
-    assert len(cancels) == 1
+    assert [r.path for r in emulator.requests if r.path.endswith("/cancel")] == []
     assert predictions_bought(emulator)["too slow"] == 1
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from studio import downloads, specs, tasks
+from studio import downloads, jobs, specs, tasks
 from studio.catalog import Operation
 from studio.imaging import ImageRejected
 from studio.models import Job
@@ -267,7 +267,7 @@ def test_a_fetch_outage_until_the_deadline_leaves_the_task_for_retry_to_collect(
     assert tasks.run_job(job.pk) == "failed: unavailable"
     job.refresh_from_db()
     assert job.attempts == 1 and runner_waits == [] and job.provider_job_id
-    assert "(502)" in job.error_message and "Retry collects the result" in job.error_message
+    assert "(502)" in job.error_message and jobs.COLLECT_ADVICE in job.error_message and job.result_held
     # What Retry does with the kept task id: it fetches the task, and submits nothing.
     midjourney_proxy.faults.clear()
     collect = make_job(model_id="midjourney-v7", params=JOB_PARAMS, provider_job_id=job.provider_job_id)
@@ -283,7 +283,7 @@ def test_a_task_still_running_at_the_deadline_is_left_for_retry_to_collect(midjo
         provider.generate(request())
     assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid
     assert "still running" in exc.value.message and "cannot be stopped from here" in exc.value.message
-    assert "Retry collects the result" in exc.value.message
+    assert exc.value.result_held  # the runner says Collect result (tests/test_result_held.py)
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def test_the_deadline_cancels_a_prediction_known_to_be_running(polling, settings
     settings.PROVIDER_JOB_DEADLINE_SECONDS = 0.3
     with pytest.raises(ProviderError) as exc:
         provider.generate(request())
-    assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid
+    assert exc.value.kind == ErrorKind.TIMEOUT and exc.value.may_be_paid and not exc.value.result_held
     assert "still running" in exc.value.message and "Atelier canceled it" in exc.value.message
     assert polling.requests[-1].path.endswith("/cancel")
     assert len(creates(polling)) == 1
@@ -119,8 +119,8 @@ def test_a_poll_outage_until_the_deadline_leaves_the_prediction_for_retry_to_col
     assert tasks.run_job(job.pk) == "failed: unavailable"
     job.refresh_from_db()
     assert job.attempts == 1 and runner_waits == [] and len(creates(polling)) == 1 and cancels(polling) == []
-    assert "(500): boom" in job.error_message and "Retry collects the result" in job.error_message
-    assert "Retry to run it anew" not in job.error_message
+    assert "(500): boom" in job.error_message and jobs.COLLECT_ADVICE in job.error_message
+    assert job.result_held and jobs.ANEW_ADVICE not in job.error_message
     prediction = polling.predictions[job.provider_job_id]
     assert not prediction.canceled
     # What Retry does with the kept id: it polls the prediction, and buys nothing.
@@ -447,7 +447,7 @@ def test_a_result_that_cannot_be_downloaded_says_it_was_paid_and_retry_collects_
     assert tasks.run_job(job.pk) == "failed: download"
     job.refresh_from_db()
     assert "answered 503 (tried 3 times)" in job.error_message and "has charged for it" in job.error_message
-    assert "Retry collects it" in job.error_message and job.provider_job_id
+    assert jobs.COLLECT_ADVICE in job.error_message and job.provider_job_id and job.result_held
     collect = make_job(model_id="flux-1.1-pro", params=job_params(), provider_job_id=job.provider_job_id)
     assert tasks.run_job(collect.pk) == "succeeded"
     assert len(creates(replicate_emulator)) == 1 and collect.images.count() == 1

@@ -30,6 +30,36 @@ T = TypeVar("T")
 MAX_BACKOFF_INTERVALS = 8
 
 
+class StatusError(ProviderError):
+    """A provider's non-2xx answer; `status` is its HTTP status (a poll reads it: studio.providers
+    .http.poll)."""
+
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None, *, status: int) -> None:
+        super().__init__(kind, message, retry_after)
+        self.status = status
+
+
+class AfterPurchase(ProviderError):
+    """A failure once the provider-side job was bought (its id reported through progress).
+    `result_held` says whether that job may still hold, or come to hold, the paid result, for
+    Collect result to fetch without buying it again; False when the provider's answer is final
+    (it canceled the job, or no longer knows it). The runner records it on the job (Job.result_held)
+    and says what Retry does from it."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, result_held: bool) -> None:
+        super().__init__(kind, message, may_be_paid=True)
+        self.result_held = result_held
+
+
+def gone(provider: str, provider_job_id: str, detail: str) -> AfterPurchase:
+    """The provider no longer knows a job it was paid for: there is nothing left to collect."""
+    return AfterPurchase(
+        ErrorKind.INVALID_REQUEST,
+        f"{provider} no longer holds job {provider_job_id} ({detail.rstrip('.')}).",
+        result_held=False,
+    )
+
+
 def error_for_status(
     provider: str,
     status: int,
@@ -38,7 +68,7 @@ def error_for_status(
     *,
     refused: bool = False,
     credential: str = "API key",
-) -> ProviderError:
+) -> StatusError:
     """The error for a provider's non-2xx answer, with the provider's own message.
 
     `refused` is the provider's word that its moderation refused the request: each writes that in
@@ -47,18 +77,19 @@ def error_for_status(
     message = message or f"HTTP {status}"
     headers = headers or {}
     if refused:
-        return ProviderError(ErrorKind.CONTENT_POLICY, message)
+        return StatusError(ErrorKind.CONTENT_POLICY, message, status=status)
     if status in (401, 403):
-        return ProviderError(ErrorKind.AUTH, f"{provider} refused the {credential}: {message}")
+        return StatusError(ErrorKind.AUTH, f"{provider} refused the {credential}: {message}", status=status)
     if status == 429:
-        return ProviderError(ErrorKind.RATE_LIMITED, message, retry_after=retry_after(headers))
+        return StatusError(ErrorKind.RATE_LIMITED, message, retry_after(headers), status=status)
     if status in (408, 409) or status >= 500:
-        return ProviderError(
+        return StatusError(
             ErrorKind.UNAVAILABLE,
             f"{provider} is having trouble ({status}): {message}",
-            retry_after=retry_after(headers),
+            retry_after(headers),
+            status=status,
         )
-    return ProviderError(ErrorKind.INVALID_REQUEST, message)
+    return StatusError(ErrorKind.INVALID_REQUEST, message, status=status)
 
 
 def unreadable(provider: str) -> ProviderError:
@@ -147,13 +178,9 @@ def json_object(response: requests.Response, provider: str) -> dict[str, Any]:
 # --- polling ------------------------------------------------------------------------------------
 
 
-class Unfinished(ProviderError):
-    """A paid provider-side job that poll stopped waiting for at its deadline. The message is
-    complete: it says whether the job was canceled or left running (its result then waits to be
-    collected by Retry, which polls it instead of buying it again)."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(kind, message, may_be_paid=True)
+class Unfinished(AfterPurchase):
+    """A paid provider-side job that poll stopped waiting for at its deadline. The message says
+    whether the job was canceled (nothing held) or left running (its result held, to collect)."""
 
 
 def job_deadline(progress: Progress) -> float:
@@ -185,8 +212,10 @@ def poll(
     was bought once and is never bought again here. At `deadline` (time.monotonic), or the job's
     own (`job_deadline`) if sooner, Unfinished is raised: a job known to be still running is
     canceled where the API can; one whose state is unknown (the last fetch failed) is left
-    running, since it may have finished and been paid for. `initial` is a state already known
-    (from the create call), looked at before the first fetch."""
+    running, since it may have finished and been paid for. A fetch the provider refuses for good
+    (a key rotated meanwhile: 401/403) leaves the job held for Collect result, unless it no longer
+    knows the job (404/410). `initial` is a state already known (from the create call), looked at
+    before the first fetch."""
     deadline = min(deadline, job_deadline(progress))
     started = monotonic()
     state, failures = initial, 0
@@ -209,7 +238,9 @@ def poll(
             state = fetch()
         except ProviderError as exc:
             if not exc.kind.retryable:
-                raise
+                if isinstance(exc, StatusError) and exc.kind != ErrorKind.CONTENT_POLICY:
+                    raise _refused_poll(provider, provider_job_id, exc) from exc
+                raise  # the provider's verdict on the job (its moderation refused the result): final
             failures, failure, known = failures + 1, exc, False
             wait = max(exc.retry_after or 0.0, interval * min(2**failures, MAX_BACKOFF_INTERVALS))
             log.info("%s job %s: a poll failed (%s); next try in %.1fs", provider, provider_job_id, exc.message, wait)
@@ -217,10 +248,17 @@ def poll(
             failures, failure, known, wait = 0, None, True, interval
 
 
-LEFT_RUNNING = (
-    "It may still finish the image and charge for it, so Atelier did not try again: Retry collects the result "
-    "rather than buying it again."
-)
+def _refused_poll(provider: str, provider_job_id: str, refusal: StatusError) -> AfterPurchase:
+    """The provider refused to say how a job it was paid for is going. Asking again later may work
+    (a new key), so the result is held; unless it says it no longer knows the job."""
+    if refusal.status in (404, 410):
+        return gone(provider, provider_job_id, refusal.message)
+    return AfterPurchase(
+        refusal.kind, f"{refusal.message} (asked how job {provider_job_id} is going)", result_held=True
+    )
+
+
+LEFT_RUNNING = "It may still finish the image and charge for it, so Atelier did not try again."
 
 
 def _out_of_time(
@@ -239,16 +277,24 @@ def _out_of_time(
             failure.kind if failure else ErrorKind.TIMEOUT,
             f"{provider} could not be asked how job {provider_job_id} is going before Atelier stopped waiting "
             f"({waited:.0f} s).{last} {LEFT_RUNNING}",
+            result_held=True,
         )
     running = f"{provider} did not finish in time: job {provider_job_id} was still running after {waited:.0f} s"
     if cancel is None:
-        return Unfinished(ErrorKind.TIMEOUT, f"{running}, and it cannot be stopped from here. {LEFT_RUNNING}")
+        return Unfinished(
+            ErrorKind.TIMEOUT, f"{running}, and it cannot be stopped from here. {LEFT_RUNNING}", result_held=True
+        )
     if problem := _stop(cancel, provider, provider_job_id):
-        return Unfinished(ErrorKind.TIMEOUT, f"{running}, and canceling it failed ({problem.message}). {LEFT_RUNNING}")
+        return Unfinished(
+            ErrorKind.TIMEOUT,
+            f"{running}, and canceling it failed ({problem.message}). {LEFT_RUNNING}",
+            result_held=True,
+        )
+    # Canceled: it will make nothing, so there is nothing to collect.
     return Unfinished(
         ErrorKind.TIMEOUT,
-        f"{running}, so Atelier canceled it (the provider may still charge for the time it ran). Retry to run it "
-        "again.",
+        f"{running}, so Atelier canceled it (the provider may still charge for the time it ran).",
+        result_held=False,
     )
 
 

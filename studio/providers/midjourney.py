@@ -130,7 +130,7 @@ class Proxy:
         task, _ = self.call("GET", f"/mj/task/{task_id}/fetch")
         status = task.get("status")
         if status is None and isinstance(task.get("code"), int):  # the proxy does not know the task (any more)
-            raise ProviderError(ErrorKind.INVALID_REQUEST, _text(task.get("description")) or "The proxy lost the task.")
+            raise http.gone(LABEL, task_id, _text(task.get("description")) or "the proxy lost the task")
         if not isinstance(status, str) or not all(
             task.get(name) is None or isinstance(task[name], str) for name in ("imageUrl", "failReason", "action")
         ):

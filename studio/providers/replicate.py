@@ -229,7 +229,14 @@ def _result(request: ImageRequest, prediction: Prediction) -> ProviderResult:
         if url
     ]
     if not images:
-        raise ProviderError(ErrorKind.UNAVAILABLE, "Replicate finished without an image.", may_be_paid=True)
+        # Nothing to collect, now or later: none was made, or Replicate deleted it (it keeps the
+        # outputs of API predictions for about an hour).
+        raise http.AfterPurchase(
+            ErrorKind.UNAVAILABLE,
+            f"Replicate finished prediction {prediction.id} without an image, or no longer holds it (it deletes "
+            "outputs after about an hour).",
+            result_held=False,
+        )
     usage = {"predict_time": (prediction.metrics or {}).get("predict_time"), "prediction": prediction.id}
     return ProviderResult(images=images, provider_job_id=prediction.id, usage=usage)
 

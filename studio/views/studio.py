@@ -162,18 +162,22 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Retry a failed or canceled job: Collect result (`collect=1`) collects the result the provider
+    may still hold, Run anew (`fresh=1`) buys it again, Retry does what the job allows (studio.jobs
+    .job_retry). A refusal is shown on the card."""
     job = get_job_for_user(request, pk)
+    ask = {name: request.POST.get(name) == "1" for name in ("fresh", "collect")}
     try:
-        retry = jobs.job_retry(job=job, owner=request.user, fresh=request.POST.get("fresh") == "1")
+        retry = jobs.job_retry(job=job, by=request.user, **ask)
     except (jobs.NotRetryable, jobs.JobRefused) as exc:
-        messages.error(request, str(exc))
-        return _card_or_home(request, job)
+        reason = str(exc)
     except specs.Invalid as exc:
         reason = f"It cannot run again as it was: {exc} Use Edit and retry to change it."
-        if not request.htmx:
-            messages.error(request, reason)
-        return _card_or_home(request, job, retry_error=reason)
-    return new_card_response(request, retry) if request.htmx else redirect("studio:home")
+    else:
+        return new_card_response(request, retry) if request.htmx else redirect("studio:home")
+    if not request.htmx:
+        messages.error(request, reason)
+    return _card_or_home(request, job, retry_error=reason)
 
 
 @require_GET
