@@ -200,7 +200,7 @@ def test_a_failure_before_the_purchase_holds_nothing_and_says_nothing_of_paying(
 
 # --- the migration sets result_held by the rule that decided Collect result before -----------------
 
-BEFORE, AFTER = ("studio", "0013_size_aspect_not_label"), ("studio", "0015_result_held_collected_from")
+BEFORE, AFTER = ("studio", "0014_params_drop_stability_options"), ("studio", "0015_result_held_collected_from")
 
 
 def migrate(target):

@@ -57,7 +57,7 @@ def held_by_the_old_rule(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("studio", "0013_size_aspect_not_label")]
+    dependencies = [("studio", "0014_params_drop_stability_options")]
 
     operations = [
         AddJobColumn(model_name="job", name="result_held", field=models.BooleanField(default=False)),

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from studio.providers import midjourney, offline, openai, replicate, stability
-from studio.providers.base import ImageProvider, Progress, ProviderError, ProviderResult
+from studio.providers.base import ImageProvider, Progress, ProviderResult
 from studio.specs import ImageRequest
-
-log = logging.getLogger(__name__)
 
 _IMPLEMENTED: dict[str, ImageProvider] = {
     "offline": offline,
@@ -36,14 +32,3 @@ def can_resume(provider_id: str) -> bool:
 def resume(provider_id: str, request: ImageRequest, provider_job_id: str, progress: Progress) -> ProviderResult:
     """Collect the result of a provider-side job bought earlier: polls only, never a purchase."""
     return _IMPLEMENTED[provider_id].resume(request, provider_job_id, progress)
-
-
-def cancel(provider_id: str, provider_job_id: str) -> None:
-    """Ask the provider to stop a job, where its API can; a failure is only logged."""
-    stop = getattr(_IMPLEMENTED.get(provider_id), "cancel", None)
-    if stop is None or not provider_job_id:
-        return
-    try:
-        stop(provider_job_id)
-    except ProviderError as exc:
-        log.warning("%s job %s: could not cancel it: %s", provider_id, provider_job_id, exc.message)

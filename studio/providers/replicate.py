@@ -158,10 +158,6 @@ def resume(request: ImageRequest, provider_job_id: str, progress: Progress = kee
     return _collect(_client(), request, provider_job_id, deadline, progress)
 
 
-def cancel(provider_job_id: str) -> None:
-    _api(lambda: _client().predictions.cancel(provider_job_id))
-
-
 def _collect(
     client: replicate.Client,
     request: ImageRequest,
