@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken, hash_token
 from studio import params
+from studio.management.commands.runstudio import web_command
 from studio.models import Job
 from tests import fuzz
 
@@ -62,6 +63,40 @@ def test_an_oversize_api_call_is_413_json_with_the_limit_before_authentication(c
     assert error["kind"] == "request_too_large" and error["limit_bytes"] == settings.REQUEST_MAX_BYTES
     assert f"at most {settings.REQUEST_MAX_BYTES:,} bytes" in error["message"]
     assert not Job.objects.exists()
+
+
+def test_an_oversize_a1111_call_is_413_in_its_own_error_shape(client):
+    response = oversize(client, "/sdapi/v1/img2img", "application/json", HTTP_AUTHORIZATION="Bearer atl_anything")
+    assert response.status_code == 413
+    assert (
+        set(response.json()) == {"detail"}
+        and f"at most {settings.REQUEST_MAX_BYTES:,} bytes" in response.json()["detail"]
+    )
+
+
+def waitress_answer(max_body: int, length: int) -> bytes | None:
+    """What waitress's request parser answers to these headers: an error response, or None."""
+    from waitress.adjustments import Adjustments
+    from waitress.parser import HTTPRequestParser
+
+    parser = HTTPRequestParser(Adjustments(max_request_body_size=max_body))
+    parser.received(f"POST /api/v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+    return parser.error.to_response()[2] if parser.error else None
+
+
+def test_waitress_takes_exactly_the_limit_and_its_413_states_it():
+    import waitress.parser  # noqa: F401  (loaded before the application, as waitress-serve does)
+
+    import config.wsgi
+
+    config.wsgi._waitress_states_the_limit()
+    limit = settings.REQUEST_MAX_BYTES
+    flag = next(arg for arg in web_command(host="127.0.0.1", port=8000, threads=8) if "max-request-body" in arg)
+    max_body = int(flag.split("=")[1])
+    assert waitress_answer(max_body, limit) is None
+    answer = waitress_answer(max_body, limit + 1).decode()
+    assert f"Atelier takes at most {limit:,} bytes ({limit / 2**20:g} MB) in one request" in answer
+    assert "max_body" not in answer
 
 
 def test_the_limit_follows_the_setting(alice, settings):
