@@ -167,6 +167,13 @@ AXES_FAILURE_LIMIT = _positive_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_positive_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "accounts.lockouts.username_of"
+# The address is REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse proxies stand in front (each one
+# appending to X-Forwarded-For): then it is the one the outermost appended, which no client can
+# forge. Behind a proxy without it, every log-in comes "from the proxy": anyone could lock anyone out.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 (no proxy) or more, not {TRUSTED_PROXY_COUNT}")
+AXES_CLIENT_IP_CALLABLE = "accounts.lockouts.client_address"
 AXES_RESET_ON_SUCCESS = True
 # Tries during a lock-out are refused unchecked and do not extend it, so "try again at" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
