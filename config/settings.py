@@ -1,8 +1,10 @@
 """Atelier settings: one module, every value from the environment or `.env`."""
 
+import logging
 import os
 import secrets
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -67,6 +69,23 @@ def _secret_key() -> str:
         finally:
             os.unlink(scratch)
     return key_file.read_text().strip()
+
+
+def _tighten(paths: dict[Path, int]) -> None:
+    """Data made before Atelier created it private keeps the modes it had (0755, 0644): set the
+    given mode on each path this user owns that others can read, and say so once (the next start
+    finds nothing to do)."""
+    tightened = []
+    for path, mode in paths.items():
+        try:
+            found = path.stat()
+        except FileNotFoundError:
+            continue
+        if found.st_uid == os.getuid() and stat.S_IMODE(found.st_mode) & 0o077:
+            path.chmod(mode)
+            tightened.append(f"{path} {stat.S_IMODE(found.st_mode):o} -> {mode:o}")
+    if tightened:
+        logging.getLogger(__name__).warning("Made readable by this user only: %s", ", ".join(tightened))
 
 
 def _create_private_file(path: Path) -> None:
@@ -138,6 +157,7 @@ TEMPLATES = [
     },
 ]
 
+_private = {DATA_DIR: 0o700, DATA_DIR / "secret_key": 0o600}  # with the database's files, below
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'atelier.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; IMMEDIATE avoids
@@ -149,7 +169,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_atelier.sqlite3")}
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
-        _create_private_file(Path(DATABASES["default"]["NAME"]))
+        _database = Path(DATABASES["default"]["NAME"])
+        _create_private_file(_database)
+        _private |= {_database.with_name(_database.name + end): 0o600 for end in ("", "-wal", "-shm")}
+_tighten(_private)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
