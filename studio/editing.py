@@ -144,13 +144,14 @@ def prepare(
         **request_fields,
     )
     _check_reference_pixels(references)
-    # Masked edits keep the source's pixels until the mask is read at that size; the others are
-    # fitted as they are decoded.
-    early_fit = operation not in (Operation.OUTPAINT, Operation.UPSCALE, *specs.MASKED)
-    image = _decoded(source, "image", fit_to=size if early_fit else None)
-    canvas, edit_mask = _compose(operation, image, mask, asked, settings.extend)
+    # The source is fitted as it is decoded (a mask is read at its size, then fitted with it), but
+    # for an outpaint, whose canvas is fitted, and an upscale. No name holds the decoded source: an
+    # outpaint's canvas is fitted without it.
+    early_fit = operation not in (Operation.OUTPAINT, Operation.UPSCALE)
+    canvas, edit_mask = _compose(operation, _decoded(source, "image", fit_to=size if early_fit else None), mask,
+                                 asked, settings.extend, source_size=(width, height))  # fmt: skip
     if operation != Operation.UPSCALE and (size.width, size.height) != canvas.size:
-        canvas = canvas.resize((size.width, size.height), Image.Resampling.LANCZOS)
+        canvas = imaging.shrink(canvas, (size.width, size.height))
         edit_mask = edit_mask.resize(canvas.size, Image.Resampling.BILINEAR) if edit_mask else None
     refs = tuple(imaging.png_bytes(_decoded(data, "references")) for data in references)
     return PreparedEdit(request, canvas, edit_mask, refs, source_image)
@@ -209,20 +210,31 @@ def _check_pixels(size: Size, field: str) -> None:
 
 
 def _compose(
-    operation: Operation, image: Image.Image, mask: bytes | None, asked: Extension | None, extend: Extension | None
+    operation: Operation,
+    image: Image.Image,
+    mask: bytes | None,
+    asked: Extension | None,
+    extend: Extension | None,
+    *,
+    source_size: tuple[int, int],
 ) -> tuple[Image.Image, Image.Image | None]:
-    """The pixels the provider receives: the source (on its extended canvas) and the mask."""
+    """The pixels the provider receives: the source (on its extended canvas) and the mask, at the
+    source's size or, when the source was fitted as it was decoded, at the fitted size."""
     if operation == Operation.OUTPAINT:
         assert asked is not None and extend is not None  # planned
         canvas, edit_mask = imaging.extend_canvas(
             image, left=extend.left, top=extend.top, right=extend.right, bottom=extend.bottom
         )
-        if painted := _painted(mask, image.size, asked, extend):
+        del image  # its pixels are on the canvas: not held twice while the painted mask is read
+        if painted := _painted(mask, source_size, asked, extend):
             # What the user painted over the picture is repainted too, with the new area.
             edit_mask = ImageChops.lighter(edit_mask, painted)
         return canvas, edit_mask
     if operation in specs.MASKED:
-        return image, _mask(mask, image.size, required=True)
+        edit_mask = _mask(mask, source_size, required=True)
+        if edit_mask is not None and edit_mask.size != image.size:
+            edit_mask = edit_mask.resize(image.size, Image.Resampling.BILINEAR)
+        return image, edit_mask
     return image, None
 
 
