@@ -55,7 +55,7 @@ format: $(STAMP)
 # over-long: the route fuzz sends only those there, and a token named with a NUL).
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/atelier
 POSTGRES_TESTS := tests/test_gallery_pages.py tests/test_gallery_organising.py tests/test_comparisons.py \
-	tests/test_costs_and_budgets.py tests/test_job_runner.py tests/test_api.py \
+	tests/test_costs_and_budgets.py tests/test_comparison_budgets.py tests/test_job_runner.py tests/test_api.py \
 	tests/test_gallery_hostile_input.py tests/test_gallery_board_and_tag_rules.py tests/test_gallery_migrations.py \
 	tests/test_hostile_studio_input.py tests/test_fuzz_routes.py tests/test_orphan_sweep.py \
 	tests/test_saved_searches.py tests/test_login_throttling.py \
