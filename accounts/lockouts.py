@@ -1,5 +1,6 @@
-"""Log-in lock-outs (django-axes): until when a username is locked out from an address, the
-message and 429 answer the login page gives, and the staff's list and unlock."""
+"""Log-in lock-outs (django-axes): the address and user name a failure counts under, until when
+a username is locked out from an address, the message and 429 answer the login page gives, and the
+staff's list and unlock."""
 
 from __future__ import annotations
 
@@ -20,6 +21,25 @@ from studio import params
 # User names are at most 150 characters (Django's User); axes stores what it is given in a
 # varchar(255), and PostgreSQL cannot store a NUL.
 USERNAME_MAX = 150
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The address a log-in comes from (AXES_CLIENT_IP_CALLABLE). Behind TRUSTED_PROXY_COUNT reverse
+    proxies, each appending the address it was connected from to X-Forwarded-For, it is the one the
+    outermost proxy appended: that many entries from the right. Entries further left are the
+    client's own to write and are never read; without trusted proxies the header is ignored."""
+    remote = request.META.get("REMOTE_ADDR")
+    count = settings.TRUSTED_PROXY_COUNT
+    if not count:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    # Fewer entries than proxies: the request came in past the outer ones, and the left-most entry
+    # is still a trusted proxy's.
+    hop = hops[-count] if len(hops) >= count else hops[0]
+    try:
+        return str(ipaddress.ip_address(hop))
+    except ValueError:
+        return remote  # no header, or a proxy that does not write plain addresses
 
 
 def username_of(request: HttpRequest, credentials: dict | None = None) -> str:

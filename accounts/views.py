@@ -24,6 +24,7 @@ def _tokens_page(request: HttpRequest, **context: Any) -> HttpResponse:
     )
 
 
+@require_GET
 def tokens(request: HttpRequest) -> HttpResponse:
     return _tokens_page(request)
 

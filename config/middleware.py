@@ -22,8 +22,18 @@ POLICY = "; ".join(
     ]
 )
 
-# Paths whose callers are scripts: their errors are JSON, in the API's error shape.
+# Paths whose callers are scripts: their errors are JSON, in the API's error shape (the
+# AUTOMATIC1111-compatible API's is FastAPI's, {"detail": ...}).
 JSON_PATH_PREFIXES = ("/api/", "/openai/")
+A1111_PATH_PREFIX = "/sdapi/"
+
+
+def too_large_message(limit: int) -> str:
+    """What a 413 says, from Django or from waitress (config.wsgi)."""
+    return (
+        f"Atelier takes at most {limit:,} bytes ({limit / 2**20:g} MB) in one request, the image, its mask and "
+        "any references together."
+    )
 
 
 class ContentSecurityPolicyMiddleware:
@@ -52,12 +62,11 @@ class RequestSizeLimitMiddleware:
         limit = settings.REQUEST_MAX_BYTES
         if length <= limit:
             return self.get_response(request)
-        message = (
-            f"The request is {length:,} bytes; Atelier takes at most {limit:,} bytes ({limit / 2**20:g} MB) in one "
-            "request, the image, its mask and any references together."
-        )
-        if request.path_info.startswith(JSON_PATH_PREFIXES):
-            response: HttpResponse = JsonResponse(
+        message = f"The request is {length:,} bytes; {too_large_message(limit)}"
+        if request.path_info.startswith(A1111_PATH_PREFIX):
+            response: HttpResponse = JsonResponse({"detail": message}, status=413)
+        elif request.path_info.startswith(JSON_PATH_PREFIXES):
+            response = JsonResponse(
                 {"error": {"message": message, "kind": "request_too_large", "limit_bytes": limit}}, status=413
             )
         else:

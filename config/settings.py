@@ -1,8 +1,10 @@
 """Atelier settings: one module, every value from the environment or `.env`."""
 
+import logging
 import os
 import secrets
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -67,6 +69,23 @@ def _secret_key() -> str:
         finally:
             os.unlink(scratch)
     return key_file.read_text().strip()
+
+
+def _tighten(paths: dict[Path, int]) -> None:
+    """Data made before Atelier created it private keeps the modes it had (0755, 0644): set the
+    given mode on each path this user owns that others can read, and say so once (the next start
+    finds nothing to do)."""
+    tightened = []
+    for path, mode in paths.items():
+        try:
+            found = path.stat()
+        except FileNotFoundError:
+            continue
+        if found.st_uid == os.getuid() and stat.S_IMODE(found.st_mode) & 0o077:
+            path.chmod(mode)
+            tightened.append(f"{path} {stat.S_IMODE(found.st_mode):o} -> {mode:o}")
+    if tightened:
+        logging.getLogger(__name__).warning("Made readable by this user only: %s", ", ".join(tightened))
 
 
 def _create_private_file(path: Path) -> None:
@@ -138,6 +157,7 @@ TEMPLATES = [
     },
 ]
 
+_private = {DATA_DIR: 0o700, DATA_DIR / "secret_key": 0o600}  # with the database's files, below
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'atelier.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the worker writes; IMMEDIATE avoids
@@ -149,7 +169,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_atelier.sqlite3")}
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
-        _create_private_file(Path(DATABASES["default"]["NAME"]))
+        _database = Path(DATABASES["default"]["NAME"])
+        _create_private_file(_database)
+        _private |= {_database.with_name(_database.name + end): 0o600 for end in ("", "-wal", "-shm")}
+_tighten(_private)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -167,6 +190,13 @@ AXES_FAILURE_LIMIT = _positive_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_positive_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "accounts.lockouts.username_of"
+# The address is REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse proxies stand in front (each one
+# appending to X-Forwarded-For): then it is the one the outermost appended, which no client can
+# forge. Behind a proxy without it, every log-in comes "from the proxy": anyone could lock anyone out.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 (no proxy) or more, not {TRUSTED_PROXY_COUNT}")
+AXES_CLIENT_IP_CALLABLE = "accounts.lockouts.client_address"
 AXES_RESET_ON_SUCCESS = True
 # Tries during a lock-out are refused unchecked and do not extend it, so "try again at" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -243,7 +273,11 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 # reading it, RequestSizeLimitMiddleware answers 413 for any other server before Django reads it,
 # and Django keeps all of an accepted request in memory (nothing is spooled to a temp file).
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
-IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+# Pixels of one upload, and of an outpaint's canvas. No model takes more than 9.4 megapixels (every
+# input is fitted to its model), so this only has to let a 24-megapixel camera photo (6000×4000) in.
+# Memory follows it: an outpaint holds the source, the canvas and its mask at 4 + 4 + 1 bytes a
+# pixel (225 MB at 25 megapixels, where a request may use 300; it was 360 MB at 40).
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=25_000_000)
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=3 * UPLOAD_MAX_BYTES)
 if REQUEST_MAX_BYTES < UPLOAD_MAX_BYTES:
     raise ImproperlyConfigured(

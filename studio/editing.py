@@ -30,22 +30,40 @@ class PreparedEdit:
     source_image: Any = None  # gallery.Image the edit starts from, for the lineage
 
 
-def _decoded(data: bytes, field: str, fit_to: Size | None = None) -> Image.Image:
-    """The image in RGB. With `fit_to`, cropped to that size's shape first (centred) and made
-    smaller, in its own mode, when it is larger, so a large source never exists twice at full size
-    (decoded, then converted)."""
+def _decoded(data: bytes, field: str, fit_to: Size | None = None, *, inside: bool = False) -> Image.Image:
+    """The image in RGB. With `fit_to`, made smaller first, in its own mode, when it is larger, so
+    a large source never exists twice at full size (decoded, then converted): cropped to that
+    size's shape (centred) and scaled to it, or, `inside`, scaled to fit inside it as `_fit` then
+    pads it (a masked edit)."""
     try:
         img = imaging.decode(data)
     except imaging.ImageRejected as exc:
         raise Invalid({field: [str(exc)]}) from exc
     if fit_to:
-        if (box := _crop_box(img.width, img.height, fit_to.ratio)) != (0, 0, img.width, img.height):
+        target = _inside(img.size, fit_to) if inside else (fit_to.width, fit_to.height)
+        if not inside and (box := _crop_box(img.width, img.height, fit_to.ratio)) != (0, 0, img.width, img.height):
             img = img.crop(box)
-        if img.width * img.height > fit_to.pixels:
+        if img.width * img.height > target[0] * target[1]:
             if img.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F"):
                 img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
-            img = imaging.shrink(img, (fit_to.width, fit_to.height))
+            img = imaging.shrink(img, target)
     return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _inside(size: tuple[int, int], fit_to: Size) -> tuple[int, int]:
+    """The largest size of this shape that fits inside `fit_to`."""
+    scale = min(fit_to.width / size[0], fit_to.height / size[1])
+    return (
+        min(fit_to.width, max(1, round(size[0] * scale))),
+        min(fit_to.height, max(1, round(size[1] * scale))),
+    )
+
+
+def _resized(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Smaller a band of rows at a time (imaging.shrink: no full-size intermediate), larger at once."""
+    if size[0] * size[1] < img.width * img.height:
+        return imaging.shrink(img, size)
+    return img.resize(size, Image.Resampling.LANCZOS)
 
 
 def _crop_box(width: int, height: int, ratio: float) -> tuple[int, int, int, int]:
@@ -68,14 +86,10 @@ def _fit(canvas: Image.Image, mask: Image.Image | None, size: Size) -> tuple[Ima
     if mask is None:
         box = _crop_box(canvas.width, canvas.height, size.ratio)
         cropped = canvas.crop(box) if box != (0, 0, canvas.width, canvas.height) else canvas
-        return (cropped if cropped.size == target else cropped.resize(target, Image.Resampling.LANCZOS)), None
-    scale = min(size.width / canvas.width, size.height / canvas.height)
-    inner = (
-        min(size.width, max(1, round(canvas.width * scale))),
-        min(size.height, max(1, round(canvas.height * scale))),
-    )
+        return (cropped if cropped.size == target else _resized(cropped, target)), None
+    inner = _inside(canvas.size, size)
     if inner != canvas.size:
-        canvas = canvas.resize(inner, Image.Resampling.LANCZOS)
+        canvas = _resized(canvas, inner)
         mask = mask.resize(inner, Image.Resampling.BILINEAR)
     left, top = (size.width - inner[0]) // 2, (size.height - inner[1]) // 2
     right, bottom = size.width - inner[0] - left, size.height - inner[1] - top
@@ -203,11 +217,18 @@ def prepare(
         **request_fields,
     )
     _check_reference_pixels(references)
-    # Masked edits keep the source's pixels until the mask is read at that size; the others are
-    # fitted as they are decoded.
-    early_fit = operation not in (Operation.OUTPAINT, Operation.UPSCALE, *specs.MASKED)
-    image = _decoded(source, "image", fit_to=size if early_fit else None)
-    canvas, edit_mask = _compose(operation, image, mask, asked, settings.extend)
+    # The source is fitted as it is decoded (a masked edit's scaled to fit inside, its mask read at
+    # the source's size, then fitted with it), but for an outpaint, whose canvas is fitted, and an
+    # upscale. No name holds the decoded source: an outpaint's canvas is fitted without it.
+    early_fit = operation not in (Operation.OUTPAINT, Operation.UPSCALE)
+    canvas, edit_mask = _compose(
+        operation,
+        _decoded(source, "image", fit_to=size if early_fit else None, inside=operation in specs.MASKED),
+        mask,
+        asked,
+        settings.extend,
+        source_size=(width, height),
+    )
     if operation != Operation.UPSCALE and (size.width, size.height) != canvas.size:
         canvas, edit_mask = _fit(canvas, edit_mask, size)
     refs = tuple(imaging.png_bytes(_decoded(data, "references")) for data in references)
@@ -276,20 +297,31 @@ def _check_pixels(size: Size, field: str) -> None:
 
 
 def _compose(
-    operation: Operation, image: Image.Image, mask: bytes | None, asked: Extension | None, extend: Extension | None
+    operation: Operation,
+    image: Image.Image,
+    mask: bytes | None,
+    asked: Extension | None,
+    extend: Extension | None,
+    *,
+    source_size: tuple[int, int],
 ) -> tuple[Image.Image, Image.Image | None]:
-    """The pixels the provider receives: the source (on its extended canvas) and the mask."""
+    """The pixels the provider receives: the source (on its extended canvas) and the mask, at the
+    source's size or, when the source was fitted as it was decoded, at the fitted size."""
     if operation == Operation.OUTPAINT:
         assert asked is not None and extend is not None  # planned
         canvas, edit_mask = imaging.extend_canvas(
             image, left=extend.left, top=extend.top, right=extend.right, bottom=extend.bottom
         )
-        if painted := _painted(mask, image.size, asked, extend):
+        del image  # its pixels are on the canvas: not held twice while the painted mask is read
+        if painted := _painted(mask, source_size, asked, extend):
             # What the user painted over the picture is repainted too, with the new area.
             edit_mask = ImageChops.lighter(edit_mask, painted)
         return canvas, edit_mask
     if operation in specs.MASKED:
-        return image, _mask(mask, image.size, required=True)
+        edit_mask = _mask(mask, source_size, required=True)
+        if edit_mask is not None and edit_mask.size != image.size:
+            edit_mask = edit_mask.resize(image.size, Image.Resampling.BILINEAR)
+        return image, edit_mask
     return image, None
 
 

@@ -19,6 +19,10 @@ from studio.metadata import writer
 from studio.metadata.writer import PNG_SIGNATURE
 
 THUMBNAIL_EDGE = 512
+# What a provider may send back, whatever the upload limits: an upscale can be far larger than any
+# input (4 × 9.4 megapixels, at most 8192 a side).
+OUTPUT_MAX_BYTES = 64 * 1024 * 1024
+OUTPUT_MAX_PIXELS = 40_000_000
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp", "GIF": "gif"}
 
 
@@ -111,7 +115,11 @@ def header_info(data: bytes) -> tuple[str, dict[str, Any]]:
 
 def process(data: bytes, metadata: dict[str, Any]) -> ProcessedImage:
     """Validate a provider's output and prepare what is stored: file bytes, thumbnail, facts."""
-    img = decode(data, max_bytes=max(settings.UPLOAD_MAX_BYTES, 64 * 1024 * 1024))
+    img = decode(
+        data,
+        max_bytes=max(settings.UPLOAD_MAX_BYTES, OUTPUT_MAX_BYTES),
+        max_pixels=max(settings.IMAGE_MAX_PIXELS, OUTPUT_MAX_PIXELS),
+    )
     extension = FORMATS[img.format]
     stored = writer.embed(data, extension, metadata)
     return ProcessedImage(
@@ -147,7 +155,7 @@ def read_mask(data: bytes, size: tuple[int, int]) -> Image.Image:
     if "A" in img.getbands() and img.getchannel("A").getextrema()[0] < 255:
         # A painted-on-transparent mask: opaque pixels are the painted ones.
         return img.getchannel("A")
-    return img.convert("L")
+    return img if img.mode == "L" else img.convert("L")
 
 
 def check_mask_coverage(mask: Image.Image) -> None:
@@ -164,7 +172,7 @@ def extend_canvas(
     """The image on a larger canvas and the outpaint mask: the new area plus `overlap` into the old."""
     width, height = image.width + left + right, image.height + top + bottom
     canvas = Image.new("RGB", (width, height), (127, 127, 127))
-    canvas.paste(image.convert("RGB"), (left, top))
+    canvas.paste(image if image.mode == "RGB" else image.convert("RGB"), (left, top))
     mask = Image.new("L", (width, height), 255)
     keep = (
         left + (overlap if left else 0),
@@ -189,18 +197,27 @@ def extension_for_aspect(width: int, height: int, aspect: tuple[int, int]) -> tu
 
 
 SHRINK_BAND = 256  # output rows resampled at a time
+LANCZOS_SUPPORT = 3  # source rows the filter reaches on each side, per unit of scale (at least 1)
 
 
 def shrink(img: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The image resampled (Lanczos) to a smaller size, a band of rows at a time: one pass over a
-    36-megapixel source would hold a full-height intermediate as large again as the result."""
+    """The image resampled (Lanczos) to another size, usually smaller, a band of rows at a time: one
+    pass over a 36-megapixel source holds a full-height intermediate as large again as the result.
+    Pillow premultiplies the alpha of the whole image it resizes, so a band of an image with alpha
+    is first cut out with the rows the filter reaches (else: an RGBA copy of the source per band)."""
     width, height = size
     out = Image.new(img.mode, size)
     scale = img.height / height
+    reach = math.ceil(LANCZOS_SUPPORT * max(scale, 1.0)) + 1
     for top in range(0, height, SHRINK_BAND):
         rows = min(SHRINK_BAND, height - top)
-        box = (0, top * scale, img.width, (top + rows) * scale)
-        out.paste(img.resize((width, rows), Image.Resampling.LANCZOS, box=box), (0, top))
+        first, last = top * scale, (top + rows) * scale
+        band, offset = img, 0
+        if img.mode in ("LA", "RGBA"):
+            offset = max(0, math.floor(first) - reach)
+            band = img.crop((0, offset, img.width, min(img.height, math.ceil(last) + reach)))
+        box = (0, first - offset, img.width, last - offset)
+        out.paste(band.resize((width, rows), Image.Resampling.LANCZOS, box=box), (0, top))
     return out
 
 

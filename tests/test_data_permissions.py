@@ -54,3 +54,21 @@ def test_an_existing_database_and_key_are_kept(tmp_path):
     key = (tmp_path / "secret_key").read_text()
     start(tmp_path)
     assert (tmp_path / "secret_key").read_text() == key
+
+
+def test_data_made_before_it_was_private_is_made_private_at_start_and_said_once(tmp_path):
+    start(tmp_path)
+    tmp_path.chmod(0o755)  # as an older Atelier (or a cp -r) left them
+    for name in ("secret_key", "atelier.sqlite3"):
+        (tmp_path / name).chmod(0o644)
+    setup = ["-c", "import django; django.setup()"]
+    first, second = run(setup, tmp_path), run(setup, tmp_path)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    assert {name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("secret_key", "atelier.sqlite3")} == {
+        "secret_key": 0o600,
+        "atelier.sqlite3": 0o600,
+    }
+    said = [line for line in first.stderr.splitlines() if "Made readable by this user only" in line]
+    assert len(said) == 1 and f"{tmp_path} 755 -> 700" in said[0] and "secret_key 644 -> 600" in said[0]
+    assert "Made readable" not in second.stderr

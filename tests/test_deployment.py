@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
+from studio.management.commands.runstudio import web_command
 from tests.conftest import s3_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,3 +62,17 @@ def test_behind_a_tls_proxy_https_is_not_redirected_and_healthz_never_is(setting
     assert client.get("/account/login/", HTTP_X_FORWARDED_PROTO="https").status_code == 200
     assert client.get("/account/login/").status_code == 301  # plain http from outside
     assert client.get("/healthz").status_code == 200  # the load balancer's probe
+
+
+def test_every_documented_waitress_command_takes_the_request_limit():
+    """Without --max-request-body-size waitress takes (and spools to disk) bodies up to 1 GB before
+    Django can refuse them; every command the documents give carries runstudio's value."""
+    flag = next(arg for arg in web_command(host="127.0.0.1", port=8000, threads=8) if "max-request-body" in arg)
+    assert flag == f"--max-request-body-size={settings.REQUEST_MAX_BYTES + 1}"
+    commands = [
+        (path.name, command)
+        for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for command in re.findall(r"(?:waitress-serve|-m waitress)\b[^`\n]*", path.read_text())
+    ]
+    assert commands, "the deployment guide shows how to run waitress"
+    assert [(name, command) for name, command in commands if flag not in command.split()] == []

@@ -3,11 +3,13 @@ failures, the login page says until when, other users and addresses are not, sta
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from accounts import lockouts
 from accounts.models import ApiToken, hash_token
 from tests.factories import make_user
+from tests.test_settings import run
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests-only"  # tests.factories.make_user's
@@ -111,3 +113,56 @@ def test_a_locked_out_users_api_token_still_works(user):
 def test_force_login_is_unaffected_by_a_lock_out(user, client_for):
     fail(Client(), "alice")
     assert logged_in(client_for(user))
+
+
+# --- behind a reverse proxy: the client's address, never one it wrote itself ---------------------
+
+PROXY = "10.0.0.2"  # what every request seems to come from behind the proxy (REMOTE_ADDR)
+
+
+def through_proxy(*forwarded_for: str) -> Client:
+    return Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=", ".join(forwarded_for))
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(user):
+    """No proxy is declared: the header is anyone's to write, so it neither hides nor frames anyone."""
+    assert settings.TRUSTED_PROXY_COUNT == 0
+    fail(Client(HTTP_X_FORWARDED_FOR="203.0.113.9"), "alice")
+    assert log_in(Client(HTTP_X_FORWARDED_FOR="198.51.100.1"), "alice").status_code == 429  # same REMOTE_ADDR
+    elsewhere = Client(REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert log_in(elsewhere, "alice").status_code == 302
+
+
+def test_behind_one_proxy_an_attacker_locks_out_only_their_own_address(user, settings):
+    """Behind the proxy every request comes from its address: counted by that, anyone could lock
+    any user out. The proxy appends the address it was connected from; entries the client put in
+    front of it change nothing."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    attacker = [through_proxy(f"192.0.2.{n}", "203.0.113.9") for n in range(settings.AXES_FAILURE_LIMIT)]
+    for client in attacker:
+        log_in(client, "alice", "wrong password")
+    assert log_in(through_proxy("198.51.100.1", "203.0.113.9"), "alice").status_code == 429  # still them
+    victim = through_proxy("198.51.100.7")
+    assert log_in(victim, "alice").status_code == 302 and logged_in(victim)
+    assert lockouts.current()[0].ip_address == "203.0.113.9"
+
+
+def test_behind_two_proxies_the_client_is_the_second_from_the_right(user, settings):
+    settings.TRUSTED_PROXY_COUNT = 2
+    fail(through_proxy("192.0.2.1", "203.0.113.9", "10.0.0.1"), "alice")
+    assert lockouts.current()[0].ip_address == "203.0.113.9"
+    # Past the outer proxy (fewer entries than proxies), the inner one's entry still counts.
+    request = RequestFactory().get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert lockouts.client_address(request) == "198.51.100.7"
+
+
+@pytest.mark.parametrize("header", ["", "unknown", "203.0.113.9:443", "not an address, 203.0.113.9, junk"])
+def test_a_forwarded_for_that_is_not_an_address_counts_as_the_proxy(settings, header):
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = RequestFactory().get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=header)
+    assert lockouts.client_address(request) == PROXY
+
+
+def test_a_negative_proxy_count_is_refused_at_start(tmp_path):
+    result = run(["manage.py", "check"], tmp_path, TRUSTED_PROXY_COUNT="-1")
+    assert result.returncode != 0 and "TRUSTED_PROXY_COUNT must be 0 (no proxy) or more" in result.stderr
