@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -309,10 +308,10 @@ def settings_import(request: HttpRequest) -> JsonResponse:
     multipart `image` (+ `model`), or JSON {"image": base64, "model": ...}. Nothing is stored."""
     if request.content_type == "application/json":
         try:
-            payload = json.loads(request.body or b"{}")
-        except (ValueError, RecursionError):
-            return error(400, "The body must be JSON.")
-        if not isinstance(payload, dict) or not payload.get("image"):
+            payload = params.json_object(request.body)
+        except ValueError as exc:
+            return error(400, str(exc))
+        if not payload.get("image"):
             return error(400, "Send the image as `image` (base64), or as a multipart file.")
         try:
             data = _file(payload, "image", payload["image"])

@@ -541,10 +541,6 @@ JSON_ROUTES = {
     "/sdapi/v1/options": {"sd_model_checkpoint": "offline"},
     "/api/v1/settings/import": {"model": "offline"},
 }
-KNOWN_JSON: dict[str, str] = {
-    # Runs would hold 1.4 GB: not run until fixed (an XPASS needs run=True).
-    "/api/v1/settings/import": "studio/api.py settings_import parses JSON with json.loads, not params.json_object",
-}
 
 
 def _near_limit(fields: dict[str, Any], head: bytes, filler: bytes, tail: bytes) -> bytes:
@@ -570,8 +566,7 @@ def _json_cases() -> Iterator[Any]:
         for name, (_, nightly) in JSON_BODIES.items():
             # CI: the first body to every route (one parser for them all), the second to one.
             if fuzz.NIGHTLY or name == "empty objects" or (not nightly and path == "/api/v1/jobs"):
-                marks = [pytest.mark.xfail(run=False, reason=KNOWN_JSON[path])] if path in KNOWN_JSON else []
-                yield pytest.param(path, name, id=f"{path} <- {name}", marks=marks)
+                yield pytest.param(path, name, id=f"{path} <- {name}")
 
 
 @pytest.mark.parametrize(("path", "body_name"), list(_json_cases()))
