@@ -1,19 +1,12 @@
 """Votes cast before blind mode become labelled games when the leaderboard moves to stored games."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE, AFTER = ("studio", "0009_preview_and_recent_runs"), ("studio", "0010_arena")
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
 
 
 def test_old_picks_become_labelled_games_and_offline_ones_practice():
@@ -43,5 +36,4 @@ def test_old_picks_become_labelled_games_and_offline_ones_practice():
 @pytest.fixture(autouse=True)
 def latest_schema_afterwards():
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()

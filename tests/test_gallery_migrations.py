@@ -1,19 +1,12 @@
 """Data migrations in the gallery keep the rows they reshape."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE, AFTER = ("gallery", "0003_search_index"), ("gallery", "0004_tags_remember_who_added_them")
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
 
 
 def test_existing_tags_are_kept_and_attributed_to_the_images_owner():
@@ -38,5 +31,4 @@ def test_existing_tags_are_kept_and_attributed_to_the_images_owner():
 @pytest.fixture(autouse=True)
 def latest_schema_afterwards():
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()

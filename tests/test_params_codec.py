@@ -3,13 +3,12 @@
 import importlib
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from studio import jobs, specs
 from studio.catalog import Operation
 from studio.models import Job
 from tests.factories import make_job
+from tests.migrating import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db
 migration = importlib.import_module("studio.migrations.0007_params_version_2")
@@ -73,18 +72,10 @@ V1_ULTRA = {
 }  # fmt: skip
 
 
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
-
-
 @pytest.fixture
 def latest_schema_afterwards():
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -115,8 +106,7 @@ def test_migrated_v1_edits_lose_the_options_their_model_never_sends_and_can_be_r
     assert after[generation] == before[generation]  # a generation sends moderation
     assert after[ultra]["options"] == {"output_format": "jpg", "safety_tolerance": 2}
     assert after[untouched] == before[untouched]
-    executor = MigrationExecutor(connection)  # today's code reads the rows at today's schema
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()  # today's code reads the rows at today's schema
     for pk in (edit, generation, ultra):
         job = Job.objects.get(pk=pk)
         retry = jobs.job_retry(job=job, by=job.owner)

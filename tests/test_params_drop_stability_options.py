@@ -6,12 +6,11 @@ import importlib
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from studio import catalog, jobs, specs
 from studio.catalog import Model, Operation
 from studio.models import Job
+from tests.migrating import migrate, migrate_to_latest
 
 BEFORE, AFTER = ("studio", "0013_size_aspect_not_label"), ("studio", "0014_params_drop_stability_options")
 drop_0012 = importlib.import_module("studio.migrations.0012_params_drop_inapplicable_options")
@@ -27,22 +26,10 @@ def stored(width, height, *, n=1, options=None, **fields):
             "seed": 3, "options": dict(options or {}), **fields}  # fmt: skip
 
 
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
-
-
 def saved(job_model):
     """Each job's params and negative prompt, by id."""
     rows = job_model.objects.values_list("pk", "params", "negative_prompt")
     return {pk: (params, negative) for pk, params, negative in rows}
-
-
-def migrate_to_latest():
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.fixture

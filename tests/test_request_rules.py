@@ -408,6 +408,18 @@ def test_a_source_of_any_shape_is_fitted_to_a_size_the_model_accepts(model, data
 # --- a refused setting, through the form and the API --------------------------------------------
 
 
+def option_fields(model: Model, operation: Operation, options: dict[str, Any]) -> dict[str, str]:
+    """The form's option fields for these values (each option's default where none is given)."""
+    data = {}
+    for option in model.options_for(operation):
+        value = options.get(option.name, option.default)
+        if value is True:
+            data[OPTION_PREFIX + option.name] = "on"
+        elif value is not False:
+            data[OPTION_PREFIX + option.name] = "" if value is None else str(value)
+    return data
+
+
 @dataclass(frozen=True)
 class Refused:
     """A generation with one refused setting, the field it belongs to and what its message says."""
@@ -430,13 +442,7 @@ class Refused:
     def form_data(self) -> dict[str, str]:
         data = {"model": self.model.id, "prompt": "a lighthouse at dusk", "quality": self.quality,
                 "n": str(self.n), "seed": str(self.seed), "size": self.size}  # fmt: skip
-        for option in self.model.options_for(Operation.GENERATE):
-            value = self.options.get(option.name, option.default)
-            if value is True:
-                data[OPTION_PREFIX + option.name] = "on"
-            elif value is not False:
-                data[OPTION_PREFIX + option.name] = "" if value is None else str(value)
-        return data
+        return data | option_fields(self.model, Operation.GENERATE, self.options)
 
     @property
     def form_field(self) -> str:
@@ -708,13 +714,7 @@ class RefusedEdit:
                 data.update({f"extend_{side}": str(pixels) for side, pixels in value.items()})
             else:
                 data[name] = str(value)
-        for option in self.model.options_for(self.operation):
-            value = self.options.get(option.name, option.default)
-            if value is True:
-                data[OPTION_PREFIX + option.name] = "on"
-            elif value is not False:
-                data[OPTION_PREFIX + option.name] = "" if value is None else str(value)
-        return data
+        return data | option_fields(self.model, self.operation, self.options)
 
     @property
     def on_form(self) -> str:

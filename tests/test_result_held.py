@@ -5,8 +5,6 @@ reason, a timeout); not held once the provider's answer is final (it canceled th
 knows it, deleted its output). The failure's message and the card's buttons both follow it."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django_q.exceptions import TimeoutException
 
@@ -15,6 +13,7 @@ from studio.models import Job
 from studio.providers import replicate
 from tests.emulators.base import Fault
 from tests.factories import make_job
+from tests.migrating import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -203,18 +202,10 @@ def test_a_failure_before_the_purchase_holds_nothing_and_says_nothing_of_paying(
 BEFORE, AFTER = ("studio", "0014_params_drop_stability_options"), ("studio", "0015_result_held_collected_from")
 
 
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
-
-
 @pytest.fixture
 def latest_schema_afterwards():
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 @pytest.mark.django_db(transaction=True)
