@@ -64,14 +64,17 @@ POSTGRES_TESTS := tests/test_gallery_pages.py tests/test_gallery_organising.py t
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 PYTEST = sh -c '"$$0" -m pytest "$$@"; code=$$?; [ $$code -eq 5 ] && echo "pytest collected no tests"; exit $$code' $(PY)
 
+# The tests that start no browser and no cluster run on both cores (pytest-xdist: a test database
+# per worker); the browser and chaos tests run one at a time after them.
 test: lint chromium
-	POSTGRES_URL=$(POSTGRES_URL) $(PYTEST)
+	POSTGRES_URL=$(POSTGRES_URL) $(PYTEST) -n 2 -p no:playwright -m "not browser and not chaos"
+	POSTGRES_URL=$(POSTGRES_URL) $(PYTEST) -m "browser or chaos"
 	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) -p no:playwright $(POSTGRES_TESTS)
 
 # The suite without the fuzz tests (tests/test_fuzz_*.py), the browser and the chaos tests (tests/test_chaos.py,
 # real clusters killed): a quick check while working.
 test-fast: $(STAMP)
-	$(PYTEST) -p no:playwright -m "not fuzz and not browser and not chaos"
+	$(PYTEST) -n 2 -p no:playwright -m "not fuzz and not browser and not chaos"
 
 # The fuzz tests at length: every listed hostile value in every htmx variant, FUZZ_EXAMPLES generated
 # examples per case from a fresh seed, on SQLite and on PostgreSQL (which refuses NUL and over-long
